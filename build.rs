@@ -1,0 +1,23 @@
+//! Compiles the protobuf definitions under `proto/` into Rust with tonic-prost-build, using the
+//! vendored `protoc` so a fresh machine needs no system protobuf compiler.
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
+    unsafe { std::env::set_var("PROTOC", protoc) };
+    let include = protoc_bin_vendored::include_path()?;
+    let include = include.to_str().ok_or("non UTF-8 include path")?.to_owned();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let files = [
+        "proto/kinerja/v1/common.proto",
+        "proto/kinerja/v1/organization.proto",
+        "proto/kinerja/v1/employee.proto",
+        "proto/kinerja/v1/assignment.proto",
+    ];
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("kinerja_descriptor.bin"))
+        .compile_protos(&files, &["proto", include.as_str()])?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Database migrations of the Kinerja service. Each migration lives in its own file and works on
+//! SQLite and PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_master_data;
+
+/// The ordered list of Kinerja's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_master_data::Migration)]
+    }
+}

@@ -1,0 +1,127 @@
+//! Conversions between proto values and the values the domain and store use.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use crate::error::{Error, Result};
+use crate::proto::v1 as pb;
+
+/// A `google.protobuf.Timestamp` for an instant.
+pub fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    })
+}
+
+/// The proto form of a date.
+pub fn date(d: NaiveDate) -> pb::Date {
+    pb::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+/// A date sent by a caller; `None` when the field is absent.
+pub fn parse_date(field: &str, d: Option<&pb::Date>) -> Result<Option<NaiveDate>> {
+    match d {
+        None => Ok(None),
+        Some(d) if d.year == 0 && d.month == 0 && d.day == 0 => Ok(None),
+        Some(d) => u32::try_from(d.month)
+            .ok()
+            .zip(u32::try_from(d.day).ok())
+            .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day))
+            .filter(|_| (1900..=9999).contains(&d.year))
+            .map(Some)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field,
+                    format!("{}-{:02}-{:02} is not a real date", d.year, d.month, d.day),
+                )
+            }),
+    }
+}
+
+/// Maps an enum number to its stored text, refusing unknown and unspecified values.
+macro_rules! enum_text {
+    ($fn_to:ident, $fn_from:ident, $ty:ty, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        /// Stored text of an enum number sent by a caller.
+        pub fn $fn_to(field: &str, v: i32) -> Result<&'static str> {
+            match <$ty>::try_from(v) {
+                $(Ok(<$ty>::$variant) => Ok($text),)+
+                _ => Err(Error::invalid(field, format!("{v} is not a valid value"))),
+            }
+        }
+        /// Enum number of a stored text.
+        pub fn $fn_from(s: &str) -> i32 {
+            match s {
+                $($text => <$ty>::$variant as i32,)+
+                _ => 0,
+            }
+        }
+    };
+}
+
+enum_text!(status_text, status_enum, pb::EmploymentStatus, {
+    Pns => "PNS",
+    Pppk => "PPPK",
+});
+
+enum_text!(position_text, position_enum, pb::PositionType, {
+    Jpt => "JPT",
+    Administrator => "ADMINISTRATOR",
+    Pengawas => "PENGAWAS",
+    Pelaksana => "PELAKSANA",
+    Jf => "JF",
+});
+
+enum_text!(time_zone_text_strict, time_zone_enum, pb::AgencyTimeZone, {
+    Wib => "WIB",
+    Wita => "WITA",
+    Wit => "WIT",
+});
+
+enum_text!(kind_text_strict, kind_enum, pb::AssignmentKind, {
+    Definitif => "DEFINITIF",
+    Plt => "PLT",
+});
+
+/// Stored time zone; unspecified means WIB.
+pub fn time_zone_text(field: &str, v: i32) -> Result<&'static str> {
+    if v == 0 { Ok("WIB") } else { time_zone_text_strict(field, v) }
+}
+
+/// Stored assignment kind; unspecified means DEFINITIF.
+pub fn kind_text(field: &str, v: i32) -> Result<&'static str> {
+    if v == 0 { Ok("DEFINITIF") } else { kind_text_strict(field, v) }
+}
+
+/// An optional id field: empty means absent.
+pub fn opt_id(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip() {
+        assert_eq!(status_text("s", 1).unwrap(), "PNS");
+        assert!(status_text("s", 0).is_err());
+        assert!(status_text("s", 99).is_err());
+        assert_eq!(position_enum("JF"), pb::PositionType::Jf as i32);
+        assert_eq!(time_zone_text("tz", 0).unwrap(), "WIB");
+        assert_eq!(kind_text("k", 2).unwrap(), "PLT");
+    }
+
+    #[test]
+    fn dates() {
+        let d = pb::Date { year: 2025, month: 2, day: 29 };
+        assert!(parse_date("d", Some(&d)).is_err());
+        let d = pb::Date { year: 2024, month: 2, day: 29 };
+        assert_eq!(parse_date("d", Some(&d)).unwrap().map(date), Some(d));
+        assert_eq!(parse_date("d", None).unwrap(), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! `kinerja.v1.EmployeeService`: employees and their bulk import.
+
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::{
+    kind_text, opt_id, parse_date, position_enum, position_text, status_enum, status_text, ts,
+};
+use super::{AppState, digest, mask_paths, require_id, respond};
+use crate::domain::{nip, text};
+use crate::error::{Error, Result, Violation, Violations};
+use crate::pagination::Page;
+use crate::proto::v1 as pb;
+use crate::proto::v1::employee_service_server::EmployeeService;
+use crate::store::EmployeeRow;
+use crate::store::employees::{
+    EmployeeChanges, EmployeeFilter, ImportAssignment, ImportItem, NewEmployee,
+};
+use crate::store::org::parse_etag;
+
+/// Rows accepted in one import stream.
+pub const MAX_IMPORT_ROWS: usize = 5_000_000;
+/// Refused rows listed in an import response.
+pub const MAX_LISTED_ERRORS: usize = 1000;
+
+/// Handler of the employee service.
+#[derive(Debug, Clone)]
+pub struct EmployeeApi {
+    state: AppState,
+}
+
+impl EmployeeApi {
+    /// A handler over `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// The proto form of a stored employee.
+pub fn employee_pb(r: EmployeeRow) -> pb::Employee {
+    pb::Employee {
+        status: status_enum(&r.status),
+        position_type: position_enum(&r.position_type),
+        id: r.id,
+        nip: r.nip,
+        name: r.name,
+        position_name: r.position_name,
+        agency_id: r.agency_id,
+        create_time: ts(r.created_at),
+        update_time: ts(r.updated_at),
+        etag: r.version.to_string(),
+    }
+}
+
+fn check_enum(v: &mut Violations, r: Result<&'static str>) -> String {
+    v.take(r).unwrap_or_default().to_owned()
+}
+
+/// Validates an employee sent by a caller; field names are prefixed with `prefix`.
+pub fn validate_employee(prefix: &str, e: &pb::Employee) -> Result<NewEmployee> {
+    let mut v = Violations::new();
+    let f = |name: &str| format!("{prefix}.{name}");
+    if let Err(reason) = nip::parse(e.nip.trim()) {
+        v.add(f("nip"), reason);
+    }
+    text::required(&mut v, &f("name"), &e.name, 300);
+    v.check(require_id(&f("agency_id"), &e.agency_id));
+    let status = check_enum(&mut v, status_text(&f("status"), e.status));
+    let position_type = check_enum(&mut v, position_text(&f("position_type"), e.position_type));
+    text::required(&mut v, &f("position_name"), &e.position_name, 300);
+    v.finish()?;
+    Ok(NewEmployee {
+        nip: e.nip.trim().to_owned(),
+        name: e.name.trim().to_owned(),
+        status,
+        position_type,
+        position_name: e.position_name.trim().to_owned(),
+        agency_id: e.agency_id.trim().to_owned(),
+    })
+}
+
+fn validate_import_assignment(a: &pb::ImportAssignment) -> Result<ImportAssignment> {
+    let mut v = Violations::new();
+    if let Err(reason) = nip::parse(a.employee_nip.trim()) {
+        v.add("assignment.employee_nip", reason);
+    }
+    let superior = opt_id(&a.superior_nip);
+    if let Some(s) = &superior
+        && let Err(reason) = nip::parse(s)
+    {
+        v.add("assignment.superior_nip", reason);
+    }
+    v.check(require_id("assignment.unit_id", &a.unit_id));
+    text::required(&mut v, "assignment.position_name", &a.position_name, 300);
+    let position_type = check_enum(
+        &mut v,
+        position_text("assignment.position_type", a.position_type),
+    );
+    let kind = check_enum(&mut v, kind_text("assignment.kind", a.kind));
+    let start = v.take(parse_date("assignment.start_date", a.start_date.as_ref()));
+    let end = v.take(parse_date("assignment.end_date", a.end_date.as_ref())).flatten();
+    if matches!(start, Some(None)) {
+        v.add("assignment.start_date", "is required");
+    }
+    let start = start.flatten();
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        v.add("assignment.end_date", "must not be before the start date");
+    }
+    v.finish()?;
+    Ok(ImportAssignment {
+        employee_nip: a.employee_nip.trim().to_owned(),
+        unit_id: a.unit_id.trim().to_owned(),
+        superior_nip: superior,
+        position_name: a.position_name.trim().to_owned(),
+        position_type,
+        kind,
+        start_date: start.ok_or_else(|| Error::invalid("assignment.start_date", "is required"))?,
+        end_date: end,
+    })
+}
+
+#[tonic::async_trait]
+impl EmployeeService for EmployeeApi {
+    async fn create_employee(
+        &self,
+        req: Request<pb::CreateEmployeeRequest>,
+    ) -> Result<Response<pb::Employee>, Status> {
+        let req = req.into_inner();
+        respond(async {
+            let e = req.employee.clone().unwrap_or_default();
+            let new = validate_employee("employee", &e)?;
+            let row = self
+                .state
+                .store
+                .create_employee(new, &req.request_id, &digest(&e))
+                .await?;
+            Ok(employee_pb(row))
+        })
+        .await
+    }
+
+    async fn get_employee(
+        &self,
+        req: Request<pb::GetEmployeeRequest>,
+    ) -> Result<Response<pb::Employee>, Status> {
+        let req = req.into_inner();
+        respond(async {
+            let row = match req.key {
+                Some(pb::get_employee_request::Key::Id(id)) => {
+                    require_id("id", &id)?;
+                    self.state.store.get_employee(&id).await?
+                }
+                Some(pb::get_employee_request::Key::Nip(n)) => {
+                    nip::parse(n.trim()).map_err(|r| Error::invalid("nip", r))?;
+                    self.state.store.get_employee_by_nip(n.trim()).await?
+                }
+                None => return Err(Error::invalid("key", "set id or nip")),
+            };
+            Ok(employee_pb(row))
+        })
+        .await
+    }
+
+    async fn list_employees(
+        &self,
+        req: Request<pb::ListEmployeesRequest>,
+    ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
+        let req = req.into_inner();
+        respond(async {
+            let position_type = match req.position_type {
+                0 => None,
+                v => Some(position_text("position_type", v)?.to_owned()),
+            };
+            let as_of = parse_date("as_of_date", req.as_of_date.as_ref())?;
+            let as_of = match (&req.unit_id, as_of) {
+                (u, None) if !u.is_empty() => {
+                    let unit = self.state.store.get_unit(u).await?;
+                    let agency = self.state.store.get_agency(&unit.agency_id).await?;
+                    crate::domain::org::TimeZone::parse(&agency.time_zone)
+                        .map(|z| z.today(self.state.clock.now()))
+                }
+                (_, d) => d,
+            };
+            let prefix = req.name_prefix.trim().to_lowercase();
+            if prefix.chars().count() > 300 {
+                return Err(Error::invalid("name_prefix", "must be at most 300 characters"));
+            }
+            let filter = EmployeeFilter {
+                agency_id: opt_id(&req.agency_id),
+                unit_id: opt_id(&req.unit_id),
+                as_of,
+                position_type,
+                name_prefix: (!prefix.is_empty()).then_some(prefix),
+            };
+            let as_of_s = filter.as_of.map(|d| d.to_string()).unwrap_or_default();
+            let pt = req.position_type.to_string();
+            let page = Page::parse(
+                req.page_size,
+                &req.page_token,
+                &[&req.agency_id, &req.unit_id, &pt, &req.name_prefix, &as_of_s],
+            )?;
+            let (rows, next) = self.state.store.list_employees(&filter, &page).await?;
+            Ok(pb::ListEmployeesResponse {
+                employees: rows.into_iter().map(employee_pb).collect(),
+                next_page_token: next,
+            })
+        })
+        .await
+    }
+
+    async fn update_employee(
+        &self,
+        req: Request<pb::UpdateEmployeeRequest>,
+    ) -> Result<Response<pb::Employee>, Status> {
+        let req = req.into_inner();
+        respond(async {
+            let e = req
+                .employee
+                .ok_or_else(|| Error::invalid("employee", "is required"))?;
+            require_id("employee.id", &e.id)?;
+            let version = parse_etag(&e.etag)?;
+            let mut v = Violations::new();
+            let mut ch = EmployeeChanges::default();
+            let paths = mask_paths(
+                req.update_mask.as_ref(),
+                &["name", "status", "position_type", "position_name"],
+            )?;
+            for p in paths {
+                match p {
+                    "name" => {
+                        text::required(&mut v, "employee.name", &e.name, 300);
+                        ch.name = Some(e.name.trim().to_owned());
+                    }
+                    "status" => {
+                        ch.status = Some(check_enum(&mut v, status_text("employee.status", e.status)))
+                    }
+                    "position_type" => {
+                        ch.position_type = Some(check_enum(
+                            &mut v,
+                            position_text("employee.position_type", e.position_type),
+                        ))
+                    }
+                    _ => {
+                        text::required(&mut v, "employee.position_name", &e.position_name, 300);
+                        ch.position_name = Some(e.position_name.trim().to_owned());
+                    }
+                }
+            }
+            v.finish()?;
+            Ok(employee_pb(
+                self.state.store.update_employee(&e.id, version, ch).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn import_employees(
+        &self,
+        req: Request<Streaming<pb::ImportEmployeesRequest>>,
+    ) -> Result<Response<pb::ImportEmployeesResponse>, Status> {
+        let mut stream = req.into_inner();
+        let mut items = Vec::new();
+        let mut errors: Vec<Violation> = Vec::new();
+        let mut error_rows = Vec::new();
+        let mut row: i64 = 0;
+        while let Some(msg) = stream.next().await {
+            let msg = msg?;
+            for r in msg.rows {
+                row += 1;
+                if row as usize > MAX_IMPORT_ROWS {
+                    return Err(Error::invalid(
+                        "rows",
+                        format!("an import holds at most {MAX_IMPORT_ROWS} rows"),
+                    )
+                    .into());
+                }
+                let parsed = match r.row {
+                    Some(pb::import_row::Row::Employee(e)) => {
+                        validate_employee("employee", &e).map(ImportItem::Employee)
+                    }
+                    Some(pb::import_row::Row::Assignment(a)) => {
+                        validate_import_assignment(&a).map(ImportItem::Assignment)
+                    }
+                    None => Err(Error::invalid("row", "is empty: set employee or assignment")),
+                };
+                match parsed {
+                    Ok(item) => items.push((row, item)),
+                    Err(Error::InvalidArgument(vs)) => {
+                        for v in vs {
+                            error_rows.push(row);
+                            errors.push(v);
+                        }
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        let mut resp = pb::ImportEmployeesResponse {
+            rows_received: row,
+            ..Default::default()
+        };
+        let row_errors: Vec<pb::ImportRowError> = if errors.is_empty() {
+            let out = self.state.store.import(items).await.map_err(Status::from)?;
+            resp.employees_created = out.employees;
+            resp.assignments_created = out.assignments;
+            out.errors
+                .into_iter()
+                .map(|e| pb::ImportRowError {
+                    row: e.row,
+                    field: e.field,
+                    reason: e.reason,
+                })
+                .collect()
+        } else {
+            error_rows
+                .into_iter()
+                .zip(errors)
+                .map(|(row, v)| pb::ImportRowError {
+                    row,
+                    field: v.field,
+                    reason: v.reason,
+                })
+                .collect()
+        };
+        resp.committed = row_errors.is_empty();
+        resp.error_count = row_errors.len() as i64;
+        if !resp.committed {
+            resp.employees_created = 0;
+            resp.assignments_created = 0;
+        }
+        resp.errors = row_errors.into_iter().take(MAX_LISTED_ERRORS).collect();
+        Ok(Response::new(resp))
+    }
+}

@@ -1,0 +1,5 @@
+//! Pure domain rules: no I/O, no database, no gRPC. Each module is unit-tested on its own.
+
+pub mod nip;
+pub mod org;
+pub mod text;

@@ -1,0 +1,18 @@
+//! Kinerja: a gRPC service for the performance management of Indonesian civil servants (ASN).
+//!
+//! Layers, outermost first: [`server`] (tonic server, tower layers, health, reflection,
+//! shutdown), [`context`] (who calls, request and trace ids), [`api`] (thin handlers),
+//! [`domain`] (pure rules), [`store`] (the only code that speaks sea-orm). Errors of every layer
+//! are [`error::Error`], mapped to `tonic::Status` in one place.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod pagination;
+pub mod proto;
+pub mod server;
+pub mod store;

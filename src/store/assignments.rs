@@ -1,0 +1,347 @@
+//! Dated assignments and the questions asked of them: the assessor on a date, and the direct
+//! reports on a date.
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::{assignment, employee, unit};
+use super::idempotency::{Claim, claim};
+use super::org::check_versioned;
+use super::{AssignmentRow, EmployeeRow, Store, lock_row, new_id};
+use crate::domain::org::Span;
+use crate::error::{Error, Result};
+use crate::pagination::Page;
+
+/// Values of a new assignment (validated by the API layer).
+#[derive(Debug, Clone)]
+pub struct NewAssignment {
+    /// Employee.
+    pub employee_id: String,
+    /// Unit.
+    pub unit_id: String,
+    /// Superior, if any.
+    pub superior_employee_id: Option<String>,
+    /// Post name.
+    pub position_name: String,
+    /// Post type.
+    pub position_type: String,
+    /// DEFINITIF or PLT.
+    pub kind: String,
+    /// First day.
+    pub start_date: NaiveDate,
+    /// Last day.
+    pub end_date: Option<NaiveDate>,
+}
+
+/// Changes to an assignment; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentChanges {
+    /// New end date (`Some(None)` clears it).
+    pub end_date: Option<Option<NaiveDate>>,
+    /// New superior (`Some(None)` clears it).
+    pub superior_employee_id: Option<Option<String>>,
+    /// New post name.
+    pub position_name: Option<String>,
+    /// New post type.
+    pub position_type: Option<String>,
+}
+
+/// Condition "the assignment covers day `d`".
+fn covers(d: NaiveDate) -> Condition {
+    Condition::all()
+        .add(assignment::Column::StartDate.lte(d))
+        .add(
+            Condition::any()
+                .add(assignment::Column::EndDate.is_null())
+                .add(assignment::Column::EndDate.gte(d)),
+        )
+}
+
+impl Store {
+    /// Creates an assignment; an overlap with another of the same kind is FAILED_PRECONDITION.
+    pub async fn create_assignment(
+        &self,
+        new: NewAssignment,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<AssignmentRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "CreateAssignment", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_assignment(&existing).await;
+        }
+        if !lock_row(&txn, self.kind(), "employees", &new.employee_id).await? {
+            return Err(Error::not_found("Employee", &new.employee_id));
+        }
+        self.check_refs(&txn, &new.unit_id, new.superior_employee_id.as_deref())
+            .await?;
+        let span = Span {
+            start: new.start_date,
+            end: new.end_date,
+        };
+        check_overlap(&txn, &new.employee_id, &new.kind, span, None).await?;
+        let now = Utc::now();
+        let row = assignment::ActiveModel {
+            id: Set(id),
+            employee_id: Set(new.employee_id),
+            unit_id: Set(new.unit_id),
+            superior_employee_id: Set(new.superior_employee_id),
+            position_name: Set(new.position_name),
+            position_type: Set(new.position_type),
+            kind: Set(new.kind),
+            start_date: Set(new.start_date),
+            end_date: Set(new.end_date),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    async fn check_refs(
+        &self,
+        txn: &DatabaseTransaction,
+        unit_id: &str,
+        superior: Option<&str>,
+    ) -> Result<()> {
+        let u = unit::Entity::find_by_id(unit_id.to_owned())
+            .one(txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        if !u.active {
+            return Err(Error::precondition(
+                "UNIT_INACTIVE",
+                format!("units/{unit_id}"),
+                "the unit is deactivated",
+            ));
+        }
+        if let Some(s) = superior {
+            employee::Entity::find_by_id(s.to_owned())
+                .one(txn)
+                .await?
+                .ok_or_else(|| Error::not_found("Employee", s))?;
+        }
+        Ok(())
+    }
+
+    /// Reads an assignment.
+    pub async fn get_assignment(&self, id: &str) -> Result<AssignmentRow> {
+        assignment::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Assignment", id))
+    }
+
+    /// Lists an employee's assignments by start date.
+    pub async fn list_assignments(
+        &self,
+        employee_id: &str,
+        page: &Page,
+    ) -> Result<(Vec<AssignmentRow>, String)> {
+        let mut q = assignment::Entity::find()
+            .filter(assignment::Column::EmployeeId.eq(employee_id))
+            .order_by_asc(assignment::Column::StartDate)
+            .order_by_asc(assignment::Column::Id);
+        if let Some(k) = &page.after {
+            let (d, id) = parse_date_key(k)?;
+            q = q.filter(
+                Condition::any()
+                    .add(assignment::Column::StartDate.gt(d))
+                    .add(
+                        Condition::all()
+                            .add(assignment::Column::StartDate.eq(d))
+                            .add(assignment::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        Ok(page.finish(rows, |r| vec![r.start_date.to_string(), r.id.clone()]))
+    }
+
+    /// Updates an assignment if `version` is current, re-checking overlaps.
+    pub async fn update_assignment(
+        &self,
+        id: &str,
+        version: i64,
+        ch: AssignmentChanges,
+    ) -> Result<AssignmentRow> {
+        let txn = self.begin_write().await?;
+        let cur = assignment::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Assignment", id))?;
+        lock_row(&txn, self.kind(), "employees", &cur.employee_id).await?;
+        if let Some(Some(s)) = &ch.superior_employee_id {
+            if *s == cur.employee_id {
+                return Err(Error::invalid(
+                    "assignment.superior_employee_id",
+                    "an employee cannot be their own superior",
+                ));
+            }
+            self.check_refs(&txn, &cur.unit_id, Some(s)).await?;
+        }
+        if let Some(end) = ch.end_date {
+            if end.is_some_and(|e| e < cur.start_date) {
+                return Err(Error::invalid(
+                    "assignment.end_date",
+                    "must not be before the start date",
+                ));
+            }
+            let span = Span {
+                start: cur.start_date,
+                end,
+            };
+            check_overlap(&txn, &cur.employee_id, &cur.kind, span, Some(id)).await?;
+        }
+        let mut q = assignment::Entity::update_many()
+            .col_expr(assignment::Column::Version, Expr::col(assignment::Column::Version).add(1))
+            .col_expr(assignment::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(v) = ch.end_date {
+            q = q.col_expr(assignment::Column::EndDate, Expr::value(v));
+        }
+        if let Some(v) = ch.superior_employee_id {
+            q = q.col_expr(assignment::Column::SuperiorEmployeeId, Expr::value(v));
+        }
+        if let Some(v) = ch.position_name {
+            q = q.col_expr(assignment::Column::PositionName, Expr::value(v));
+        }
+        if let Some(v) = ch.position_type {
+            q = q.col_expr(assignment::Column::PositionType, Expr::value(v));
+        }
+        let res = q
+            .filter(assignment::Column::Id.eq(id))
+            .filter(assignment::Column::Version.eq(version))
+            .exec(&txn)
+            .await?;
+        check_versioned(res.rows_affected, true, "Assignment", id)?;
+        txn.commit().await?;
+        self.get_assignment(id).await
+    }
+
+    /// The employee's definitive assignment on `date` and the superior it names.
+    pub async fn assessor_on(
+        &self,
+        employee_id: &str,
+        date: NaiveDate,
+    ) -> Result<(AssignmentRow, Option<EmployeeRow>)> {
+        self.get_employee(employee_id).await?;
+        let a = assignment::Entity::find()
+            .filter(assignment::Column::EmployeeId.eq(employee_id))
+            .filter(assignment::Column::Kind.eq("DEFINITIF"))
+            .filter(covers(date))
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| {
+                Error::precondition(
+                    "NO_ASSIGNMENT_ON_DATE",
+                    format!("employees/{employee_id}"),
+                    format!("the employee holds no definitive post on {date}"),
+                )
+            })?;
+        let sup = match &a.superior_employee_id {
+            Some(s) => Some(self.get_employee(s).await?),
+            None => None,
+        };
+        Ok((a, sup))
+    }
+
+    /// Employees whose assignment on `date` names `superior_id` as their superior, by employee id.
+    pub async fn direct_reports_on(
+        &self,
+        superior_id: &str,
+        date: NaiveDate,
+        page: &Page,
+    ) -> Result<(Vec<(EmployeeRow, AssignmentRow)>, String)> {
+        self.get_employee(superior_id).await?;
+        let mut q = assignment::Entity::find()
+            .filter(assignment::Column::SuperiorEmployeeId.eq(superior_id))
+            .filter(covers(date))
+            .order_by_asc(assignment::Column::EmployeeId)
+            .order_by_asc(assignment::Column::Id);
+        if let Some(k) = &page.after {
+            let emp = k.first().cloned().unwrap_or_default();
+            let aid = k.get(1).cloned().unwrap_or_default();
+            q = q.filter(
+                Condition::any()
+                    .add(assignment::Column::EmployeeId.gt(emp.clone()))
+                    .add(
+                        Condition::all()
+                            .add(assignment::Column::EmployeeId.eq(emp))
+                            .add(assignment::Column::Id.gt(aid)),
+                    ),
+            );
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        let (rows, next) = page.finish(rows, |r| vec![r.employee_id.clone(), r.id.clone()]);
+        let ids: Vec<String> = rows.iter().map(|r| r.employee_id.clone()).collect();
+        let emps: std::collections::HashMap<String, EmployeeRow> = employee::Entity::find()
+            .filter(employee::Column::Id.is_in(ids))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        let out = rows
+            .into_iter()
+            .filter_map(|a| emps.get(&a.employee_id).cloned().map(|e| (e, a)))
+            .collect();
+        Ok((out, next))
+    }
+}
+
+fn parse_date_key(k: &[String]) -> Result<(NaiveDate, String)> {
+    let bad = || Error::invalid("page_token", "is not a token returned by this list call");
+    let d = k
+        .first()
+        .and_then(|s| s.parse::<NaiveDate>().ok())
+        .ok_or_else(bad)?;
+    Ok((d, k.get(1).cloned().unwrap_or_default()))
+}
+
+/// Refuses `span` when another assignment of the same employee and kind overlaps it.
+async fn check_overlap(
+    txn: &DatabaseTransaction,
+    employee_id: &str,
+    kind: &str,
+    span: Span,
+    except: Option<&str>,
+) -> Result<()> {
+    let mut q = assignment::Entity::find()
+        .filter(assignment::Column::EmployeeId.eq(employee_id))
+        .filter(assignment::Column::Kind.eq(kind));
+    if let Some(e) = except {
+        q = q.filter(assignment::Column::Id.ne(e));
+    }
+    for other in q.all(txn).await? {
+        let o = Span {
+            start: other.start_date,
+            end: other.end_date,
+        };
+        if o.overlaps(&span) {
+            let until = other
+                .end_date
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "open end".into());
+            return Err(Error::precondition(
+                "ASSIGNMENT_OVERLAP",
+                format!("assignments/{}", other.id),
+                format!(
+                    "overlaps the employee's {kind} assignment {} from {} to {until}; end it first",
+                    other.id, other.start_date
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,467 @@
+//! Employees and their bulk import.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::{agency, assignment, employee, unit};
+use super::idempotency::{Claim, claim};
+use super::org::check_versioned;
+use super::{EmployeeRow, Store, new_id};
+use crate::error::{Error, Result};
+use crate::pagination::Page;
+
+/// Values of a new employee (already validated by the API layer).
+#[derive(Debug, Clone)]
+pub struct NewEmployee {
+    /// NIP.
+    pub nip: String,
+    /// Name.
+    pub name: String,
+    /// PNS or PPPK.
+    pub status: String,
+    /// Position type.
+    pub position_type: String,
+    /// Position name.
+    pub position_name: String,
+    /// Agency.
+    pub agency_id: String,
+}
+
+/// Changes to an employee; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct EmployeeChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New status.
+    pub status: Option<String>,
+    /// New position type.
+    pub position_type: Option<String>,
+    /// New position name.
+    pub position_name: Option<String>,
+}
+
+/// Filters of an employee listing.
+#[derive(Debug, Clone, Default)]
+pub struct EmployeeFilter {
+    /// Agency.
+    pub agency_id: Option<String>,
+    /// Unit subtree, evaluated on `as_of`.
+    pub unit_id: Option<String>,
+    /// Date of the unit filter.
+    pub as_of: Option<NaiveDate>,
+    /// Position type.
+    pub position_type: Option<String>,
+    /// Lower-case name prefix.
+    pub name_prefix: Option<String>,
+}
+
+/// An assignment in an import, naming employees by NIP.
+#[derive(Debug, Clone)]
+pub struct ImportAssignment {
+    /// NIP of the assigned employee.
+    pub employee_nip: String,
+    /// Unit.
+    pub unit_id: String,
+    /// NIP of the superior, if any.
+    pub superior_nip: Option<String>,
+    /// Post name.
+    pub position_name: String,
+    /// Post type.
+    pub position_type: String,
+    /// DEFINITIF or PLT.
+    pub kind: String,
+    /// First day.
+    pub start_date: NaiveDate,
+    /// Last day.
+    pub end_date: Option<NaiveDate>,
+}
+
+/// One row of an import with its number in the stream.
+#[derive(Debug, Clone)]
+pub enum ImportItem {
+    /// An employee.
+    Employee(NewEmployee),
+    /// An assignment.
+    Assignment(ImportAssignment),
+}
+
+/// A refused import row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Row number (from 1).
+    pub row: i64,
+    /// Field.
+    pub field: String,
+    /// Reason.
+    pub reason: String,
+}
+
+/// Outcome of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    /// Employees stored.
+    pub employees: i64,
+    /// Assignments stored.
+    pub assignments: i64,
+    /// Refused rows; when not empty nothing was stored.
+    pub errors: Vec<RowError>,
+}
+
+const INSERT_CHUNK: usize = 500;
+
+impl Store {
+    /// Creates an employee (idempotent on `request_id`); a duplicate NIP is ALREADY_EXISTS.
+    pub async fn create_employee(
+        &self,
+        new: NewEmployee,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<EmployeeRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "CreateEmployee", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_employee(&existing).await;
+        }
+        agency::Entity::find_by_id(new.agency_id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
+        let nip = new.nip.clone();
+        let row = employee_model(id, new)
+            .insert(&txn)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::AlreadyExists { .. } => Error::AlreadyExists {
+                    kind: "Employee",
+                    detail: format!("an employee with NIP {nip} exists"),
+                },
+                other => other,
+            })?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Reads an employee by id.
+    pub async fn get_employee(&self, id: &str) -> Result<EmployeeRow> {
+        employee::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Employee", id))
+    }
+
+    /// Reads an employee by NIP.
+    pub async fn get_employee_by_nip(&self, nip: &str) -> Result<EmployeeRow> {
+        employee::Entity::find()
+            .filter(employee::Column::Nip.eq(nip))
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Employee", format!("nip:{nip}")))
+    }
+
+    /// Lists employees in id (creation) order with the given filters.
+    pub async fn list_employees(
+        &self,
+        f: &EmployeeFilter,
+        page: &Page,
+    ) -> Result<(Vec<EmployeeRow>, String)> {
+        let mut q = employee::Entity::find().order_by_asc(employee::Column::Id);
+        if let Some(a) = &f.agency_id {
+            q = q.filter(employee::Column::AgencyId.eq(a.as_str()));
+        }
+        if let Some(t) = &f.position_type {
+            q = q.filter(employee::Column::PositionType.eq(t.as_str()));
+        }
+        if let Some(p) = &f.name_prefix {
+            q = q.filter(employee::Column::NameLower.starts_with(p.as_str()));
+        }
+        if let Some(unit_id) = &f.unit_id {
+            let u = self.get_unit(unit_id).await?;
+            let d = f.as_of.unwrap_or_else(|| Utc::now().date_naive());
+            let sub = Query::select()
+                .column((assignment::Entity, assignment::Column::EmployeeId))
+                .from(assignment::Entity)
+                .inner_join(
+                    unit::Entity,
+                    Expr::col((unit::Entity, unit::Column::Id))
+                        .equals((assignment::Entity, assignment::Column::UnitId)),
+                )
+                .and_where(Expr::col((unit::Entity, unit::Column::Path)).like(format!("{}%", u.path)))
+                .and_where(Expr::col((assignment::Entity, assignment::Column::StartDate)).lte(d))
+                .and_where(
+                    Expr::col((assignment::Entity, assignment::Column::EndDate))
+                        .is_null()
+                        .or(Expr::col((assignment::Entity, assignment::Column::EndDate)).gte(d)),
+                )
+                .to_owned();
+            q = q.filter(employee::Column::Id.in_subquery(sub));
+        }
+        if let Some(k) = &page.after {
+            q = q.filter(employee::Column::Id.gt(k.first().cloned().unwrap_or_default()));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+    }
+
+    /// Updates an employee if `version` is current.
+    pub async fn update_employee(
+        &self,
+        id: &str,
+        version: i64,
+        ch: EmployeeChanges,
+    ) -> Result<EmployeeRow> {
+        let txn = self.begin_write().await?;
+        let mut q = employee::Entity::update_many()
+            .col_expr(employee::Column::Version, Expr::col(employee::Column::Version).add(1))
+            .col_expr(employee::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(n) = ch.name {
+            q = q
+                .col_expr(employee::Column::NameLower, Expr::value(n.to_lowercase()))
+                .col_expr(employee::Column::Name, Expr::value(n));
+        }
+        if let Some(v) = ch.status {
+            q = q.col_expr(employee::Column::Status, Expr::value(v));
+        }
+        if let Some(v) = ch.position_type {
+            q = q.col_expr(employee::Column::PositionType, Expr::value(v));
+        }
+        if let Some(v) = ch.position_name {
+            q = q.col_expr(employee::Column::PositionName, Expr::value(v));
+        }
+        let res = q
+            .filter(employee::Column::Id.eq(id))
+            .filter(employee::Column::Version.eq(version))
+            .exec(&txn)
+            .await?;
+        let exists = res.rows_affected == 1
+            || employee::Entity::find_by_id(id.to_owned()).one(&txn).await?.is_some();
+        check_versioned(res.rows_affected, exists, "Employee", id)?;
+        txn.commit().await?;
+        self.get_employee(id).await
+    }
+
+    /// Imports a batch all-or-nothing: referential checks against the batch and the database,
+    /// then chunked inserts in one transaction. Any refused row stores nothing.
+    pub async fn import(&self, items: Vec<(i64, ImportItem)>) -> Result<ImportOutcome> {
+        let txn = self.begin_write().await?;
+        let mut out = ImportOutcome::default();
+        let mut err = |row: i64, field: &str, reason: String| {
+            out.errors.push(RowError {
+                row,
+                field: field.to_owned(),
+                reason,
+            })
+        };
+
+        // NIPs and agencies of the batch's employees.
+        let mut batch_nips: HashMap<String, String> = HashMap::new(); // nip -> new id
+        let mut agencies: HashSet<String> = HashSet::new();
+        let mut employees = Vec::new();
+        for (row, item) in &items {
+            if let ImportItem::Employee(e) = item {
+                if batch_nips.contains_key(&e.nip) {
+                    err(*row, "employee.nip", format!("NIP {} appears twice in the batch", e.nip));
+                    continue;
+                }
+                let id = new_id();
+                batch_nips.insert(e.nip.clone(), id.clone());
+                agencies.insert(e.agency_id.clone());
+                employees.push((*row, employee_model(id, e.clone())));
+            }
+        }
+        let known_agencies = ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
+        let stored_nips = existing_nips(&txn, batch_nips.keys().cloned().collect()).await?;
+        for (row, m) in &employees {
+            if let sea_orm::ActiveValue::Set(nip) = &m.nip
+                && stored_nips.contains_key(nip)
+            {
+                err(*row, "employee.nip", format!("an employee with NIP {nip} exists"));
+            }
+            if let sea_orm::ActiveValue::Set(a) = &m.agency_id
+                && !known_agencies.contains(a)
+            {
+                err(*row, "employee.agency_id", format!("agency {a} does not exist"));
+            }
+        }
+
+        // Assignments: resolve NIPs (batch first, then database), units, overlaps.
+        let mut want_nips = HashSet::new();
+        let mut want_units = HashSet::new();
+        for (_, item) in &items {
+            if let ImportItem::Assignment(a) = item {
+                want_nips.insert(a.employee_nip.clone());
+                if let Some(s) = &a.superior_nip {
+                    want_nips.insert(s.clone());
+                }
+                want_units.insert(a.unit_id.clone());
+            }
+        }
+        want_nips.retain(|n| !batch_nips.contains_key(n));
+        let db_nips = existing_nips(&txn, want_nips.into_iter().collect()).await?;
+        let known_units = ids_present::<unit::Entity>(&txn, want_units.into_iter().collect()).await?;
+        let resolve = |nip: &str| batch_nips.get(nip).or_else(|| db_nips.get(nip)).cloned();
+        let mut spans: HashMap<(String, String), Vec<crate::domain::org::Span>> = HashMap::new();
+        let mut assignments = Vec::new();
+        let now = Utc::now();
+        for (row, item) in &items {
+            let ImportItem::Assignment(a) = item else { continue };
+            let Some(emp) = resolve(&a.employee_nip) else {
+                err(*row, "assignment.employee_nip", format!("no employee with NIP {}", a.employee_nip));
+                continue;
+            };
+            let sup = match &a.superior_nip {
+                None => None,
+                Some(s) if *s == a.employee_nip => {
+                    err(*row, "assignment.superior_nip", "an employee cannot be their own superior".into());
+                    continue;
+                }
+                Some(s) => match resolve(s) {
+                    Some(id) => Some(id),
+                    None => {
+                        err(*row, "assignment.superior_nip", format!("no employee with NIP {s}"));
+                        continue;
+                    }
+                },
+            };
+            if !known_units.contains(&a.unit_id) {
+                err(*row, "assignment.unit_id", format!("unit {} does not exist", a.unit_id));
+                continue;
+            }
+            let span = crate::domain::org::Span { start: a.start_date, end: a.end_date };
+            let key = (emp.clone(), a.kind.clone());
+            let list = spans.entry(key).or_default();
+            if list.iter().any(|s| s.overlaps(&span)) {
+                err(*row, "assignment.start_date", "overlaps another assignment of the same employee in the batch".into());
+                continue;
+            }
+            list.push(span);
+            assignments.push(assignment::ActiveModel {
+                id: Set(new_id()),
+                employee_id: Set(emp),
+                unit_id: Set(a.unit_id.clone()),
+                superior_employee_id: Set(sup),
+                position_name: Set(a.position_name.clone()),
+                position_type: Set(a.position_type.clone()),
+                kind: Set(a.kind.clone()),
+                start_date: Set(a.start_date),
+                end_date: Set(a.end_date),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        // Overlaps with assignments already stored for existing employees.
+        let existing_emp_ids: Vec<String> = db_nips.values().cloned().collect();
+        if !existing_emp_ids.is_empty() {
+            for chunk in existing_emp_ids.chunks(INSERT_CHUNK) {
+                let stored = assignment::Entity::find()
+                    .filter(assignment::Column::EmployeeId.is_in(chunk.to_vec()))
+                    .all(&txn)
+                    .await?;
+                for s in stored {
+                    let span = crate::domain::org::Span { start: s.start_date, end: s.end_date };
+                    if let Some(list) = spans.get(&(s.employee_id.clone(), s.kind.clone()))
+                        && list.iter().any(|n| n.overlaps(&span))
+                    {
+                        // Find the batch row of that employee for the report.
+                        for (row, item) in &items {
+                            if let ImportItem::Assignment(a) = item
+                                && resolve(&a.employee_nip).as_deref() == Some(s.employee_id.as_str())
+                                && a.kind == s.kind
+                                && (crate::domain::org::Span { start: a.start_date, end: a.end_date }).overlaps(&span)
+                            {
+                                err(*row, "assignment.start_date", format!("overlaps stored assignment {}", s.id));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        if !out.errors.is_empty() {
+            out.errors.sort_by_key(|e| e.row);
+            return Ok(out);
+        }
+        let n_emp = employees.len() as i64;
+        let n_asg = assignments.len() as i64;
+        let emp_models: Vec<_> = employees.into_iter().map(|(_, m)| m).collect();
+        for chunk in emp_models.chunks(INSERT_CHUNK) {
+            employee::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        for chunk in assignments.chunks(INSERT_CHUNK) {
+            assignment::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        out.employees = n_emp;
+        out.assignments = n_asg;
+        Ok(out)
+    }
+}
+
+fn employee_model(id: String, new: NewEmployee) -> employee::ActiveModel {
+    let now = Utc::now();
+    employee::ActiveModel {
+        id: Set(id),
+        nip: Set(new.nip),
+        name_lower: Set(new.name.to_lowercase()),
+        name: Set(new.name),
+        status: Set(new.status),
+        position_type: Set(new.position_type),
+        position_name: Set(new.position_name),
+        agency_id: Set(new.agency_id),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// NIP -> id of the employees stored with one of `nips`.
+async fn existing_nips(txn: &DatabaseTransaction, nips: Vec<String>) -> Result<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for chunk in nips.chunks(INSERT_CHUNK) {
+        let rows: Vec<(String, String)> = employee::Entity::find()
+            .select_only()
+            .column(employee::Column::Nip)
+            .column(employee::Column::Id)
+            .filter(employee::Column::Nip.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Which of `ids` exist in the table of entity `E` (whose primary key is a text `id`).
+async fn ids_present<E>(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>>
+where
+    E: EntityTrait,
+{
+    let mut found = HashSet::new();
+    let id_col = Expr::col((E::default(), sea_orm::sea_query::Alias::new("id")));
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = E::find()
+            .select_only()
+            .expr(id_col.clone())
+            .filter(id_col.clone().is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

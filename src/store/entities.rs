@@ -1,0 +1,184 @@
+//! sea-orm entities, one module per table. Only the store layer uses them.
+
+/// Agencies (instansi).
+pub mod agency {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `agencies`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "agencies")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Unique code.
+        pub code: String,
+        /// Name.
+        pub name: String,
+        /// WIB, WITA or WIT.
+        pub time_zone: String,
+        /// Optimistic-concurrency version (the etag).
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Work units (unit kerja).
+pub mod unit {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `units`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "units")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Owning agency.
+        pub agency_id: String,
+        /// Parent unit; `None` at the top.
+        pub parent_id: Option<String>,
+        /// Code, unique per agency.
+        pub code: String,
+        /// Name.
+        pub name: String,
+        /// False once deactivated.
+        pub active: bool,
+        /// Depth in the tree (0 at the top).
+        pub depth: i32,
+        /// Materialised path `/root-id/.../own-id/` for subtree queries.
+        pub path: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Employees (pegawai).
+pub mod employee {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `employees`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "employees")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// NIP, 18 digits, unique.
+        pub nip: String,
+        /// Full name.
+        pub name: String,
+        /// Lower-case name for case-insensitive prefix search on every database.
+        pub name_lower: String,
+        /// PNS or PPPK.
+        pub status: String,
+        /// Position type (JPT, ADMINISTRATOR, ...).
+        pub position_type: String,
+        /// Position name.
+        pub position_name: String,
+        /// Agency.
+        pub agency_id: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Dated assignments of employees to posts.
+pub mod assignment {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `assignments`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "assignments")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Assigned employee.
+        pub employee_id: String,
+        /// Unit of the post.
+        pub unit_id: String,
+        /// Direct superior (assessor); `None` at the top.
+        pub superior_employee_id: Option<String>,
+        /// Post name.
+        pub position_name: String,
+        /// Post type.
+        pub position_type: String,
+        /// DEFINITIF or PLT.
+        pub kind: String,
+        /// First day.
+        pub start_date: Date,
+        /// Last day, if any.
+        pub end_date: Option<Date>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Idempotency keys of create calls (AIP-155).
+pub mod idempotency_key {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `idempotency_keys`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        /// Full gRPC method name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub method: String,
+        /// Caller-chosen request id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        /// SHA-256 of the request, to refuse the same id with another request.
+        pub request_digest: String,
+        /// Resource created by the first call.
+        pub resource_id: String,
+        /// When the first call was made.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,58 @@
+//! Idempotency keys (AIP-155): the first create with a `request_id` claims it inside the same
+//! transaction as the insert; a retry finds the claim and gets the first resource back.
+
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, TryInsertResult};
+
+use super::entities::idempotency_key as ik;
+use crate::error::{Error, Result};
+
+/// Outcome of claiming a request id.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// No request id was sent, or this call claimed it: go on and create.
+    Fresh,
+    /// An earlier call with the same id and request created this resource.
+    Replay(String),
+}
+
+/// Claims `request_id` for `method` with the digest of the request, on behalf of `resource_id`.
+/// The same id with a different request is `INVALID_ARGUMENT`.
+pub async fn claim(
+    txn: &DatabaseTransaction,
+    method: &str,
+    request_id: &str,
+    digest: &str,
+    resource_id: &str,
+) -> Result<Claim> {
+    if request_id.is_empty() {
+        return Ok(Claim::Fresh);
+    }
+    if request_id.len() > 128 {
+        return Err(Error::invalid("request_id", "must be at most 128 characters"));
+    }
+    let row = ik::ActiveModel {
+        method: Set(method.to_owned()),
+        request_id: Set(request_id.to_owned()),
+        request_digest: Set(digest.to_owned()),
+        resource_id: Set(resource_id.to_owned()),
+        created_at: Set(chrono::Utc::now()),
+    };
+    let res = ik::Entity::insert(row)
+        .on_conflict_do_nothing_on([ik::Column::Method, ik::Column::RequestId])
+        .exec_without_returning(txn)
+        .await?;
+    if matches!(res, TryInsertResult::Inserted(1)) {
+        return Ok(Claim::Fresh);
+    }
+    let existing = ik::Entity::find_by_id((method.to_owned(), request_id.to_owned()))
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::Internal("idempotency key vanished".into()))?;
+    if existing.request_digest != digest {
+        return Err(Error::invalid(
+            "request_id",
+            "was already used for a different request",
+        ));
+    }
+    Ok(Claim::Replay(existing.resource_id))
+}

@@ -1,0 +1,226 @@
+//! The store layer: the only code that speaks sea-orm. It owns the connection pool, migrations,
+//! transactions (IMMEDIATE on SQLite so concurrent writers queue instead of failing), and one
+//! repository module per aggregate.
+
+pub mod assignments;
+pub mod employees;
+pub mod entities;
+pub mod idempotency;
+pub mod org;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::{Error, Result};
+
+pub use entities::{
+    agency::Model as AgencyRow, assignment::Model as AssignmentRow,
+    employee::Model as EmployeeRow, unit::Model as UnitRow,
+};
+
+/// Which database engine backs the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// Embedded SQLite file (the default).
+    Sqlite,
+    /// PostgreSQL server (production, many replicas).
+    Postgres,
+}
+
+impl DbKind {
+    /// Name used in logs and telemetry (`db.system`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Settings of the database connection.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `sqlite://file.db?mode=rwc` or `postgres://user@host:port/db`.
+    pub url: String,
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+    /// How long a call waits for a pooled connection before failing with UNAVAILABLE.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for the write lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://kinerja.db?mode=rwc".into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
+const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
+
+/// Handle to the database; cheap to clone (a pool inside).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    kind: DbKind,
+}
+
+impl Store {
+    /// Opens the pool. SQLite files are created when missing and run in WAL mode with a busy
+    /// timeout; PostgreSQL uses the configured pool size and acquire timeout.
+    pub async fn connect(cfg: &DbConfig) -> Result<Self> {
+        let kind = if cfg.url.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else if cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://") {
+            DbKind::Postgres
+        } else {
+            return Err(Error::invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        };
+        let mut opts = ConnectOptions::new(cfg.url.clone());
+        opts.max_connections(cfg.max_connections.max(1))
+            .min_connections(if kind == DbKind::Sqlite { 1 } else { 0 })
+            .acquire_timeout(cfg.acquire_timeout)
+            .connect_timeout(cfg.acquire_timeout)
+            .sqlx_logging(false);
+        let busy = cfg.busy_timeout;
+        opts.map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(busy)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+        let db = Database::connect(opts)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot open the database: {e}")))?;
+        Ok(Self { db, kind })
+    }
+
+    /// Database engine in use.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// The raw connection, for the store's own modules.
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Applies pending migrations. On PostgreSQL an advisory lock makes replicas that start at
+    /// the same time run them one after the other (the later ones find nothing to do).
+    pub async fn migrate(&self) -> Result<()> {
+        match self.kind {
+            DbKind::Sqlite => {
+                // One IMMEDIATE lock holder at a time; the busy timeout makes others wait.
+                Migrator::up(&self.db, None).await?;
+            }
+            DbKind::Postgres => {
+                // Session-level lock on a dedicated transaction-free connection would need a
+                // pinned connection; a transaction-level lock around the whole migration run
+                // gives the same guarantee, and PostgreSQL DDL is transactional.
+                let txn = self.db.begin().await?;
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [MIGRATION_LOCK_KEY.into()],
+                ))
+                .await?;
+                Migrator::up(&txn, None).await?;
+                txn.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Version string of the database server or library.
+    pub async fn server_version(&self) -> Result<String> {
+        let sql = match self.kind {
+            DbKind::Sqlite => "SELECT sqlite_version() AS v",
+            DbKind::Postgres => "SELECT current_setting('server_version') AS v",
+        };
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.kind.backend(), sql))
+            .await?
+            .ok_or_else(|| Error::Internal("no version row".into()))?;
+        Ok(row.try_get::<String>("", "v")?)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.db
+            .ping()
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// Closes the pool (at shutdown).
+    pub async fn close(&self) {
+        if let Err(e) = self.db.close_by_ref().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+
+    /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
+    /// concurrent writers wait for it (busy timeout) instead of failing on upgrade.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: (self.kind == DbKind::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(opts).await?)
+    }
+}
+
+impl DbKind {
+    fn backend(self) -> DbBackend {
+        match self {
+            DbKind::Sqlite => DbBackend::Sqlite,
+            DbKind::Postgres => DbBackend::Postgres,
+        }
+    }
+}
+
+/// Takes a row lock on `table.id = id` inside `txn` (PostgreSQL; SQLite already holds the
+/// database write lock), so check-then-insert rules such as "no overlapping assignments" hold
+/// under concurrent writers. Returns false when the row does not exist.
+pub(crate) async fn lock_row(
+    txn: &DatabaseTransaction,
+    kind: DbKind,
+    table: &str,
+    id: &str,
+) -> Result<bool> {
+    let sql = match kind {
+        DbKind::Sqlite => format!("UPDATE {table} SET id = id WHERE id = ?"),
+        DbKind::Postgres => format!("UPDATE {table} SET id = id WHERE id = $1"),
+    };
+    let res = txn
+        .execute_raw(Statement::from_sql_and_values(
+            kind.backend(),
+            sql,
+            [id.into()],
+        ))
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// A new time-ordered identifier (UUID v7) as text.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
