@@ -31,7 +31,11 @@ pub enum Command {
 pub struct DbArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` (created when missing) or
     /// `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, env = "KINERJA_DATABASE_URL", default_value = "sqlite://kinerja.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "KINERJA_DATABASE_URL",
+        default_value = "sqlite://kinerja.db?mode=rwc"
+    )]
     pub database_url: String,
     /// Maximum connections in the pool (per replica; replicas x this must stay below the
     /// PostgreSQL server's max_connections).
@@ -121,7 +125,9 @@ mod tests {
     #[test]
     fn defaults_match_the_readme() {
         let cli = Cli::try_parse_from(["kinerja", "serve"]).expect("parses");
-        let Command::Serve(s) = cli.command else { panic!("serve expected") };
+        let Command::Serve(s) = cli.command else {
+            panic!("serve expected")
+        };
         let c = s.to_config();
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(c.db.url, "sqlite://kinerja.db?mode=rwc");

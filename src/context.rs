@@ -76,7 +76,9 @@ pub fn trace_id_from_traceparent(v: &str) -> Option<String> {
     let mut parts = v.split('-');
     let (_ver, tid) = (parts.next()?, parts.next()?);
     (tid.len() == 32
-        && tid.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && tid
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         && tid != "00000000000000000000000000000000")
         .then(|| tid.to_owned())
 }
@@ -135,8 +137,8 @@ where
                 .unwrap_or_else(|| "anonymous".into()),
             calling_service: header(&req, CALLING_SERVICE_HEADER).filter(|_| loopback),
         };
-        let request_id = header(&req, REQUEST_ID_HEADER)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let request_id =
+            header(&req, REQUEST_ID_HEADER).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let trace_id = header(&req, "traceparent")
             .and_then(|v| trace_id_from_traceparent(&v))
             .unwrap_or_else(new_trace_id);
@@ -173,7 +175,10 @@ mod tests {
                 .as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
-        assert!(trace_id_from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+        assert!(
+            trace_id_from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01")
+                .is_none()
+        );
         assert!(trace_id_from_traceparent("garbage").is_none());
     }
 }

@@ -198,9 +198,9 @@ impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
         use sea_orm::DbErr;
         match &e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(format!(
-                "the database is not reachable ({e}); retry later"
-            )),
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                Error::Unavailable(format!("the database is not reachable ({e}); retry later"))
+            }
             _ => match e.sql_err() {
                 Some(sea_orm::SqlErr::UniqueConstraintViolation(detail)) => Error::AlreadyExists {
                     kind: "resource",
@@ -257,7 +257,10 @@ impl From<Error> for Status {
             Error::Unavailable(_) => (Code::Unavailable, e.to_string()),
             Error::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
-                (Code::Internal, "internal error; see the server log".to_owned())
+                (
+                    Code::Internal,
+                    "internal error; see the server log".to_owned(),
+                )
             }
         };
         info(&mut details);

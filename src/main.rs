@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 
 fn init_logs(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
@@ -36,7 +38,8 @@ async fn main() -> ExitCode {
         Command::Serve(args) => {
             init_logs(args.log_format, &args.log);
             async {
-                let server = kinerja::server::start(args.to_config(), Arc::new(SystemClock)).await?;
+                let server =
+                    kinerja::server::start(args.to_config(), Arc::new(SystemClock)).await?;
                 kinerja::server::shutdown_signal().await;
                 tracing::info!("shutdown requested; finishing in-flight calls");
                 server.shutdown().await

@@ -106,7 +106,10 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     if cfg.migrate {
         store.migrate().await?;
     }
-    let version = store.server_version().await.unwrap_or_else(|_| "unknown".into());
+    let version = store
+        .server_version()
+        .await
+        .unwrap_or_else(|_| "unknown".into());
     let state = AppState {
         store: store.clone(),
         clock,
@@ -155,11 +158,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         let _ = stop_rx.await;
     }));
 
-    let health = tokio::spawn(watch_database(
-        store.clone(),
-        reporter,
-        cfg.health_interval,
-    ));
+    let health = tokio::spawn(watch_database(store.clone(), reporter, cfg.health_interval));
 
     tracing::info!(
         address = %addr,

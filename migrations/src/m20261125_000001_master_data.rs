@@ -77,7 +77,11 @@ enum IdempotencyKeys {
 }
 
 fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(36).not_null().primary_key().to_owned()
+    ColumnDef::new(col)
+        .string_len(36)
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn fk_id(col: impl IntoIden) -> ColumnDef {
@@ -85,11 +89,18 @@ fn fk_id(col: impl IntoIden) -> ColumnDef {
 }
 
 fn ts(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 fn version(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().default(1).to_owned()
+    ColumnDef::new(col)
+        .big_integer()
+        .not_null()
+        .default(1)
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -99,7 +110,12 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Agencies::Table)
                 .col(id(Agencies::Id))
-                .col(ColumnDef::new(Agencies::Code).string_len(64).not_null().unique_key())
+                .col(
+                    ColumnDef::new(Agencies::Code)
+                        .string_len(64)
+                        .not_null()
+                        .unique_key(),
+                )
                 .col(ColumnDef::new(Agencies::Name).string_len(300).not_null())
                 .col(ColumnDef::new(Agencies::TimeZone).string_len(8).not_null())
                 .col(version(Agencies::Version))
@@ -117,7 +133,12 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Units::ParentId).string_len(36).null())
                 .col(ColumnDef::new(Units::Code).string_len(64).not_null())
                 .col(ColumnDef::new(Units::Name).string_len(300).not_null())
-                .col(ColumnDef::new(Units::Active).boolean().not_null().default(true))
+                .col(
+                    ColumnDef::new(Units::Active)
+                        .boolean()
+                        .not_null()
+                        .default(true),
+                )
                 .col(ColumnDef::new(Units::Depth).integer().not_null())
                 .col(ColumnDef::new(Units::Path).string_len(2000).not_null())
                 .col(version(Units::Version))
@@ -169,12 +190,29 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Employees::Table)
                 .col(id(Employees::Id))
-                .col(ColumnDef::new(Employees::Nip).string_len(18).not_null().unique_key())
+                .col(
+                    ColumnDef::new(Employees::Nip)
+                        .string_len(18)
+                        .not_null()
+                        .unique_key(),
+                )
                 .col(ColumnDef::new(Employees::Name).string_len(300).not_null())
-                .col(ColumnDef::new(Employees::NameLower).string_len(300).not_null())
+                .col(
+                    ColumnDef::new(Employees::NameLower)
+                        .string_len(300)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Employees::Status).string_len(16).not_null())
-                .col(ColumnDef::new(Employees::PositionType).string_len(16).not_null())
-                .col(ColumnDef::new(Employees::PositionName).string_len(300).not_null())
+                .col(
+                    ColumnDef::new(Employees::PositionType)
+                        .string_len(16)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Employees::PositionName)
+                        .string_len(300)
+                        .not_null(),
+                )
                 .col(fk_id(Employees::AgencyId))
                 .col(version(Employees::Version))
                 .col(ts(Employees::CreatedAt))
@@ -211,9 +249,21 @@ impl MigrationTrait for Migration {
                 .col(id(Assignments::Id))
                 .col(fk_id(Assignments::EmployeeId))
                 .col(fk_id(Assignments::UnitId))
-                .col(ColumnDef::new(Assignments::SuperiorEmployeeId).string_len(36).null())
-                .col(ColumnDef::new(Assignments::PositionName).string_len(300).not_null())
-                .col(ColumnDef::new(Assignments::PositionType).string_len(16).not_null())
+                .col(
+                    ColumnDef::new(Assignments::SuperiorEmployeeId)
+                        .string_len(36)
+                        .null(),
+                )
+                .col(
+                    ColumnDef::new(Assignments::PositionName)
+                        .string_len(300)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Assignments::PositionType)
+                        .string_len(16)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Assignments::Kind).string_len(16).not_null())
                 .col(ColumnDef::new(Assignments::StartDate).date().not_null())
                 .col(ColumnDef::new(Assignments::EndDate).date().null())
@@ -269,10 +319,26 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(IdempotencyKeys::Table)
-                .col(ColumnDef::new(IdempotencyKeys::Method).string_len(128).not_null())
-                .col(ColumnDef::new(IdempotencyKeys::RequestId).string_len(128).not_null())
-                .col(ColumnDef::new(IdempotencyKeys::RequestDigest).string_len(64).not_null())
-                .col(ColumnDef::new(IdempotencyKeys::ResourceId).string_len(36).not_null())
+                .col(
+                    ColumnDef::new(IdempotencyKeys::Method)
+                        .string_len(128)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(IdempotencyKeys::RequestId)
+                        .string_len(128)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(IdempotencyKeys::RequestDigest)
+                        .string_len(64)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(IdempotencyKeys::ResourceId)
+                        .string_len(36)
+                        .not_null(),
+                )
                 .col(ts(IdempotencyKeys::CreatedAt))
                 .primary_key(
                     Index::create()

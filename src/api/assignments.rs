@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 
-use super::convert::{date, kind_enum, kind_text, opt_id, parse_date, position_enum, position_text, ts};
+use super::convert::{
+    date, kind_enum, kind_text, opt_id, parse_date, position_enum, position_text, ts,
+};
 use super::employees::employee_pb;
 use super::{AppState, digest, mask_paths, require_id, respond};
 use crate::domain::org::TimeZone;
@@ -29,7 +31,12 @@ impl AssignmentApi {
     }
 
     /// The requested date, or today in the employee's agency's time zone.
-    async fn date_or_today(&self, field: &str, d: Option<&pb::Date>, employee_id: &str) -> Result<NaiveDate> {
+    async fn date_or_today(
+        &self,
+        field: &str,
+        d: Option<&pb::Date>,
+        employee_id: &str,
+    ) -> Result<NaiveDate> {
         if let Some(d) = parse_date(field, d)? {
             return Ok(d);
         }
@@ -66,7 +73,9 @@ fn validate_new(a: &pb::Assignment) -> Result<NewAssignment> {
     let position_type = v.take(position_text("assignment.position_type", a.position_type));
     let kind = v.take(kind_text("assignment.kind", a.kind));
     let start = v.take(parse_date("assignment.start_date", a.start_date.as_ref()));
-    let end = v.take(parse_date("assignment.end_date", a.end_date.as_ref())).flatten();
+    let end = v
+        .take(parse_date("assignment.end_date", a.end_date.as_ref()))
+        .flatten();
     if matches!(start, Some(None)) {
         v.add("assignment.start_date", "is required");
     }
@@ -78,7 +87,10 @@ fn validate_new(a: &pb::Assignment) -> Result<NewAssignment> {
     }
     let superior = opt_id(&a.superior_employee_id);
     if superior.as_deref() == Some(a.employee_id.trim()) {
-        v.add("assignment.superior_employee_id", "an employee cannot be their own superior");
+        v.add(
+            "assignment.superior_employee_id",
+            "an employee cannot be their own superior",
+        );
     }
     v.finish()?;
     match (position_type, kind, start) {
@@ -123,7 +135,9 @@ impl AssignmentService for AssignmentApi {
         let req = req.into_inner();
         respond(async {
             require_id("id", &req.id)?;
-            Ok(assignment_pb(self.state.store.get_assignment(&req.id).await?))
+            Ok(assignment_pb(
+                self.state.store.get_assignment(&req.id).await?,
+            ))
         })
         .await
     }
@@ -164,7 +178,12 @@ impl AssignmentService for AssignmentApi {
             let mut ch = AssignmentChanges::default();
             let paths = mask_paths(
                 req.update_mask.as_ref(),
-                &["end_date", "superior_employee_id", "position_name", "position_type"],
+                &[
+                    "end_date",
+                    "superior_employee_id",
+                    "position_name",
+                    "position_type",
+                ],
             )?;
             for p in paths {
                 match p {
@@ -187,7 +206,10 @@ impl AssignmentService for AssignmentApi {
             }
             v.finish()?;
             Ok(assignment_pb(
-                self.state.store.update_assignment(&a.id, version, ch).await?,
+                self.state
+                    .store
+                    .update_assignment(&a.id, version, ch)
+                    .await?,
             ))
         })
         .await
@@ -200,7 +222,9 @@ impl AssignmentService for AssignmentApi {
         let req = req.into_inner();
         respond(async {
             require_id("employee_id", &req.employee_id)?;
-            let d = self.date_or_today("date", req.date.as_ref(), &req.employee_id).await?;
+            let d = self
+                .date_or_today("date", req.date.as_ref(), &req.employee_id)
+                .await?;
             let (a, sup) = self.state.store.assessor_on(&req.employee_id, d).await?;
             Ok(pb::GetAssessorResponse {
                 assessor: sup.map(employee_pb),
@@ -217,7 +241,9 @@ impl AssignmentService for AssignmentApi {
         let req = req.into_inner();
         respond(async {
             require_id("employee_id", &req.employee_id)?;
-            let d = self.date_or_today("date", req.date.as_ref(), &req.employee_id).await?;
+            let d = self
+                .date_or_today("date", req.date.as_ref(), &req.employee_id)
+                .await?;
             let ds = d.to_string();
             let page = Page::parse(req.page_size, &req.page_token, &[&req.employee_id, &ds])?;
             let (rows, next) = self

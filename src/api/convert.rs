@@ -88,12 +88,20 @@ enum_text!(kind_text_strict, kind_enum, pb::AssignmentKind, {
 
 /// Stored time zone; unspecified means WIB.
 pub fn time_zone_text(field: &str, v: i32) -> Result<&'static str> {
-    if v == 0 { Ok("WIB") } else { time_zone_text_strict(field, v) }
+    if v == 0 {
+        Ok("WIB")
+    } else {
+        time_zone_text_strict(field, v)
+    }
 }
 
 /// Stored assignment kind; unspecified means DEFINITIF.
 pub fn kind_text(field: &str, v: i32) -> Result<&'static str> {
-    if v == 0 { Ok("DEFINITIF") } else { kind_text_strict(field, v) }
+    if v == 0 {
+        Ok("DEFINITIF")
+    } else {
+        kind_text_strict(field, v)
+    }
 }
 
 /// An optional id field: empty means absent.
@@ -118,9 +126,17 @@ mod tests {
 
     #[test]
     fn dates() {
-        let d = pb::Date { year: 2025, month: 2, day: 29 };
+        let d = pb::Date {
+            year: 2025,
+            month: 2,
+            day: 29,
+        };
         assert!(parse_date("d", Some(&d)).is_err());
-        let d = pb::Date { year: 2024, month: 2, day: 29 };
+        let d = pb::Date {
+            year: 2024,
+            month: 2,
+            day: 29,
+        };
         assert_eq!(parse_date("d", Some(&d)).unwrap().map(date), Some(d));
         assert_eq!(parse_date("d", None).unwrap(), None);
     }

@@ -98,7 +98,9 @@ fn validate_import_assignment(a: &pb::ImportAssignment) -> Result<ImportAssignme
     );
     let kind = check_enum(&mut v, kind_text("assignment.kind", a.kind));
     let start = v.take(parse_date("assignment.start_date", a.start_date.as_ref()));
-    let end = v.take(parse_date("assignment.end_date", a.end_date.as_ref())).flatten();
+    let end = v
+        .take(parse_date("assignment.end_date", a.end_date.as_ref()))
+        .flatten();
     if matches!(start, Some(None)) {
         v.add("assignment.start_date", "is required");
     }
@@ -185,7 +187,10 @@ impl EmployeeService for EmployeeApi {
             };
             let prefix = req.name_prefix.trim().to_lowercase();
             if prefix.chars().count() > 300 {
-                return Err(Error::invalid("name_prefix", "must be at most 300 characters"));
+                return Err(Error::invalid(
+                    "name_prefix",
+                    "must be at most 300 characters",
+                ));
             }
             let filter = EmployeeFilter {
                 agency_id: opt_id(&req.agency_id),
@@ -199,7 +204,13 @@ impl EmployeeService for EmployeeApi {
             let page = Page::parse(
                 req.page_size,
                 &req.page_token,
-                &[&req.agency_id, &req.unit_id, &pt, &req.name_prefix, &as_of_s],
+                &[
+                    &req.agency_id,
+                    &req.unit_id,
+                    &pt,
+                    &req.name_prefix,
+                    &as_of_s,
+                ],
             )?;
             let (rows, next) = self.state.store.list_employees(&filter, &page).await?;
             Ok(pb::ListEmployeesResponse {
@@ -234,7 +245,8 @@ impl EmployeeService for EmployeeApi {
                         ch.name = Some(e.name.trim().to_owned());
                     }
                     "status" => {
-                        ch.status = Some(check_enum(&mut v, status_text("employee.status", e.status)))
+                        ch.status =
+                            Some(check_enum(&mut v, status_text("employee.status", e.status)))
                     }
                     "position_type" => {
                         ch.position_type = Some(check_enum(
@@ -283,7 +295,10 @@ impl EmployeeService for EmployeeApi {
                     Some(pb::import_row::Row::Assignment(a)) => {
                         validate_import_assignment(&a).map(ImportItem::Assignment)
                     }
-                    None => Err(Error::invalid("row", "is empty: set employee or assignment")),
+                    None => Err(Error::invalid(
+                        "row",
+                        "is empty: set employee or assignment",
+                    )),
                 };
                 match parsed {
                     Ok(item) => items.push((row, item)),

@@ -42,12 +42,19 @@ pub fn mask_paths(
     paths
         .iter()
         .map(|p| {
-            allowed.iter().find(|a| **a == p.as_str()).copied().ok_or_else(|| {
-                Error::invalid(
-                    "update_mask",
-                    format!("path {p:?} cannot be updated; allowed: {}", allowed.join(", ")),
-                )
-            })
+            allowed
+                .iter()
+                .find(|a| **a == p.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "update_mask",
+                        format!(
+                            "path {p:?} cannot be updated; allowed: {}",
+                            allowed.join(", ")
+                        ),
+                    )
+                })
         })
         .collect()
 }
@@ -67,7 +74,9 @@ pub fn require_id(field: &str, id: &str) -> Result<()> {
 pub async fn respond<T>(
     f: impl std::future::Future<Output = Result<T>>,
 ) -> std::result::Result<tonic::Response<T>, tonic::Status> {
-    f.await.map(tonic::Response::new).map_err(tonic::Status::from)
+    f.await
+        .map(tonic::Response::new)
+        .map_err(tonic::Status::from)
 }
 
 #[cfg(test)]
@@ -78,9 +87,13 @@ mod tests {
     fn masks() {
         let allowed = ["name", "status"];
         assert_eq!(mask_paths(None, &allowed).unwrap(), vec!["name", "status"]);
-        let m = prost_types::FieldMask { paths: vec!["name".into()] };
+        let m = prost_types::FieldMask {
+            paths: vec!["name".into()],
+        };
         assert_eq!(mask_paths(Some(&m), &allowed).unwrap(), vec!["name"]);
-        let bad = prost_types::FieldMask { paths: vec!["nip".into()] };
+        let bad = prost_types::FieldMask {
+            paths: vec!["nip".into()],
+        };
         assert!(mask_paths(Some(&bad), &allowed).is_err());
     }
 }

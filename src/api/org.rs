@@ -174,7 +174,10 @@ impl OrganizationService for OrganizationApi {
         .await
     }
 
-    async fn get_unit(&self, req: Request<pb::GetUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+    async fn get_unit(
+        &self,
+        req: Request<pb::GetUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
         let req = req.into_inner();
         respond(async {
             require_id("id", &req.id)?;
@@ -200,7 +203,12 @@ impl OrganizationService for OrganizationApi {
             let (rows, next) = self
                 .state
                 .store
-                .list_units(&req.agency_id, parent.as_deref(), req.include_inactive, &page)
+                .list_units(
+                    &req.agency_id,
+                    parent.as_deref(),
+                    req.include_inactive,
+                    &page,
+                )
                 .await?;
             Ok(pb::ListUnitsResponse {
                 units: rows.into_iter().map(unit_pb).collect(),
@@ -220,7 +228,10 @@ impl OrganizationService for OrganizationApi {
             let version = parse_etag(&req.etag)?;
             let parent = opt_id(&req.new_parent_id);
             if parent.as_deref() == Some(req.id.as_str()) {
-                return Err(Error::invalid("new_parent_id", "a unit cannot be its own parent"));
+                return Err(Error::invalid(
+                    "new_parent_id",
+                    "a unit cannot be its own parent",
+                ));
             }
             Ok(unit_pb(
                 self.state

@@ -19,7 +19,10 @@ pub struct Nip {
 /// Parses and validates a NIP, returning a reason a caller can act on when it is invalid.
 pub fn parse(raw: &str) -> Result<Nip, String> {
     if raw.len() != 18 {
-        return Err(format!("must be exactly 18 digits, got {} characters", raw.chars().count()));
+        return Err(format!(
+            "must be exactly 18 digits, got {} characters",
+            raw.chars().count()
+        ));
     }
     if !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err("must contain digits only".to_owned());
@@ -31,7 +34,10 @@ pub fn parse(raw: &str) -> Result<Nip, String> {
         .ok_or_else(|| format!("birth date {} is not a real date", &raw[0..8]))?;
     let (ay, am) = (num(8..12) as i32, num(12..14));
     if !(1900..=2100).contains(&ay) || !(1..=12).contains(&am) {
-        return Err(format!("appointment month {} is not a real month", &raw[8..14]));
+        return Err(format!(
+            "appointment month {} is not a real month",
+            &raw[8..14]
+        ));
     }
     if NaiveDate::from_ymd_opt(ay, am, 1).is_some_and(|a| a <= birth_date) {
         return Err("appointment month is before the birth date".to_owned());
@@ -58,7 +64,10 @@ mod tests {
         assert_eq!(n.birth_date, NaiveDate::from_ymd_opt(1985, 3, 15).unwrap());
         assert_eq!(n.appointment, (2010, 1));
         assert_eq!(n.sex, 1);
-        assert!(parse("199002292015032002").is_err(), "1990 is not a leap year");
+        assert!(
+            parse("199002292015032002").is_err(),
+            "1990 is not a leap year"
+        );
         assert!(parse("199202292015032002").is_ok(), "1992 is a leap year");
     }
 

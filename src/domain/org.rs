@@ -78,9 +78,18 @@ mod tests {
 
     #[test]
     fn spans_overlap_inclusively() {
-        let a = Span { start: d(2025, 1, 1), end: Some(d(2025, 6, 30)) };
-        let b = Span { start: d(2025, 6, 30), end: None };
-        let c = Span { start: d(2025, 7, 1), end: None };
+        let a = Span {
+            start: d(2025, 1, 1),
+            end: Some(d(2025, 6, 30)),
+        };
+        let b = Span {
+            start: d(2025, 6, 30),
+            end: None,
+        };
+        let c = Span {
+            start: d(2025, 7, 1),
+            end: None,
+        };
         assert!(a.overlaps(&b));
         assert!(!a.overlaps(&c));
         assert!(b.overlaps(&c));
@@ -92,7 +101,9 @@ mod tests {
     #[test]
     fn today_uses_agency_zone() {
         // 2025-12-31 17:30 UTC is already 2026-01-01 in WIB (UTC+7).
-        let now = DateTime::parse_from_rfc3339("2025-12-31T17:30:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2025-12-31T17:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(TimeZone::Wib.today(now), d(2026, 1, 1));
         assert_eq!(TimeZone::parse("WITA").map(|z| z.as_str()), Some("WITA"));
     }

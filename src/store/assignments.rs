@@ -205,7 +205,10 @@ impl Store {
             check_overlap(&txn, &cur.employee_id, &cur.kind, span, Some(id)).await?;
         }
         let mut q = assignment::Entity::update_many()
-            .col_expr(assignment::Column::Version, Expr::col(assignment::Column::Version).add(1))
+            .col_expr(
+                assignment::Column::Version,
+                Expr::col(assignment::Column::Version).add(1),
+            )
             .col_expr(assignment::Column::UpdatedAt, Expr::value(Utc::now()));
         if let Some(v) = ch.end_date {
             q = q.col_expr(assignment::Column::EndDate, Expr::value(v));

@@ -7,8 +7,8 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::entities::{agency, assignment, employee, unit};
@@ -196,7 +196,9 @@ impl Store {
                     Expr::col((unit::Entity, unit::Column::Id))
                         .equals((assignment::Entity, assignment::Column::UnitId)),
                 )
-                .and_where(Expr::col((unit::Entity, unit::Column::Path)).like(format!("{}%", u.path)))
+                .and_where(
+                    Expr::col((unit::Entity, unit::Column::Path)).like(format!("{}%", u.path)),
+                )
                 .and_where(Expr::col((assignment::Entity, assignment::Column::StartDate)).lte(d))
                 .and_where(
                     Expr::col((assignment::Entity, assignment::Column::EndDate))
@@ -222,7 +224,10 @@ impl Store {
     ) -> Result<EmployeeRow> {
         let txn = self.begin_write().await?;
         let mut q = employee::Entity::update_many()
-            .col_expr(employee::Column::Version, Expr::col(employee::Column::Version).add(1))
+            .col_expr(
+                employee::Column::Version,
+                Expr::col(employee::Column::Version).add(1),
+            )
             .col_expr(employee::Column::UpdatedAt, Expr::value(Utc::now()));
         if let Some(n) = ch.name {
             q = q
@@ -244,7 +249,10 @@ impl Store {
             .exec(&txn)
             .await?;
         let exists = res.rows_affected == 1
-            || employee::Entity::find_by_id(id.to_owned()).one(&txn).await?.is_some();
+            || employee::Entity::find_by_id(id.to_owned())
+                .one(&txn)
+                .await?
+                .is_some();
         check_versioned(res.rows_affected, exists, "Employee", id)?;
         txn.commit().await?;
         self.get_employee(id).await
@@ -270,7 +278,11 @@ impl Store {
         for (row, item) in &items {
             if let ImportItem::Employee(e) = item {
                 if batch_nips.contains_key(&e.nip) {
-                    err(*row, "employee.nip", format!("NIP {} appears twice in the batch", e.nip));
+                    err(
+                        *row,
+                        "employee.nip",
+                        format!("NIP {} appears twice in the batch", e.nip),
+                    );
                     continue;
                 }
                 let id = new_id();
@@ -279,18 +291,27 @@ impl Store {
                 employees.push((*row, employee_model(id, e.clone())));
             }
         }
-        let known_agencies = ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
+        let known_agencies =
+            ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
         let stored_nips = existing_nips(&txn, batch_nips.keys().cloned().collect()).await?;
         for (row, m) in &employees {
             if let sea_orm::ActiveValue::Set(nip) = &m.nip
                 && stored_nips.contains_key(nip)
             {
-                err(*row, "employee.nip", format!("an employee with NIP {nip} exists"));
+                err(
+                    *row,
+                    "employee.nip",
+                    format!("an employee with NIP {nip} exists"),
+                );
             }
             if let sea_orm::ActiveValue::Set(a) = &m.agency_id
                 && !known_agencies.contains(a)
             {
-                err(*row, "employee.agency_id", format!("agency {a} does not exist"));
+                err(
+                    *row,
+                    "employee.agency_id",
+                    format!("agency {a} does not exist"),
+                );
             }
         }
 
@@ -308,40 +329,66 @@ impl Store {
         }
         want_nips.retain(|n| !batch_nips.contains_key(n));
         let db_nips = existing_nips(&txn, want_nips.into_iter().collect()).await?;
-        let known_units = ids_present::<unit::Entity>(&txn, want_units.into_iter().collect()).await?;
+        let known_units =
+            ids_present::<unit::Entity>(&txn, want_units.into_iter().collect()).await?;
         let resolve = |nip: &str| batch_nips.get(nip).or_else(|| db_nips.get(nip)).cloned();
         let mut spans: HashMap<(String, String), Vec<crate::domain::org::Span>> = HashMap::new();
         let mut assignments = Vec::new();
         let now = Utc::now();
         for (row, item) in &items {
-            let ImportItem::Assignment(a) = item else { continue };
+            let ImportItem::Assignment(a) = item else {
+                continue;
+            };
             let Some(emp) = resolve(&a.employee_nip) else {
-                err(*row, "assignment.employee_nip", format!("no employee with NIP {}", a.employee_nip));
+                err(
+                    *row,
+                    "assignment.employee_nip",
+                    format!("no employee with NIP {}", a.employee_nip),
+                );
                 continue;
             };
             let sup = match &a.superior_nip {
                 None => None,
                 Some(s) if *s == a.employee_nip => {
-                    err(*row, "assignment.superior_nip", "an employee cannot be their own superior".into());
+                    err(
+                        *row,
+                        "assignment.superior_nip",
+                        "an employee cannot be their own superior".into(),
+                    );
                     continue;
                 }
                 Some(s) => match resolve(s) {
                     Some(id) => Some(id),
                     None => {
-                        err(*row, "assignment.superior_nip", format!("no employee with NIP {s}"));
+                        err(
+                            *row,
+                            "assignment.superior_nip",
+                            format!("no employee with NIP {s}"),
+                        );
                         continue;
                     }
                 },
             };
             if !known_units.contains(&a.unit_id) {
-                err(*row, "assignment.unit_id", format!("unit {} does not exist", a.unit_id));
+                err(
+                    *row,
+                    "assignment.unit_id",
+                    format!("unit {} does not exist", a.unit_id),
+                );
                 continue;
             }
-            let span = crate::domain::org::Span { start: a.start_date, end: a.end_date };
+            let span = crate::domain::org::Span {
+                start: a.start_date,
+                end: a.end_date,
+            };
             let key = (emp.clone(), a.kind.clone());
             let list = spans.entry(key).or_default();
             if list.iter().any(|s| s.overlaps(&span)) {
-                err(*row, "assignment.start_date", "overlaps another assignment of the same employee in the batch".into());
+                err(
+                    *row,
+                    "assignment.start_date",
+                    "overlaps another assignment of the same employee in the batch".into(),
+                );
                 continue;
             }
             list.push(span);
@@ -369,18 +416,30 @@ impl Store {
                     .all(&txn)
                     .await?;
                 for s in stored {
-                    let span = crate::domain::org::Span { start: s.start_date, end: s.end_date };
+                    let span = crate::domain::org::Span {
+                        start: s.start_date,
+                        end: s.end_date,
+                    };
                     if let Some(list) = spans.get(&(s.employee_id.clone(), s.kind.clone()))
                         && list.iter().any(|n| n.overlaps(&span))
                     {
                         // Find the batch row of that employee for the report.
                         for (row, item) in &items {
                             if let ImportItem::Assignment(a) = item
-                                && resolve(&a.employee_nip).as_deref() == Some(s.employee_id.as_str())
+                                && resolve(&a.employee_nip).as_deref()
+                                    == Some(s.employee_id.as_str())
                                 && a.kind == s.kind
-                                && (crate::domain::org::Span { start: a.start_date, end: a.end_date }).overlaps(&span)
+                                && (crate::domain::org::Span {
+                                    start: a.start_date,
+                                    end: a.end_date,
+                                })
+                                .overlaps(&span)
                             {
-                                err(*row, "assignment.start_date", format!("overlaps stored assignment {}", s.id));
+                                err(
+                                    *row,
+                                    "assignment.start_date",
+                                    format!("overlaps stored assignment {}", s.id),
+                                );
                             }
                         }
                     }
@@ -430,7 +489,10 @@ fn employee_model(id: String, new: NewEmployee) -> employee::ActiveModel {
 }
 
 /// NIP -> id of the employees stored with one of `nips`.
-async fn existing_nips(txn: &DatabaseTransaction, nips: Vec<String>) -> Result<HashMap<String, String>> {
+async fn existing_nips(
+    txn: &DatabaseTransaction,
+    nips: Vec<String>,
+) -> Result<HashMap<String, String>> {
     let mut found = HashMap::new();
     for chunk in nips.chunks(INSERT_CHUNK) {
         let rows: Vec<(String, String)> = employee::Entity::find()

@@ -28,7 +28,10 @@ pub async fn claim(
         return Ok(Claim::Fresh);
     }
     if request_id.len() > 128 {
-        return Err(Error::invalid("request_id", "must be at most 128 characters"));
+        return Err(Error::invalid(
+            "request_id",
+            "must be at most 128 characters",
+        ));
     }
     let row = ik::ActiveModel {
         method: Set(method.to_owned()),

@@ -20,8 +20,8 @@ use sea_orm::{
 use crate::error::{Error, Result};
 
 pub use entities::{
-    agency::Model as AgencyRow, assignment::Model as AssignmentRow,
-    employee::Model as EmployeeRow, unit::Model as UnitRow,
+    agency::Model as AgencyRow, assignment::Model as AssignmentRow, employee::Model as EmployeeRow,
+    unit::Model as UnitRow,
 };
 
 /// Which database engine backs the store.

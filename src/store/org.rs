@@ -48,12 +48,7 @@ pub struct NewUnit {
 }
 
 /// Applies the outcome of a versioned `UPDATE ... WHERE id = ? AND version = ?`.
-pub(crate) fn check_versioned(
-    rows: u64,
-    exists: bool,
-    kind: &'static str,
-    id: &str,
-) -> Result<()> {
+pub(crate) fn check_versioned(rows: u64, exists: bool, kind: &'static str, id: &str) -> Result<()> {
     match (rows, exists) {
         (1, _) => Ok(()),
         (_, false) => Err(Error::not_found(kind, id)),
@@ -66,8 +61,12 @@ pub(crate) fn check_versioned(
 
 /// Parses an etag sent by a caller into the row version it names.
 pub fn parse_etag(etag: &str) -> Result<i64> {
-    etag.parse::<i64>()
-        .map_err(|_| Error::invalid("etag", "is required and must be an etag returned by the service"))
+    etag.parse::<i64>().map_err(|_| {
+        Error::invalid(
+            "etag",
+            "is required and must be an etag returned by the service",
+        )
+    })
 }
 
 impl Store {
@@ -136,7 +135,10 @@ impl Store {
     ) -> Result<AgencyRow> {
         let txn = self.begin_write().await?;
         let mut q = agency::Entity::update_many()
-            .col_expr(agency::Column::Version, Expr::col(agency::Column::Version).add(1))
+            .col_expr(
+                agency::Column::Version,
+                Expr::col(agency::Column::Version).add(1),
+            )
             .col_expr(agency::Column::UpdatedAt, Expr::value(Utc::now()));
         if let Some(n) = ch.name {
             q = q.col_expr(agency::Column::Name, Expr::value(n));
@@ -150,14 +152,22 @@ impl Store {
             .exec(&txn)
             .await?;
         let exists = res.rows_affected == 1
-            || agency::Entity::find_by_id(id.to_owned()).one(&txn).await?.is_some();
+            || agency::Entity::find_by_id(id.to_owned())
+                .one(&txn)
+                .await?
+                .is_some();
         check_versioned(res.rows_affected, exists, "Agency", id)?;
         txn.commit().await?;
         self.get_agency(id).await
     }
 
     /// Creates a unit under an agency and optional parent (idempotent on `request_id`).
-    pub async fn create_unit(&self, new: NewUnit, request_id: &str, digest: &str) -> Result<UnitRow> {
+    pub async fn create_unit(
+        &self,
+        new: NewUnit,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
         let id = new_id();
         if let Claim::Replay(existing) = claim(&txn, "CreateUnit", request_id, digest, &id).await? {
@@ -258,7 +268,10 @@ impl Store {
         let txn = self.begin_write().await?;
         let u = find_unit(&txn, id).await?;
         if u.version != version {
-            return Err(Error::Aborted { kind: "Unit", id: id.to_owned() });
+            return Err(Error::Aborted {
+                kind: "Unit",
+                id: id.to_owned(),
+            });
         }
         let (depth, prefix) = match new_parent {
             None => (0, "/".to_owned()),
@@ -287,8 +300,14 @@ impl Store {
         let new_path = format!("{prefix}{id}/");
         let delta = depth - u.depth;
         let res = unit::Entity::update_many()
-            .col_expr(unit::Column::ParentId, Expr::value(new_parent.map(str::to_owned)))
-            .col_expr(unit::Column::Version, Expr::col(unit::Column::Version).add(1))
+            .col_expr(
+                unit::Column::ParentId,
+                Expr::value(new_parent.map(str::to_owned)),
+            )
+            .col_expr(
+                unit::Column::Version,
+                Expr::col(unit::Column::Version).add(1),
+            )
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
@@ -334,7 +353,10 @@ impl Store {
         }
         let res = unit::Entity::update_many()
             .col_expr(unit::Column::Active, Expr::value(false))
-            .col_expr(unit::Column::Version, Expr::col(unit::Column::Version).add(1))
+            .col_expr(
+                unit::Column::Version,
+                Expr::col(unit::Column::Version).add(1),
+            )
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
