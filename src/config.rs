@@ -1,11 +1,16 @@
 //! Command line and environment settings of the `kinerja` binary.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::server::ServerConfig;
+use crate::auth::Role;
+use crate::auth::jwt::{Claims, DEFAULT_AUDIENCE, DEV_ISSUER, DevKey, KeySource, VerifierConfig};
+use crate::auth::layer::AuthSettings;
+use crate::error::{Error, Result};
+use crate::server::{AuthConfig, ServerConfig};
 use crate::store::DbConfig;
 
 /// Kinerja: performance management of Indonesian civil servants (ASN) over gRPC.
@@ -24,6 +29,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
+    /// Print a token signed by the local development key (for local use only).
+    Token(TokenArgs),
 }
 
 /// Database settings.
@@ -101,12 +108,169 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `kinerja=debug`.
     #[arg(long, env = "KINERJA_LOG", default_value = "info")]
     pub log: String,
+    /// Token verification settings.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Calls in flight across all connections; further calls are shed with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "KINERJA_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub max_in_flight: usize,
+}
+
+/// How callers are authenticated.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// JWKS file with the public keys that sign callers' tokens (each key names its `alg`).
+    /// Reloaded when it changes and on SIGHUP. Without it, a local development key is used.
+    #[arg(long, env = "KINERJA_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// Accepted token issuer (`iss`); required with --jwks-file.
+    #[arg(long, env = "KINERJA_TOKEN_ISSUER")]
+    pub token_issuer: Option<String>,
+    /// Accepted token audience (`aud`).
+    #[arg(long, env = "KINERJA_TOKEN_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    pub token_audience: String,
+    /// Development key file (Ed25519, created with mode 0600 when missing) used when no
+    /// --jwks-file is given; `kinerja token` signs with it.
+    #[arg(
+        long,
+        env = "KINERJA_DEV_KEY_FILE",
+        default_value = "kinerja-dev-key.pem"
+    )]
+    pub dev_key_file: PathBuf,
+    /// Allow the development key on a non-loopback listen address (never in production).
+    #[arg(
+        long,
+        env = "KINERJA_ALLOW_DEV_KEY_ON_NETWORK",
+        default_value_t = false
+    )]
+    pub allow_dev_key_on_network: bool,
+    /// Require a token for gRPC health checks too.
+    #[arg(long, env = "KINERJA_HEALTH_REQUIRES_TOKEN", default_value_t = false)]
+    pub health_requires_token: bool,
+    /// Require a token for server reflection too.
+    #[arg(
+        long,
+        env = "KINERJA_REFLECTION_REQUIRES_TOKEN",
+        default_value_t = false
+    )]
+    pub reflection_requires_token: bool,
+    /// Sustained calls per second allowed per caller (token subject).
+    #[arg(long, env = "KINERJA_RATE_LIMIT_PER_SECOND", default_value_t = 200)]
+    pub rate_limit_per_second: u32,
+    /// Burst of calls allowed per caller above the sustained rate.
+    #[arg(long, env = "KINERJA_RATE_LIMIT_BURST", default_value_t = 400)]
+    pub rate_limit_burst: u32,
+}
+
+impl AuthArgs {
+    /// The authentication settings these arguments describe; creates the development key when
+    /// no JWKS is configured, and refuses it on a non-loopback address unless allowed.
+    pub fn to_config(&self, listen: SocketAddr) -> Result<AuthConfig> {
+        let verifier = match &self.jwks_file {
+            Some(path) => VerifierConfig {
+                keys: KeySource::JwksFile(path.clone()),
+                issuer: self.token_issuer.clone().ok_or_else(|| {
+                    Error::invalid("token_issuer", "is required with --jwks-file")
+                })?,
+                audience: self.token_audience.clone(),
+            },
+            None => {
+                if !listen.ip().is_loopback() && !self.allow_dev_key_on_network {
+                    return Err(Error::invalid(
+                        "listen",
+                        format!(
+                            "{listen} is not a loopback address and no --jwks-file is set: the \
+                             development key is for local use only (pass \
+                             --allow-dev-key-on-network to override)"
+                        ),
+                    ));
+                }
+                let key = DevKey::load_or_create(&self.dev_key_file)?;
+                tracing::warn!(
+                    key = %self.dev_key_file.display(),
+                    "no --jwks-file: accepting only tokens signed by the local development key"
+                );
+                VerifierConfig {
+                    keys: KeySource::Jwks(key.jwks()),
+                    issuer: self
+                        .token_issuer
+                        .clone()
+                        .unwrap_or_else(|| DEV_ISSUER.to_owned()),
+                    audience: self.token_audience.clone(),
+                }
+            }
+        };
+        Ok(AuthConfig {
+            verifier,
+            settings: AuthSettings {
+                health_without_token: !self.health_requires_token,
+                reflection_without_token: !self.reflection_requires_token,
+                rate_per_second: self.rate_limit_per_second,
+                rate_burst: self.rate_limit_burst,
+            },
+        })
+    }
+}
+
+/// Settings of `kinerja token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Subject: the employee's NIP, or a service account name.
+    #[arg(long)]
+    pub sub: String,
+    /// Roles (repeatable): employee, admin, system_admin, auditor, service.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// Unit ids an admin manages (repeatable).
+    #[arg(long = "unit")]
+    pub units: Vec<String>,
+    /// Scopes of a service account (repeatable), e.g. results:read.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Calling service acting for the subject (RFC 8693 `act`).
+    #[arg(long)]
+    pub act: Option<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl_secs: i64,
+    /// Development key file to sign with.
+    #[arg(
+        long,
+        env = "KINERJA_DEV_KEY_FILE",
+        default_value = "kinerja-dev-key.pem"
+    )]
+    pub dev_key_file: PathBuf,
+    /// Audience of the token.
+    #[arg(long, env = "KINERJA_TOKEN_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    pub audience: String,
+}
+
+impl TokenArgs {
+    /// Signs the token these arguments describe with the development key (created if missing).
+    pub fn token(&self) -> Result<String> {
+        let mut roles = Vec::new();
+        for r in &self.roles {
+            roles.push(Role::parse(r).ok_or_else(|| {
+                Error::invalid(
+                    "role",
+                    format!("{r} is not one of employee, admin, system_admin, auditor, service"),
+                )
+            })?);
+        }
+        let key = DevKey::load_or_create(&self.dev_key_file)?;
+        let claims = Claims::new(&self.sub, DEV_ISSUER, &self.audience, self.ttl_secs)
+            .roles(&roles)
+            .units(&self.units)
+            .scopes(&self.scopes)
+            .acting_service(self.act.as_deref());
+        key.sign(&claims)
+    }
 }
 
 impl ServeArgs {
     /// The server settings these arguments describe.
-    pub fn to_config(&self) -> ServerConfig {
-        ServerConfig {
+    pub fn to_config(&self) -> Result<ServerConfig> {
+        Ok(ServerConfig {
             listen: self.listen,
             db: self.db.to_config(),
             migrate: !self.no_migrate,
@@ -114,7 +278,9 @@ impl ServeArgs {
             max_message_bytes: self.max_message_bytes,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             health_interval: Duration::from_millis(self.health_interval_ms),
-        }
+            auth: self.auth.to_config(self.listen)?,
+            max_in_flight: self.max_in_flight,
+        })
     }
 }
 
@@ -122,15 +288,83 @@ impl ServeArgs {
 mod tests {
     use super::*;
 
+    fn serve(args: &[&str]) -> ServeArgs {
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Serve(s) => s,
+            other => panic!("serve expected, got {other:?}"),
+        }
+    }
+
     #[test]
     fn defaults_match_the_readme() {
-        let cli = Cli::try_parse_from(["kinerja", "serve"]).expect("parses");
-        let Command::Serve(s) = cli.command else {
-            panic!("serve expected")
-        };
-        let c = s.to_config();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("dev.pem");
+        let key = key.to_str().expect("utf-8");
+        let c = serve(&["kinerja", "serve", "--dev-key-file", key])
+            .to_config()
+            .expect("config");
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(c.db.url, "sqlite://kinerja.db?mode=rwc");
         assert!(c.migrate);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(key)
+                .expect("key written")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the development key is private");
+        }
+    }
+
+    #[test]
+    fn dev_key_is_refused_on_the_network() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("dev.pem");
+        let key = key.to_str().expect("utf-8");
+        let args = [
+            "kinerja",
+            "serve",
+            "--listen",
+            "0.0.0.0:50051",
+            "--dev-key-file",
+            key,
+        ];
+        assert!(serve(&args).to_config().is_err());
+        let mut allowed = args.to_vec();
+        allowed.push("--allow-dev-key-on-network");
+        assert!(serve(&allowed).to_config().is_ok());
+    }
+
+    #[test]
+    fn token_command_signs_verifiable_tokens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("dev.pem");
+        let key_s = key.to_str().expect("utf-8");
+        let args = [
+            "kinerja",
+            "token",
+            "--sub",
+            "198503152010011001",
+            "--role",
+            "employee",
+            "--dev-key-file",
+            key_s,
+        ];
+        let Command::Token(t) = Cli::try_parse_from(args).expect("parses").command else {
+            panic!("token expected")
+        };
+        let token = t.token().expect("token");
+        let dev = DevKey::load(&key).expect("key");
+        let v = crate::auth::jwt::Verifier::new(VerifierConfig {
+            keys: KeySource::Jwks(dev.jwks()),
+            issuer: DEV_ISSUER.into(),
+            audience: DEFAULT_AUDIENCE.into(),
+        })
+        .expect("verifier");
+        assert_eq!(
+            v.verify(&token).expect("valid").subject,
+            "198503152010011001"
+        );
     }
 }

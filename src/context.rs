@@ -3,16 +3,16 @@
 //! decodes anything, and echoes the ids back as response headers.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response};
 use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 
-/// Header naming the caller (employee id, NIP or service account) until tokens are verified.
-pub const CALLER_HEADER: &str = "x-kinerja-caller";
-/// Header naming the calling service (e-government platform) acting for the caller.
-pub const CALLING_SERVICE_HEADER: &str = "x-kinerja-calling-service";
+use crate::auth::Principal;
+use crate::store::audit::Actor;
+
 /// Header carrying the caller's request id; generated when absent, echoed in the response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Response header carrying the trace id of the call.
@@ -32,6 +32,8 @@ pub struct Caller {
 pub struct RequestContext {
     /// The caller.
     pub caller: Caller,
+    /// The verified principal (set by the authentication layer); `None` before it ran.
+    pub principal: Option<Arc<Principal>>,
     /// Request id (the caller's `x-request-id` or a generated one).
     pub request_id: String,
     /// W3C trace id (from `traceparent`, or new).
@@ -50,10 +52,31 @@ impl RequestContext {
                 subject: "system".into(),
                 calling_service: None,
             },
+            principal: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             trace_id: new_trace_id(),
             rpc: rpc.into(),
             peer: None,
+        }
+    }
+
+    /// Records the verified principal as the caller.
+    pub fn set_principal(&mut self, p: Arc<Principal>) {
+        self.caller = Caller {
+            subject: p.subject.clone(),
+            calling_service: p.acting_service.clone(),
+        };
+        self.principal = Some(p);
+    }
+
+    /// The audit actor of this call.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            subject: self.caller.subject.clone(),
+            calling_service: self.caller.calling_service.clone(),
+            request_id: self.request_id.clone(),
+            trace_id: self.trace_id.clone(),
+            rpc: self.rpc.clone(),
         }
     }
 
@@ -129,13 +152,10 @@ where
             .extensions()
             .get::<TcpConnectInfo>()
             .and_then(|i| i.remote_addr());
-        let loopback = peer.is_some_and(|p| p.ip().is_loopback());
-        // Identity headers are trusted only from loopback callers until tokens are verified.
+        // The caller stays anonymous until the authentication layer verifies a token.
         let caller = Caller {
-            subject: header(&req, CALLER_HEADER)
-                .filter(|_| loopback)
-                .unwrap_or_else(|| "anonymous".into()),
-            calling_service: header(&req, CALLING_SERVICE_HEADER).filter(|_| loopback),
+            subject: "anonymous".into(),
+            calling_service: None,
         };
         let request_id =
             header(&req, REQUEST_ID_HEADER).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -144,6 +164,7 @@ where
             .unwrap_or_else(new_trace_id);
         let ctx = RequestContext {
             caller,
+            principal: None,
             request_id: request_id.clone(),
             trace_id: trace_id.clone(),
             rpc: req.uri().path().to_owned(),

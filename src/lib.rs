@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod auth;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod context;

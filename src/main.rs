@@ -35,11 +35,12 @@ async fn main() -> ExitCode {
             }
             .await
         }
+        Command::Token(args) => args.token().map(|t| println!("{t}")),
         Command::Serve(args) => {
             init_logs(args.log_format, &args.log);
             async {
                 let server =
-                    kinerja::server::start(args.to_config(), Arc::new(SystemClock)).await?;
+                    kinerja::server::start(args.to_config()?, Arc::new(SystemClock)).await?;
                 kinerja::server::shutdown_signal().await;
                 tracing::info!("shutdown requested; finishing in-flight calls");
                 server.shutdown().await

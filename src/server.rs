@@ -14,12 +14,17 @@ use tonic_health::server::HealthReporter;
 
 use crate::api::AppState;
 use crate::api::assignments::AssignmentApi;
+use crate::api::audit::AuditApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::org::OrganizationApi;
+use crate::auth::jwt::{Verifier, VerifierConfig};
+use crate::auth::layer::{AuthLayer, AuthSettings};
+use crate::authz::Authorizer;
 use crate::clock::Clock;
 use crate::context::ContextLayer;
 use crate::error::{Error, Result};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
+use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::store::{DbConfig, Store};
@@ -29,6 +34,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.OrganizationService",
     "kinerja.v1.EmployeeService",
     "kinerja.v1.AssignmentService",
+    "kinerja.v1.AuditService",
 ];
 
 /// Settings of a server.
@@ -48,11 +54,24 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Interval of the database check behind health status.
     pub health_interval: Duration,
+    /// Token verification, exemptions and limits.
+    pub auth: AuthConfig,
+    /// Calls in flight across all connections; more are shed with RESOURCE_EXHAUSTED.
+    pub max_in_flight: usize,
+}
+
+/// Authentication settings of a server.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Where the verification keys come from, and the accepted issuer and audience.
+    pub verifier: VerifierConfig,
+    /// Exemptions and per-caller rate limit.
+    pub settings: AuthSettings,
 }
 
 impl ServerConfig {
     /// Defaults for a given database and listen address (used by tests and the CLI).
-    pub fn new(listen: SocketAddr, db: DbConfig) -> Self {
+    pub fn new(listen: SocketAddr, db: DbConfig, auth: AuthConfig) -> Self {
         Self {
             listen,
             db,
@@ -61,6 +80,8 @@ impl ServerConfig {
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             health_interval: Duration::from_secs(2),
+            auth,
+            max_in_flight: 1024,
         }
     }
 }
@@ -75,6 +96,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     serve: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
     health: JoinHandle<()>,
+    keys: JoinHandle<()>,
     grace: Duration,
 }
 
@@ -91,6 +113,7 @@ impl RunningServer {
             self.serve.abort();
         }
         self.health.abort();
+        self.keys.abort();
         self.store.close().await;
         tracing::info!("server stopped");
         match outcome {
@@ -110,8 +133,10 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .server_version()
         .await
         .unwrap_or_else(|_| "unknown".into());
+    let verifier = Arc::new(Verifier::new(cfg.auth.verifier.clone())?);
     let state = AppState {
         store: store.clone(),
+        authz: Authorizer::new(store.clone(), clock.clone()),
         clock,
     };
 
@@ -134,6 +159,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let asg = AssignmentServiceServer::new(AssignmentApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let audit = AuditServiceServer::new(AuditApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -148,17 +176,24 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .accept_http1(true)
         .timeout(cfg.request_timeout)
         .layer(ContextLayer)
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            cfg.max_in_flight.max(1),
+        ))
+        .layer(AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)
         .add_service(org)
         .add_service(emp)
-        .add_service(asg);
+        .add_service(asg)
+        .add_service(audit);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));
 
     let health = tokio::spawn(watch_database(store.clone(), reporter, cfg.health_interval));
+    let keys = tokio::spawn(watch_keys(verifier));
 
     tracing::info!(
         address = %addr,
@@ -174,6 +209,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         stop: Some(stop_tx),
         serve,
         health,
+        keys,
         grace: cfg.shutdown_grace,
     })
 }
@@ -201,6 +237,36 @@ async fn watch_database(store: Store, reporter: HealthReporter, interval: Durati
             } else {
                 tracing::warn!("database unreachable; NOT_SERVING");
                 set_all(&reporter, ServingStatus::NotServing).await;
+            }
+        }
+    }
+}
+
+/// Reloads the JWKS file when it changes (polled) or on SIGHUP.
+async fn watch_keys(verifier: Arc<Verifier>) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hup_fired = async {
+            match hup.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup_fired = std::future::pending::<()>();
+        tokio::select! {
+            () = hup_fired => {
+                match verifier.reload() {
+                    Ok(()) => tracing::info!("keys reloaded on SIGHUP"),
+                    Err(e) => tracing::error!(error = %e, "key reload on SIGHUP failed; keeping the old keys"),
+                }
+            }
+            () = tokio::time::sleep(Duration::from_secs(2)) => {
+                verifier.reload_if_changed();
             }
         }
     }

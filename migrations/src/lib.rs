@@ -4,6 +4,9 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_master_data;
+mod m20261125_000002_audit;
+
+pub use m20261125_000002_audit::AUDIT_CHAINS;
 
 /// The ordered list of Kinerja's migrations.
 pub struct Migrator;
@@ -11,6 +14,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_master_data::Migration)]
+        vec![
+            Box::new(m20261125_000001_master_data::Migration),
+            Box::new(m20261125_000002_audit::Migration),
+        ]
     }
 }

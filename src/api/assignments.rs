@@ -8,6 +8,8 @@ use super::convert::{
 };
 use super::employees::employee_pb;
 use super::{AppState, digest, mask_paths, require_id, respond};
+use crate::authz::Target;
+use crate::context::RequestContext;
 use crate::domain::org::TimeZone;
 use crate::domain::text;
 use crate::error::{Error, Result, Violations};
@@ -114,14 +116,19 @@ impl AssignmentService for AssignmentApi {
         &self,
         req: Request<pb::CreateAssignmentRequest>,
     ) -> Result<Response<pb::Assignment>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             let a = req.assignment.clone().unwrap_or_default();
             let new = validate_new(&a)?;
+            self.state
+                .authz
+                .check(&ctx, Target::Unit(&new.unit_id))
+                .await?;
             Ok(assignment_pb(
                 self.state
                     .store
-                    .create_assignment(new, &req.request_id, &digest(&a))
+                    .create_assignment(&ctx.actor(), new, &req.request_id, &digest(&a))
                     .await?,
             ))
         })
@@ -132,12 +139,17 @@ impl AssignmentService for AssignmentApi {
         &self,
         req: Request<pb::GetAssignmentRequest>,
     ) -> Result<Response<pb::Assignment>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             require_id("id", &req.id)?;
-            Ok(assignment_pb(
-                self.state.store.get_assignment(&req.id).await?,
-            ))
+            let a = self.state.store.get_assignment(&req.id).await?;
+            let target = Target::Employee {
+                id: &a.employee_id,
+                on: Some(a.start_date),
+            };
+            self.state.authz.check(&ctx, target).await?;
+            Ok(assignment_pb(a))
         })
         .await
     }
@@ -146,9 +158,15 @@ impl AssignmentService for AssignmentApi {
         &self,
         req: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             require_id("employee_id", &req.employee_id)?;
+            let target = Target::Employee {
+                id: &req.employee_id,
+                on: None,
+            };
+            self.state.authz.check(&ctx, target).await?;
             let page = Page::parse(req.page_size, &req.page_token, &[&req.employee_id])?;
             let (rows, next) = self
                 .state
@@ -167,6 +185,7 @@ impl AssignmentService for AssignmentApi {
         &self,
         req: Request<pb::UpdateAssignmentRequest>,
     ) -> Result<Response<pb::Assignment>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             let a = req
@@ -174,6 +193,11 @@ impl AssignmentService for AssignmentApi {
                 .ok_or_else(|| Error::invalid("assignment", "is required"))?;
             require_id("assignment.id", &a.id)?;
             let version = parse_etag(&a.etag)?;
+            let current = self.state.store.get_assignment(&a.id).await?;
+            self.state
+                .authz
+                .check(&ctx, Target::Unit(&current.unit_id))
+                .await?;
             let mut v = Violations::new();
             let mut ch = AssignmentChanges::default();
             let paths = mask_paths(
@@ -208,7 +232,7 @@ impl AssignmentService for AssignmentApi {
             Ok(assignment_pb(
                 self.state
                     .store
-                    .update_assignment(&a.id, version, ch)
+                    .update_assignment(&ctx.actor(), &a.id, version, ch)
                     .await?,
             ))
         })
@@ -219,12 +243,18 @@ impl AssignmentService for AssignmentApi {
         &self,
         req: Request<pb::GetAssessorRequest>,
     ) -> Result<Response<pb::GetAssessorResponse>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             require_id("employee_id", &req.employee_id)?;
             let d = self
                 .date_or_today("date", req.date.as_ref(), &req.employee_id)
                 .await?;
+            let target = Target::Employee {
+                id: &req.employee_id,
+                on: Some(d),
+            };
+            self.state.authz.check(&ctx, target).await?;
             let (a, sup) = self.state.store.assessor_on(&req.employee_id, d).await?;
             Ok(pb::GetAssessorResponse {
                 assessor: sup.map(employee_pb),
@@ -238,12 +268,18 @@ impl AssignmentService for AssignmentApi {
         &self,
         req: Request<pb::ListDirectReportsRequest>,
     ) -> Result<Response<pb::ListDirectReportsResponse>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             require_id("employee_id", &req.employee_id)?;
             let d = self
                 .date_or_today("date", req.date.as_ref(), &req.employee_id)
                 .await?;
+            let target = Target::Employee {
+                id: &req.employee_id,
+                on: Some(d),
+            };
+            self.state.authz.check(&ctx, target).await?;
             let ds = d.to_string();
             let page = Page::parse(req.page_size, &req.page_token, &[&req.employee_id, &ds])?;
             let (rows, next) = self

@@ -7,6 +7,8 @@ use super::convert::{
     kind_text, opt_id, parse_date, position_enum, position_text, status_enum, status_text, ts,
 };
 use super::{AppState, digest, mask_paths, require_id, respond};
+use crate::authz::Target;
+use crate::context::RequestContext;
 use crate::domain::{nip, text};
 use crate::error::{Error, Result, Violation, Violations};
 use crate::pagination::Page;
@@ -129,14 +131,19 @@ impl EmployeeService for EmployeeApi {
         &self,
         req: Request<pb::CreateEmployeeRequest>,
     ) -> Result<Response<pb::Employee>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             let e = req.employee.clone().unwrap_or_default();
             let new = validate_employee("employee", &e)?;
+            self.state
+                .authz
+                .check(&ctx, Target::Agency(&new.agency_id))
+                .await?;
             let row = self
                 .state
                 .store
-                .create_employee(new, &req.request_id, &digest(&e))
+                .create_employee(&ctx.actor(), new, &req.request_id, &digest(&e))
                 .await?;
             Ok(employee_pb(row))
         })
@@ -147,6 +154,7 @@ impl EmployeeService for EmployeeApi {
         &self,
         req: Request<pb::GetEmployeeRequest>,
     ) -> Result<Response<pb::Employee>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             let row = match req.key {
@@ -160,6 +168,16 @@ impl EmployeeService for EmployeeApi {
                 }
                 None => return Err(Error::invalid("key", "set id or nip")),
             };
+            self.state
+                .authz
+                .check(
+                    &ctx,
+                    Target::Employee {
+                        id: &row.id,
+                        on: None,
+                    },
+                )
+                .await?;
             Ok(employee_pb(row))
         })
         .await
@@ -169,8 +187,14 @@ impl EmployeeService for EmployeeApi {
         &self,
         req: Request<pb::ListEmployeesRequest>,
     ) -> Result<Response<pb::ListEmployeesResponse>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            let target = match opt_id(&req.unit_id) {
+                Some(_) => Target::Unit(&req.unit_id),
+                None => Target::Global,
+            };
+            self.state.authz.check(&ctx, target).await?;
             let position_type = match req.position_type {
                 0 => None,
                 v => Some(position_text("position_type", v)?.to_owned()),
@@ -225,6 +249,7 @@ impl EmployeeService for EmployeeApi {
         &self,
         req: Request<pb::UpdateEmployeeRequest>,
     ) -> Result<Response<pb::Employee>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             let e = req
@@ -232,6 +257,16 @@ impl EmployeeService for EmployeeApi {
                 .ok_or_else(|| Error::invalid("employee", "is required"))?;
             require_id("employee.id", &e.id)?;
             let version = parse_etag(&e.etag)?;
+            self.state
+                .authz
+                .check(
+                    &ctx,
+                    Target::Employee {
+                        id: &e.id,
+                        on: None,
+                    },
+                )
+                .await?;
             let mut v = Violations::new();
             let mut ch = EmployeeChanges::default();
             let paths = mask_paths(
@@ -262,7 +297,10 @@ impl EmployeeService for EmployeeApi {
             }
             v.finish()?;
             Ok(employee_pb(
-                self.state.store.update_employee(&e.id, version, ch).await?,
+                self.state
+                    .store
+                    .update_employee(&ctx.actor(), &e.id, version, ch)
+                    .await?,
             ))
         })
         .await
@@ -272,6 +310,12 @@ impl EmployeeService for EmployeeApi {
         &self,
         req: Request<Streaming<pb::ImportEmployeesRequest>>,
     ) -> Result<Response<pb::ImportEmployeesResponse>, Status> {
+        let ctx = RequestContext::of(&req);
+        self.state
+            .authz
+            .check(&ctx, Target::Global)
+            .await
+            .map_err(Status::from)?;
         let mut stream = req.into_inner();
         let mut items = Vec::new();
         let mut errors: Vec<Violation> = Vec::new();
@@ -317,7 +361,12 @@ impl EmployeeService for EmployeeApi {
             ..Default::default()
         };
         let row_errors: Vec<pb::ImportRowError> = if errors.is_empty() {
-            let out = self.state.store.import(items).await.map_err(Status::from)?;
+            let out = self
+                .state
+                .store
+                .import(&ctx.actor(), items)
+                .await
+                .map_err(Status::from)?;
             resp.employees_created = out.employees;
             resp.assignments_created = out.assignments;
             out.errors

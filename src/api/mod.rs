@@ -2,6 +2,7 @@
 //! here beyond input validation; conversions between proto and domain values are in [`convert`].
 
 pub mod assignments;
+pub mod audit;
 pub mod convert;
 pub mod employees;
 pub mod org;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+use crate::authz::Authorizer;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -22,6 +24,8 @@ pub struct AppState {
     pub store: Store,
     /// Source of "now".
     pub clock: Arc<dyn Clock>,
+    /// Authorization of calls on resources.
+    pub authz: Authorizer,
 }
 
 /// SHA-256 of a request message, used to tell a retry from a different request with the same id.

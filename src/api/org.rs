@@ -4,6 +4,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{opt_id, time_zone_enum, time_zone_text, ts};
 use super::{AppState, digest, mask_paths, require_id, respond};
+use crate::authz::Target;
+use crate::context::RequestContext;
 use crate::domain::text;
 use crate::error::{Error, Violations};
 use crate::pagination::Page;
@@ -59,8 +61,10 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::CreateAgencyRequest>,
     ) -> Result<Response<pb::Agency>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            self.state.authz.check(&ctx, Target::Global).await?;
             let a = req.agency.clone().unwrap_or_default();
             let mut v = Violations::new();
             text::code(&mut v, "agency.code", &a.code);
@@ -78,7 +82,7 @@ impl OrganizationService for OrganizationApi {
             let row = self
                 .state
                 .store
-                .create_agency(new, &req.request_id, &digest(&a))
+                .create_agency(&ctx.actor(), new, &req.request_id, &digest(&a))
                 .await?;
             Ok(agency_pb(row))
         })
@@ -89,8 +93,10 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::GetAgencyRequest>,
     ) -> Result<Response<pb::Agency>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            self.state.authz.check(&ctx, Target::Global).await?;
             require_id("id", &req.id)?;
             Ok(agency_pb(self.state.store.get_agency(&req.id).await?))
         })
@@ -101,8 +107,10 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::ListAgenciesRequest>,
     ) -> Result<Response<pb::ListAgenciesResponse>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            self.state.authz.check(&ctx, Target::Global).await?;
             let page = Page::parse(req.page_size, &req.page_token, &[])?;
             let (rows, next) = self.state.store.list_agencies(&page).await?;
             Ok(pb::ListAgenciesResponse {
@@ -117,8 +125,10 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::UpdateAgencyRequest>,
     ) -> Result<Response<pb::Agency>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            self.state.authz.check(&ctx, Target::Global).await?;
             let a = req
                 .agency
                 .ok_or_else(|| Error::invalid("agency", "is required"))?;
@@ -140,7 +150,10 @@ impl OrganizationService for OrganizationApi {
             }
             v.finish()?;
             Ok(agency_pb(
-                self.state.store.update_agency(&a.id, version, ch).await?,
+                self.state
+                    .store
+                    .update_agency(&ctx.actor(), &a.id, version, ch)
+                    .await?,
             ))
         })
         .await
@@ -150,6 +163,7 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::CreateUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             let u = req.unit.clone().unwrap_or_default();
@@ -158,16 +172,22 @@ impl OrganizationService for OrganizationApi {
             text::code(&mut v, "unit.code", &u.code);
             text::required(&mut v, "unit.name", &u.name, 300);
             v.finish()?;
+            let parent = opt_id(&u.parent_id);
+            let target = match &parent {
+                Some(p) => Target::Unit(p),
+                None => Target::Global,
+            };
+            self.state.authz.check(&ctx, target).await?;
             let new = NewUnit {
                 agency_id: u.agency_id.trim().to_owned(),
-                parent_id: opt_id(&u.parent_id),
+                parent_id: parent.clone(),
                 code: u.code.trim().to_owned(),
                 name: u.name.trim().to_owned(),
             };
             let row = self
                 .state
                 .store
-                .create_unit(new, &req.request_id, &digest(&u))
+                .create_unit(&ctx.actor(), new, &req.request_id, &digest(&u))
                 .await?;
             Ok(unit_pb(row))
         })
@@ -178,8 +198,10 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::GetUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            self.state.authz.check(&ctx, Target::Global).await?;
             require_id("id", &req.id)?;
             Ok(unit_pb(self.state.store.get_unit(&req.id).await?))
         })
@@ -190,8 +212,10 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
+            self.state.authz.check(&ctx, Target::Global).await?;
             require_id("agency_id", &req.agency_id)?;
             let inactive = if req.include_inactive { "1" } else { "0" };
             let page = Page::parse(
@@ -222,6 +246,7 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::MoveUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             require_id("id", &req.id)?;
@@ -233,10 +258,16 @@ impl OrganizationService for OrganizationApi {
                     "a unit cannot be its own parent",
                 ));
             }
+            self.state.authz.check(&ctx, Target::Unit(&req.id)).await?;
+            let to = match &parent {
+                Some(p) => Target::Unit(p),
+                None => Target::Global,
+            };
+            self.state.authz.check(&ctx, to).await?;
             Ok(unit_pb(
                 self.state
                     .store
-                    .move_unit(&req.id, version, parent.as_deref())
+                    .move_unit(&ctx.actor(), &req.id, version, parent.as_deref())
                     .await?,
             ))
         })
@@ -247,12 +278,17 @@ impl OrganizationService for OrganizationApi {
         &self,
         req: Request<pb::DeactivateUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let ctx = RequestContext::of(&req);
         let req = req.into_inner();
         respond(async {
             require_id("id", &req.id)?;
             let version = parse_etag(&req.etag)?;
+            self.state.authz.check(&ctx, Target::Unit(&req.id)).await?;
             Ok(unit_pb(
-                self.state.store.deactivate_unit(&req.id, version).await?,
+                self.state
+                    .store
+                    .deactivate_unit(&ctx.actor(), &req.id, version)
+                    .await?,
             ))
         })
         .await

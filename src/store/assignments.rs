@@ -9,6 +9,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::audit::{Actor, Change};
 use super::entities::{assignment, employee, unit};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
@@ -39,7 +40,7 @@ pub struct NewAssignment {
 }
 
 /// Changes to an assignment; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AssignmentChanges {
     /// New end date (`Some(None)` clears it).
     pub end_date: Option<Option<NaiveDate>>,
@@ -66,6 +67,7 @@ impl Store {
     /// Creates an assignment; an overlap with another of the same kind is FAILED_PRECONDITION.
     pub async fn create_assignment(
         &self,
+        actor: &Actor,
         new: NewAssignment,
         request_id: &str,
         digest: &str,
@@ -104,6 +106,17 @@ impl Store {
             updated_at: Set(now),
         }
         .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Assignment",
+                resource_id: &row.id,
+                action: "create",
+                detail: serde_json::json!({"employee_id": row.employee_id, "unit_id": row.unit_id, "superior_employee_id": row.superior_employee_id, "kind": row.kind, "start_date": row.start_date, "end_date": row.end_date}),
+            },
+        )
         .await?;
         txn.commit().await?;
         Ok(row)
@@ -172,10 +185,12 @@ impl Store {
     /// Updates an assignment if `version` is current, re-checking overlaps.
     pub async fn update_assignment(
         &self,
+        actor: &Actor,
         id: &str,
         version: i64,
         ch: AssignmentChanges,
     ) -> Result<AssignmentRow> {
+        let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
         let cur = assignment::Entity::find_by_id(id.to_owned())
             .one(&txn)
@@ -228,6 +243,17 @@ impl Store {
             .exec(&txn)
             .await?;
         check_versioned(res.rows_affected, true, "Assignment", id)?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Assignment",
+                resource_id: id,
+                action: "update",
+                detail: serde_json::json!({"changes": changes_json, "version": version + 1}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         self.get_assignment(id).await
     }
@@ -347,4 +373,21 @@ async fn check_overlap(
         }
     }
     Ok(())
+}
+
+impl Store {
+    /// The unit of the employee's definitive post on `date`, if any.
+    pub async fn unit_of_employee_on(
+        &self,
+        employee_id: &str,
+        date: NaiveDate,
+    ) -> Result<Option<String>> {
+        let a = assignment::Entity::find()
+            .filter(assignment::Column::EmployeeId.eq(employee_id))
+            .filter(assignment::Column::Kind.eq("DEFINITIF"))
+            .filter(covers(date))
+            .one(self.conn())
+            .await?;
+        Ok(a.map(|a| a.unit_id))
+    }
 }

@@ -11,6 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use super::audit::{Actor, Change};
 use super::entities::{agency, assignment, employee, unit};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
@@ -36,7 +37,7 @@ pub struct NewEmployee {
 }
 
 /// Changes to an employee; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct EmployeeChanges {
     /// New name.
     pub name: Option<String>,
@@ -121,6 +122,7 @@ impl Store {
     /// Creates an employee (idempotent on `request_id`); a duplicate NIP is ALREADY_EXISTS.
     pub async fn create_employee(
         &self,
+        actor: &Actor,
         new: NewEmployee,
         request_id: &str,
         digest: &str,
@@ -148,6 +150,17 @@ impl Store {
                 },
                 other => other,
             })?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Employee",
+                resource_id: &row.id,
+                action: "create",
+                detail: serde_json::json!({"nip": row.nip, "status": row.status, "position_type": row.position_type, "agency_id": row.agency_id}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -218,10 +231,12 @@ impl Store {
     /// Updates an employee if `version` is current.
     pub async fn update_employee(
         &self,
+        actor: &Actor,
         id: &str,
         version: i64,
         ch: EmployeeChanges,
     ) -> Result<EmployeeRow> {
+        let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
         let mut q = employee::Entity::update_many()
             .col_expr(
@@ -254,13 +269,30 @@ impl Store {
                 .await?
                 .is_some();
         check_versioned(res.rows_affected, exists, "Employee", id)?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Employee",
+                resource_id: id,
+                action: "update",
+                detail: serde_json::json!({"changes": changes_json, "version": version + 1}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         self.get_employee(id).await
     }
 
     /// Imports a batch all-or-nothing: referential checks against the batch and the database,
     /// then chunked inserts in one transaction. Any refused row stores nothing.
-    pub async fn import(&self, items: Vec<(i64, ImportItem)>) -> Result<ImportOutcome> {
+    pub async fn import(
+        &self,
+        actor: &Actor,
+        items: Vec<(i64, ImportItem)>,
+    ) -> Result<ImportOutcome> {
+        let items_len = items.len();
+        let batch_id = new_id();
         let txn = self.begin_write().await?;
         let mut out = ImportOutcome::default();
         let mut err = |row: i64, field: &str, reason: String| {
@@ -464,6 +496,17 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "ImportBatch",
+                resource_id: &batch_id,
+                action: "import",
+                detail: serde_json::json!({"employees": n_emp, "assignments": n_asg, "rows": items_len}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         out.employees = n_emp;
         out.assignments = n_asg;

@@ -182,3 +182,77 @@ pub mod idempotency_key {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Entries of the hash-chained audit trail (append-only).
+pub mod audit_entry {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `audit_log`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Chain the entry belongs to.
+        pub chain: i32,
+        /// Position in its chain, from 1.
+        pub seq: i64,
+        /// When the change was made (microsecond precision).
+        pub at: DateTimeUtc,
+        /// Who made it (subject of the token).
+        pub actor: String,
+        /// Calling service acting for the actor, if any.
+        pub calling_service: Option<String>,
+        /// Request id of the call.
+        pub request_id: String,
+        /// Trace id of the call.
+        pub trace_id: String,
+        /// Full gRPC method.
+        pub rpc: String,
+        /// Type of the changed resource.
+        pub resource_type: String,
+        /// Id of the changed resource.
+        pub resource_id: String,
+        /// What was done (create, update, approve, ...).
+        pub action: String,
+        /// The change as JSON.
+        pub change: String,
+        /// SHA-256 of `change`.
+        pub change_digest: String,
+        /// Hash of the previous entry of the chain.
+        pub prev_hash: String,
+        /// SHA-256 over `prev_hash` and this entry's content.
+        pub hash: String,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Heads of the audit chains: the last sequence number and hash of each.
+pub mod audit_head {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `audit_heads`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_heads")]
+    pub struct Model {
+        /// Chain number.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub chain: i32,
+        /// Sequence number of the chain's last entry (0 when empty).
+        pub seq: i64,
+        /// Hash of the chain's last entry (64 zeros when empty).
+        pub hash: String,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -3,6 +3,7 @@
 //! repository module per aggregate.
 
 pub mod assignments;
+pub mod audit;
 pub mod employees;
 pub mod entities;
 pub mod idempotency;
@@ -206,16 +207,23 @@ pub(crate) async fn lock_row(
     table: &str,
     id: &str,
 ) -> Result<bool> {
+    lock_row_by(txn, kind, table, "id", id.into()).await
+}
+
+/// Like [`lock_row`], on any key column.
+pub(crate) async fn lock_row_by(
+    txn: &DatabaseTransaction,
+    kind: DbKind,
+    table: &str,
+    column: &str,
+    key: sea_orm::Value,
+) -> Result<bool> {
     let sql = match kind {
-        DbKind::Sqlite => format!("UPDATE {table} SET id = id WHERE id = ?"),
-        DbKind::Postgres => format!("UPDATE {table} SET id = id WHERE id = $1"),
+        DbKind::Sqlite => format!("UPDATE {table} SET {column} = {column} WHERE {column} = ?"),
+        DbKind::Postgres => format!("UPDATE {table} SET {column} = {column} WHERE {column} = $1"),
     };
     let res = txn
-        .execute_raw(Statement::from_sql_and_values(
-            kind.backend(),
-            sql,
-            [id.into()],
-        ))
+        .execute_raw(Statement::from_sql_and_values(kind.backend(), sql, [key]))
         .await?;
     Ok(res.rows_affected() == 1)
 }

@@ -8,6 +8,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::audit::{Actor, Change};
 use super::entities::{agency, unit};
 use super::idempotency::{Claim, claim};
 use super::{AgencyRow, Store, UnitRow, new_id};
@@ -26,7 +27,7 @@ pub struct NewAgency {
 }
 
 /// Changes to an agency; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AgencyChanges {
     /// New name.
     pub name: Option<String>,
@@ -73,6 +74,7 @@ impl Store {
     /// Creates an agency (idempotent on `request_id`).
     pub async fn create_agency(
         &self,
+        actor: &Actor,
         new: NewAgency,
         request_id: &str,
         digest: &str,
@@ -104,6 +106,17 @@ impl Store {
             },
             other => other,
         })?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Agency",
+                resource_id: &row.id,
+                action: "create",
+                detail: serde_json::json!({"code": row.code, "name": row.name, "time_zone": row.time_zone}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -129,10 +142,12 @@ impl Store {
     /// Updates an agency if `version` is current.
     pub async fn update_agency(
         &self,
+        actor: &Actor,
         id: &str,
         version: i64,
         ch: AgencyChanges,
     ) -> Result<AgencyRow> {
+        let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
         let mut q = agency::Entity::update_many()
             .col_expr(
@@ -157,6 +172,17 @@ impl Store {
                 .await?
                 .is_some();
         check_versioned(res.rows_affected, exists, "Agency", id)?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Agency",
+                resource_id: id,
+                action: "update",
+                detail: serde_json::json!({"changes": changes_json, "version": version + 1}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         self.get_agency(id).await
     }
@@ -164,6 +190,7 @@ impl Store {
     /// Creates a unit under an agency and optional parent (idempotent on `request_id`).
     pub async fn create_unit(
         &self,
+        actor: &Actor,
         new: NewUnit,
         request_id: &str,
         digest: &str,
@@ -221,6 +248,17 @@ impl Store {
             },
             other => other,
         })?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Unit",
+                resource_id: &row.id,
+                action: "create",
+                detail: serde_json::json!({"agency_id": row.agency_id, "parent_id": row.parent_id, "code": row.code, "name": row.name}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -261,6 +299,7 @@ impl Store {
     /// Moves a unit and its subtree under `new_parent` (same agency; never under itself).
     pub async fn move_unit(
         &self,
+        actor: &Actor,
         id: &str,
         version: i64,
         new_parent: Option<&str>,
@@ -328,12 +367,23 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Unit",
+                resource_id: id,
+                action: "move",
+                detail: serde_json::json!({"new_parent_id": new_parent, "version": version + 1}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         self.get_unit(id).await
     }
 
     /// Deactivates a unit; refused while an active child remains.
-    pub async fn deactivate_unit(&self, id: &str, version: i64) -> Result<UnitRow> {
+    pub async fn deactivate_unit(&self, actor: &Actor, id: &str, version: i64) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
         find_unit(&txn, id).await?;
         let active_child = unit::Entity::find()
@@ -363,6 +413,17 @@ impl Store {
             .exec(&txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "Unit",
+                resource_id: id,
+                action: "deactivate",
+                detail: serde_json::json!({"version": version + 1}),
+            },
+        )
+        .await?;
         txn.commit().await?;
         self.get_unit(id).await
     }
@@ -373,4 +434,37 @@ async fn find_unit(txn: &DatabaseTransaction, id: &str) -> Result<UnitRow> {
         .one(txn)
         .await?
         .ok_or_else(|| Error::not_found("Unit", id))
+}
+
+impl Store {
+    /// True when `unit_id` lies in the subtree of one of `scope` (unit ids).
+    pub async fn unit_within(&self, scope: &[String], unit_id: &str) -> Result<bool> {
+        if scope.is_empty() {
+            return Ok(false);
+        }
+        let Some(target) = unit::Entity::find_by_id(unit_id.to_owned())
+            .one(self.conn())
+            .await?
+        else {
+            return Ok(false);
+        };
+        let roots = unit::Entity::find()
+            .filter(unit::Column::Id.is_in(scope.to_vec()))
+            .all(self.conn())
+            .await?;
+        Ok(roots.iter().any(|r| target.path.starts_with(&r.path)))
+    }
+
+    /// True when one of the units `scope` belongs to `agency_id`.
+    pub async fn any_unit_in_agency(&self, scope: &[String], agency_id: &str) -> Result<bool> {
+        if scope.is_empty() {
+            return Ok(false);
+        }
+        let found = unit::Entity::find()
+            .filter(unit::Column::Id.is_in(scope.to_vec()))
+            .filter(unit::Column::AgencyId.eq(agency_id))
+            .one(self.conn())
+            .await?;
+        Ok(found.is_some())
+    }
 }

@@ -5,16 +5,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use kinerja::auth::Role;
+use kinerja::auth::jwt::{Claims, DEFAULT_AUDIENCE, DEV_ISSUER, DevKey, KeySource, VerifierConfig};
+use kinerja::auth::layer::AuthSettings;
 use kinerja::clock::{Clock, SystemClock};
 use kinerja::proto::v1 as pb;
 use kinerja::proto::v1::assignment_service_client::AssignmentServiceClient;
 use kinerja::proto::v1::employee_service_client::EmployeeServiceClient;
 use kinerja::proto::v1::organization_service_client::OrganizationServiceClient;
-use kinerja::server::{RunningServer, ServerConfig};
+use kinerja::server::{AuthConfig, RunningServer, ServerConfig};
 use kinerja::store::DbConfig;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 /// Environment variable naming a PostgreSQL server (any database on it) to run the tests on.
@@ -97,10 +101,67 @@ pub fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// The signing key of every test server (a fixed seed: tests only).
+pub fn test_key() -> DevKey {
+    DevKey::from_seed([42; 32])
+}
+
+/// A token signed by the test key.
+pub fn token(sub: &str, roles: &[Role], units: &[String], scopes: &[&str]) -> String {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    test_key()
+        .sign(
+            &Claims::new(sub, DEV_ISSUER, DEFAULT_AUDIENCE, 3600)
+                .roles(roles)
+                .units(units)
+                .scopes(&scopes),
+        )
+        .expect("sign")
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = &self.0 {
+            let v = format!("Bearer {t}")
+                .parse()
+                .map_err(|_| tonic::Status::internal("bad token"))?;
+            req.metadata_mut().insert("authorization", v);
+        }
+        Ok(req)
+    }
+}
+
+/// A channel that sends a token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// Default authentication settings of test servers (generous rate limit).
+pub fn test_auth() -> AuthConfig {
+    AuthConfig {
+        verifier: VerifierConfig {
+            keys: KeySource::Jwks(test_key().jwks()),
+            issuer: DEV_ISSUER.into(),
+            audience: DEFAULT_AUDIENCE.into(),
+        },
+        settings: AuthSettings {
+            rate_per_second: 100_000,
+            rate_burst: 100_000,
+            ..AuthSettings::default()
+        },
+    }
+}
+
 /// A running server with its own database.
 pub struct TestServer {
     /// A channel to it.
     pub channel: Channel,
+    /// URL of its database.
+    pub db_url: String,
+    /// Token of a system administrator, used by the default clients.
+    pub admin_token: String,
     server: Option<RunningServer>,
     db: Option<TestDb>,
 }
@@ -127,11 +188,12 @@ impl TestServer {
         let mut cfg = ServerConfig::new(
             "127.0.0.1:0".parse().expect("addr"),
             DbConfig {
-                url,
+                url: url.clone(),
                 max_connections: 8,
                 acquire_timeout: Duration::from_secs(5),
                 busy_timeout: Duration::from_secs(10),
             },
+            test_auth(),
         );
         cfg.shutdown_grace = Duration::from_secs(5);
         tweak(&mut cfg);
@@ -145,22 +207,40 @@ impl TestServer {
             .expect("connect");
         Self {
             channel,
+            db_url: url,
+            admin_token: token("sysadmin", &[Role::SystemAdmin], &[], &[]),
             server: Some(server),
             db: Some(db),
         }
     }
 
-    /// Organisation client.
-    pub fn org(&self) -> OrganizationServiceClient<Channel> {
-        OrganizationServiceClient::new(self.channel.clone())
+    /// The channel with a token (or none).
+    pub fn authed(&self, token: Option<&str>) -> Authed {
+        InterceptedService::new(self.channel.clone(), Bearer(token.map(str::to_owned)))
     }
-    /// Employee client.
-    pub fn employees(&self) -> EmployeeServiceClient<Channel> {
-        EmployeeServiceClient::new(self.channel.clone())
+    /// Organisation client as system administrator.
+    pub fn org(&self) -> OrganizationServiceClient<Authed> {
+        self.org_as(&self.admin_token)
     }
-    /// Assignment client.
-    pub fn assignments(&self) -> AssignmentServiceClient<Channel> {
-        AssignmentServiceClient::new(self.channel.clone())
+    /// Organisation client with `token`.
+    pub fn org_as(&self, token: &str) -> OrganizationServiceClient<Authed> {
+        OrganizationServiceClient::new(self.authed(Some(token)))
+    }
+    /// Employee client as system administrator.
+    pub fn employees(&self) -> EmployeeServiceClient<Authed> {
+        self.employees_as(&self.admin_token)
+    }
+    /// Employee client with `token`.
+    pub fn employees_as(&self, token: &str) -> EmployeeServiceClient<Authed> {
+        EmployeeServiceClient::new(self.authed(Some(token)))
+    }
+    /// Assignment client as system administrator.
+    pub fn assignments(&self) -> AssignmentServiceClient<Authed> {
+        self.assignments_as(&self.admin_token)
+    }
+    /// Assignment client with `token`.
+    pub fn assignments_as(&self, token: &str) -> AssignmentServiceClient<Authed> {
+        AssignmentServiceClient::new(self.authed(Some(token)))
     }
 
     /// Stops the server and drops its database.

@@ -8,3 +8,4 @@ mod employees;
 mod import;
 mod organization;
 mod plumbing;
+mod security;
