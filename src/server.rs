@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -58,6 +59,36 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Calls in flight across all connections; more are shed with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
+    /// TLS (and mutual TLS) settings; plaintext when `None`.
+    pub tls: Option<TlsFiles>,
+}
+
+/// Certificate files for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Server certificate chain (PEM).
+    pub cert: std::path::PathBuf,
+    /// Server private key (PEM).
+    pub key: std::path::PathBuf,
+    /// CA whose certificates clients must present (mutual TLS); `None` for server-only TLS.
+    pub client_ca: Option<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    fn server_config(&self) -> Result<ServerTlsConfig> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p)
+                .map_err(|e| Error::Internal(format!("cannot read {}: {e}", p.display())))
+        };
+        let mut tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(read(&self.cert)?, read(&self.key)?));
+        if let Some(ca) = &self.client_ca {
+            tls = tls
+                .client_ca_root(Certificate::from_pem(read(ca)?))
+                .client_auth_optional(false);
+        }
+        Ok(tls)
+    }
 }
 
 /// Authentication settings of a server.
@@ -82,6 +113,7 @@ impl ServerConfig {
             health_interval: Duration::from_secs(2),
             auth,
             max_in_flight: 1024,
+            tls: None,
         }
     }
 }
@@ -172,8 +204,14 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let router = Server::builder()
-        .accept_http1(true)
+    let mut builder = Server::builder();
+    if let Some(tls) = &cfg.tls {
+        builder = builder
+            .tls_config(tls.server_config()?)
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+    }
+    let router = builder
+        .accept_http1(cfg.tls.is_none())
         .timeout(cfg.request_timeout)
         .layer(ContextLayer)
         .layer(tower::load_shed::LoadShedLayer::new())

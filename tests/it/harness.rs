@@ -178,6 +178,38 @@ impl TestServer {
         Self::start_on(db, url, tweak, clock).await
     }
 
+    /// A TLS server (the channel field is unusable: tests build their own TLS clients).
+    pub async fn start_tls(tls: kinerja::server::TlsFiles, clock: Arc<dyn Clock>) -> Self {
+        let (db, url) = TestDb::create().await;
+        let mut cfg = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            DbConfig {
+                url: url.clone(),
+                ..DbConfig::default()
+            },
+            test_auth(),
+        );
+        cfg.tls = Some(tls);
+        let server = kinerja::server::start(cfg, clock)
+            .await
+            .expect("server starts");
+        let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+            .expect("endpoint")
+            .connect_lazy();
+        Self {
+            channel,
+            db_url: url,
+            admin_token: token("sysadmin", &[Role::SystemAdmin], &[], &[]),
+            server: Some(server),
+            db: Some(db),
+        }
+    }
+
+    /// Address of the server.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.as_ref().map(|s| s.addr).expect("running")
+    }
+
     /// A server on an existing test database, reached through `url`.
     pub async fn start_on(
         db: TestDb,
