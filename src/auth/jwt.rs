@@ -503,14 +503,27 @@ mod tests {
         // Rotate the key; make sure the modification time moves.
         std::fs::write(&path, new.jwks()).unwrap();
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-        std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
         assert!(v.reload_if_changed());
         assert!(v.verify(&t_new).is_ok());
-        assert!(v.verify(&t_old).is_err(), "the cache was emptied with the old keys");
+        assert!(
+            v.verify(&t_old).is_err(),
+            "the cache was emptied with the old keys"
+        );
         // A broken file keeps the current keys.
         std::fs::write(&path, "{").unwrap();
         let later = later + std::time::Duration::from_secs(5);
-        std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
         assert!(!v.reload_if_changed());
         assert!(v.verify(&t_new).is_ok());
     }
