@@ -120,6 +120,9 @@ pub struct ServeArgs {
     /// Server private key (PEM).
     #[arg(long, env = "KINERJA_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Milliseconds between looks for events committed by other replicas (event feed).
+    #[arg(long, env = "KINERJA_WATCH_POLL_MS", default_value_t = 500)]
+    pub watch_poll_ms: u64,
     /// CA certificate (PEM) whose client certificates are required (mutual TLS). The client
     /// certificate's common name is recorded as the calling service when the token names none.
     #[arg(long, env = "KINERJA_TLS_CLIENT_CA", requires = "tls_cert")]
@@ -290,6 +293,7 @@ impl ServeArgs {
             health_interval: Duration::from_millis(self.health_interval_ms),
             auth: self.auth.to_config(self.listen)?,
             max_in_flight: self.max_in_flight,
+            watch_poll: Duration::from_millis(self.watch_poll_ms),
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.clone(),

@@ -17,6 +17,7 @@ use crate::api::AppState;
 use crate::api::assignments::AssignmentApi;
 use crate::api::audit::AuditApi;
 use crate::api::employees::EmployeeApi;
+use crate::api::events::EventApi;
 use crate::api::org::OrganizationApi;
 use crate::auth::jwt::{Verifier, VerifierConfig};
 use crate::auth::layer::{AuthLayer, AuthSettings};
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
+use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::store::{DbConfig, Store};
 
@@ -36,6 +38,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.EmployeeService",
     "kinerja.v1.AssignmentService",
     "kinerja.v1.AuditService",
+    "kinerja.v1.EventService",
 ];
 
 /// Settings of a server.
@@ -61,6 +64,8 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// TLS (and mutual TLS) settings; plaintext when `None`.
     pub tls: Option<TlsFiles>,
+    /// How often event-feed streams look for events committed by other replicas.
+    pub watch_poll: Duration,
 }
 
 /// Certificate files for TLS.
@@ -114,6 +119,7 @@ impl ServerConfig {
             auth,
             max_in_flight: 1024,
             tls: None,
+            watch_poll: Duration::from_millis(500),
         }
     }
 }
@@ -126,6 +132,7 @@ pub struct RunningServer {
     /// The store, shared with the handlers.
     pub store: Store,
     stop: Option<oneshot::Sender<()>>,
+    streams: tokio::sync::watch::Sender<bool>,
     serve: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
@@ -139,6 +146,8 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Long-lived streams (the event feed) end so their clients reconnect elsewhere.
+        let _ = self.streams.send(true);
         let outcome = tokio::time::timeout(self.grace, &mut self.serve).await;
         if outcome.is_err() {
             tracing::warn!("in-flight calls did not finish within the grace period; aborting them");
@@ -166,7 +175,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .await
         .unwrap_or_else(|_| "unknown".into());
     let verifier = Arc::new(Verifier::new(cfg.auth.verifier.clone())?);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
+        shutdown: shutdown_rx,
         store: store.clone(),
         authz: Authorizer::new(store.clone(), clock.clone()),
         clock,
@@ -189,6 +200,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let asg = AssignmentServiceServer::new(AssignmentApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let events = EventServiceServer::new(EventApi::new(state.clone(), cfg.watch_poll))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(AuditApi::new(state.clone()))
@@ -225,7 +239,8 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(org)
         .add_service(emp)
         .add_service(asg)
-        .add_service(audit);
+        .add_service(audit)
+        .add_service(events);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));
@@ -245,6 +260,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         addr,
         store,
         stop: Some(stop_tx),
+        streams: shutdown_tx,
         serve,
         health,
         keys,

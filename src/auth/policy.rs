@@ -180,6 +180,12 @@ pub const POLICY: &[Rule] = &[
         access: Read,
         grants: &[Auditor, SystemAdmin],
     },
+    // Event feed.
+    Rule {
+        rpc: "/kinerja.v1.EventService/Watch",
+        access: Read,
+        grants: &[Scope("events:read"), Auditor, SystemAdmin],
+    },
 ];
 
 /// The policy entry of `rpc`, if any.
@@ -671,6 +677,28 @@ mod tests {
             &[],
             SELF,
             "/kinerja.v1.AuditService/VerifyAuditChain",
+            false,
+        ),
+        // Event feed.
+        (
+            &[Role::Service],
+            &["events:read"],
+            NONE,
+            "/kinerja.v1.EventService/Watch",
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            "/kinerja.v1.EventService/Watch",
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            "/kinerja.v1.EventService/Watch",
             false,
         ),
     ];

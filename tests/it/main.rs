@@ -5,6 +5,7 @@ mod harness;
 
 mod assignments;
 mod employees;
+mod events;
 mod import;
 mod organization;
 mod plumbing;
