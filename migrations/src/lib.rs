@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_master_data;
 mod m20261125_000002_audit;
+mod m20261125_000003_skp;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_master_data::Migration),
             Box::new(m20261125_000002_audit::Migration),
+            Box::new(m20261125_000003_skp::Migration),
         ]
     }
 }

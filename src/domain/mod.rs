@@ -2,4 +2,6 @@
 
 pub mod nip;
 pub mod org;
+pub mod period;
+pub mod skp;
 pub mod text;

@@ -4,10 +4,13 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod cascade;
 pub mod employees;
 pub mod entities;
 pub mod idempotency;
 pub mod org;
+pub mod periods;
+pub mod skp;
 
 use std::time::Duration;
 
