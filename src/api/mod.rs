@@ -6,6 +6,8 @@ pub mod audit;
 pub mod convert;
 pub mod employees;
 pub mod org;
+pub mod periods;
+pub mod skp;
 
 use std::sync::Arc;
 

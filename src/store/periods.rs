@@ -164,7 +164,7 @@ impl Store {
     /// Reads a period with its evaluation periods.
     pub async fn get_period(&self, id: &str) -> Result<PeriodWithWindows> {
         let period = self.get_period_row(id).await?;
-        let windows = self.windows_of(&[period.id.clone()]).await?;
+        let windows = self.windows_of(std::slice::from_ref(&period.id)).await?;
         Ok(PeriodWithWindows { period, windows })
     }
 
