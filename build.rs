@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/kinerja/v1/assignment.proto",
         "proto/kinerja/v1/audit.proto",
         "proto/kinerja/v1/event.proto",
+        "proto/kinerja/v1/period.proto",
+        "proto/kinerja/v1/skp.proto",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("kinerja_descriptor.bin"))

@@ -1,6 +1,7 @@
 //! Authorization of one call on one resource: gathers the caller's relations to the resource
 //! (self, assessor on the date, assessor's superior, admin scope) from the store, only those the
-//! policy may need, and applies [`crate::auth::policy::decide`].
+//! policy may need, and applies [`crate::auth::policy::decide`]. For a plan (SKP) the relations
+//! are those recorded on it, so they do not change when today's assignments do.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use crate::auth::{Principal, Role};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::domain::org::TimeZone;
+use crate::domain::skp::Actor as SkpActor;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -30,6 +32,17 @@ pub enum Target<'a> {
         id: &'a str,
         /// The date the relations are taken on; today in the employee's agency when `None`.
         on: Option<NaiveDate>,
+    },
+    /// A performance plan (SKP): relations are those recorded on it, not today's assignments.
+    Plan {
+        /// The employee whose plan it is.
+        owner: &'a str,
+        /// The recorded assessor, if any.
+        assessor: Option<&'a str>,
+        /// The recorded assessor's superior, if any.
+        assessor_superior: Option<&'a str>,
+        /// The unit snapshot of the plan (admin scope).
+        unit: &'a str,
     },
 }
 
@@ -74,9 +87,75 @@ impl Authorizer {
         }
     }
 
+    /// Allows the call of `ctx` on a plan like [`Authorizer::check`], then returns every relation
+    /// the caller holds to it (for the workflow rule), [`SkpActor::Other`] when none.
+    pub async fn plan_relations(
+        &self,
+        ctx: &RequestContext,
+        target: Target<'_>,
+    ) -> Result<Vec<SkpActor>> {
+        self.check(ctx, target).await?;
+        let principal = ctx
+            .principal
+            .as_deref()
+            .ok_or_else(|| Error::Unauthenticated("the call carries no verified token".into()))?;
+        let all = Facts {
+            is_self: true,
+            is_assessor: true,
+            is_assessor_superior: true,
+            admin_in_scope: principal.has(Role::Admin),
+        };
+        let f = self.facts(principal, all, target).await?;
+        let mut out = Vec::new();
+        if f.is_self {
+            out.push(SkpActor::Owner);
+        }
+        if f.is_assessor {
+            out.push(SkpActor::Assessor);
+        }
+        if f.is_assessor_superior {
+            out.push(SkpActor::AssessorSuperior);
+        }
+        if f.admin_in_scope || principal.has(Role::SystemAdmin) {
+            out.push(SkpActor::Admin);
+        }
+        if out.is_empty() {
+            out.push(SkpActor::Other);
+        }
+        Ok(out)
+    }
+
+    /// True when the employee `id` is the (employee) principal: their NIP is its subject.
+    async fn is_principal(&self, p: &Principal, id: Option<&str>) -> bool {
+        match id {
+            Some(id) => self
+                .store
+                .get_employee(id)
+                .await
+                .is_ok_and(|e| e.nip == p.subject),
+            None => false,
+        }
+    }
+
     async fn facts(&self, p: &Principal, need: Facts, target: Target<'_>) -> Result<Facts> {
         let mut f = Facts::default();
         match target {
+            Target::Plan {
+                owner,
+                assessor,
+                assessor_superior,
+                unit,
+            } => {
+                if p.has(Role::Employee) {
+                    f.is_self = need.is_self && self.is_principal(p, Some(owner)).await;
+                    f.is_assessor = need.is_assessor && self.is_principal(p, assessor).await;
+                    f.is_assessor_superior =
+                        need.is_assessor_superior && self.is_principal(p, assessor_superior).await;
+                }
+                if need.admin_in_scope {
+                    f.admin_in_scope = self.store.unit_within(&p.units, unit).await?;
+                }
+            }
             Target::Global => {}
             Target::Agency(agency) => {
                 if need.admin_in_scope {

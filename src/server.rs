@@ -19,6 +19,8 @@ use crate::api::audit::AuditApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
 use crate::api::org::OrganizationApi;
+use crate::api::periods::PeriodApi;
+use crate::api::skp::SkpApi;
 use crate::auth::jwt::{Verifier, VerifierConfig};
 use crate::auth::layer::{AuthLayer, AuthSettings};
 use crate::authz::Authorizer;
@@ -30,6 +32,8 @@ use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
+use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
+use crate::proto::v1::skp_service_server::SkpServiceServer;
 use crate::store::{DbConfig, Store};
 
 /// Fully qualified names of the services, as health checking and reflection report them.
@@ -39,6 +43,8 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.AssignmentService",
     "kinerja.v1.AuditService",
     "kinerja.v1.EventService",
+    "kinerja.v1.PerformancePeriodService",
+    "kinerja.v1.SkpService",
 ];
 
 /// Settings of a server.
@@ -208,6 +214,12 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let audit = AuditServiceServer::new(AuditApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let periods = PerformancePeriodServiceServer::new(PeriodApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let skp = SkpServiceServer::new(SkpApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -240,7 +252,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(emp)
         .add_service(asg)
         .add_service(audit)
-        .add_service(events);
+        .add_service(events)
+        .add_service(periods)
+        .add_service(skp);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));

@@ -86,6 +86,72 @@ enum_text!(kind_text_strict, kind_enum, pb::AssignmentKind, {
     Plt => "PLT",
 });
 
+enum_text!(schedule_text_strict, schedule_enum, pb::EvaluationSchedule, {
+    Quarterly => "QUARTERLY",
+    Monthly => "MONTHLY",
+    Semester => "SEMESTER",
+});
+
+enum_text!(approach_text, approach_enum, pb::SkpApproach, {
+    Kuantitatif => "KUANTITATIF",
+    Kualitatif => "KUALITATIF",
+});
+
+enum_text!(skp_state_text, skp_state_enum, pb::SkpState, {
+    Draft => "DRAFT",
+    Diajukan => "DIAJUKAN",
+    Disetujui => "DISETUJUI",
+    Dikembalikan => "DIKEMBALIKAN",
+    Ditutup => "DITUTUP",
+});
+
+enum_text!(rhk_kind_text, rhk_kind_enum, pb::RhkKind, {
+    Utama => "UTAMA",
+    Tambahan => "TAMBAHAN",
+});
+
+enum_text!(perspective_text_strict, perspective_enum, pb::RhkPerspective, {
+    PenerimaLayanan => "PENERIMA_LAYANAN",
+    ProsesBisnis => "PROSES_BISNIS",
+    PenguatanInternal => "PENGUATAN_INTERNAL",
+    Anggaran => "ANGGARAN",
+});
+
+enum_text!(aspect_text, aspect_enum, pb::IndicatorAspect, {
+    Kuantitas => "KUANTITAS",
+    Kualitas => "KUALITAS",
+    Waktu => "WAKTU",
+    Biaya => "BIAYA",
+});
+
+enum_text!(berakhlak_text, berakhlak_enum, pb::BerakhlakValue, {
+    BerorientasiPelayanan => "BERORIENTASI_PELAYANAN",
+    Akuntabel => "AKUNTABEL",
+    Kompeten => "KOMPETEN",
+    Harmonis => "HARMONIS",
+    Loyal => "LOYAL",
+    Adaptif => "ADAPTIF",
+    Kolaboratif => "KOLABORATIF",
+});
+
+/// Stored evaluation schedule; unspecified means QUARTERLY (the regulation's default).
+pub fn schedule_text(field: &str, v: i32) -> Result<&'static str> {
+    if v == 0 {
+        Ok("QUARTERLY")
+    } else {
+        schedule_text_strict(field, v)
+    }
+}
+
+/// Stored perspective; unspecified means none.
+pub fn perspective_text(field: &str, v: i32) -> Result<Option<&'static str>> {
+    if v == 0 {
+        Ok(None)
+    } else {
+        perspective_text_strict(field, v).map(Some)
+    }
+}
+
 /// Stored time zone; unspecified means WIB.
 pub fn time_zone_text(field: &str, v: i32) -> Result<&'static str> {
     if v == 0 {
@@ -122,6 +188,25 @@ mod tests {
         assert_eq!(position_enum("JF"), pb::PositionType::Jf as i32);
         assert_eq!(time_zone_text("tz", 0).unwrap(), "WIB");
         assert_eq!(kind_text("k", 2).unwrap(), "PLT");
+        assert_eq!(schedule_text("s", 0).unwrap(), "QUARTERLY");
+        assert_eq!(schedule_text("s", 2).unwrap(), "MONTHLY");
+        assert!(approach_text("a", 0).is_err());
+        assert!(rhk_kind_text("k", 7).is_err());
+        assert_eq!(perspective_text("p", 0).unwrap(), None);
+        assert!(perspective_text("p", 9).is_err());
+        assert_eq!(aspect_enum("BIAYA"), pb::IndicatorAspect::Biaya as i32);
+        // Every BerAKHLAK value of the domain has its enum number and back.
+        for v in crate::domain::skp::BERAKHLAK {
+            let n = berakhlak_enum(v);
+            assert_ne!(n, 0, "{v}");
+            assert_eq!(berakhlak_text("v", n).unwrap(), v);
+        }
+        for st in crate::domain::skp::State::ALL {
+            assert_eq!(
+                skp_state_text("s", skp_state_enum(st.as_str())).unwrap(),
+                st.as_str()
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod convert;
 pub mod employees;
 pub mod events;
 pub mod org;
+pub mod periods;
+pub mod skp;
 
 use std::sync::Arc;
 

@@ -63,6 +63,28 @@ const EMPLOYEE_READERS: &[Grant] = &[
 ];
 /// Managers of master data inside a unit subtree.
 const UNIT_ADMINS: &[Grant] = &[SystemAdmin, AdminOfTarget];
+/// Readers of a performance plan (relations as recorded on the plan).
+const PLAN_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AssessorSuperiorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("skp:read"),
+];
+/// Who may create a plan or change its content (the workflow rule then allows the employee and
+/// admins only while it is DRAFT or DIKEMBALIKAN).
+const PLAN_EDITORS: &[Grant] = &[SelfTarget, AdminOfTarget, SystemAdmin];
+/// The plan's recorded assessor alone.
+const PLAN_ASSESSOR: &[Grant] = &[AssessorOfTarget];
+
+/// Full method path of a `kinerja.v1.SkpService` RPC.
+macro_rules! skp {
+    ($m:literal) => {
+        concat!("/kinerja.v1.SkpService/", $m)
+    };
+}
 
 /// The policy table. An RPC missing here is refused for everyone.
 pub const POLICY: &[Rule] = &[
@@ -185,6 +207,133 @@ pub const POLICY: &[Rule] = &[
         rpc: "/kinerja.v1.EventService/Watch",
         access: Read,
         grants: &[Scope("events:read"), Auditor, SystemAdmin],
+    },
+    // Performance periods: admins of the agency set them; everyone reads them.
+    Rule {
+        rpc: "/kinerja.v1.PerformancePeriodService/CreatePeriod",
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: "/kinerja.v1.PerformancePeriodService/GetPeriod",
+        access: Read,
+        grants: &[Authenticated],
+    },
+    Rule {
+        rpc: "/kinerja.v1.PerformancePeriodService/ListPeriods",
+        access: Read,
+        grants: &[Authenticated],
+    },
+    Rule {
+        rpc: "/kinerja.v1.PerformancePeriodService/UpdatePeriod",
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    // Performance plans (SKP).
+    Rule {
+        rpc: skp!("CreateSkp"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("CopySkp"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("GetSkp"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: skp!("ListSkps"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: skp!("UpdateSkp"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("CreateRhk"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("UpdateRhk"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("DeleteRhk"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("CreateIndicator"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("UpdateIndicator"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("DeleteIndicator"),
+        access: Write,
+        grants: PLAN_EDITORS,
+    },
+    Rule {
+        rpc: skp!("UpdateBehaviour"),
+        access: Write,
+        grants: PLAN_ASSESSOR,
+    },
+    Rule {
+        rpc: skp!("SubmitSkp"),
+        access: Write,
+        grants: &[SelfTarget],
+    },
+    Rule {
+        rpc: skp!("ApproveSkp"),
+        access: Write,
+        grants: PLAN_ASSESSOR,
+    },
+    Rule {
+        rpc: skp!("ReturnSkp"),
+        access: Write,
+        grants: PLAN_ASSESSOR,
+    },
+    Rule {
+        rpc: skp!("ReopenSkp"),
+        access: Write,
+        grants: PLAN_ASSESSOR,
+    },
+    Rule {
+        rpc: skp!("CloseSkp"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: skp!("SetSkpAssessor"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: skp!("ListSkpHistory"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: skp!("GetSkpCascade"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: skp!("ApplySkpTemplate"),
+        access: Write,
+        grants: UNIT_ADMINS,
     },
 ];
 
@@ -699,6 +848,170 @@ mod tests {
             &[],
             IN_SCOPE,
             "/kinerja.v1.EventService/Watch",
+            false,
+        ),
+        // Performance periods.
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            "/kinerja.v1.PerformancePeriodService/CreatePeriod",
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            "/kinerja.v1.PerformancePeriodService/CreatePeriod",
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            "/kinerja.v1.PerformancePeriodService/CreatePeriod",
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            "/kinerja.v1.PerformancePeriodService/GetPeriod",
+            true,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            "/kinerja.v1.PerformancePeriodService/ListPeriods",
+            true,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            "/kinerja.v1.PerformancePeriodService/UpdatePeriod",
+            true,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            IN_SCOPE,
+            "/kinerja.v1.PerformancePeriodService/UpdatePeriod",
+            false,
+        ),
+        // Performance plans (SKP): relations are the ones recorded on the plan.
+        (&[Role::Employee], &[], SELF, skp!("CreateSkp"), true),
+        (&[Role::Employee], &[], ASSESSOR, skp!("CreateSkp"), false),
+        (&[Role::Admin], &[], IN_SCOPE, skp!("CreateSkp"), true),
+        (&[Role::Auditor], &[], NONE, skp!("CreateSkp"), false),
+        (&[Role::Employee], &[], SELF, skp!("CopySkp"), true),
+        (&[Role::Employee], &[], NONE, skp!("CopySkp"), false),
+        (&[Role::Employee], &[], SELF, skp!("GetSkp"), true),
+        (&[Role::Employee], &[], ASSESSOR, skp!("GetSkp"), true),
+        (&[Role::Employee], &[], SUPERIOR, skp!("GetSkp"), true),
+        (&[Role::Employee], &[], NONE, skp!("GetSkp"), false),
+        (&[Role::Auditor], &[], NONE, skp!("GetSkp"), true),
+        (&[Role::Service], &["skp:read"], NONE, skp!("GetSkp"), true),
+        (
+            &[Role::Service],
+            &["employees:read"],
+            NONE,
+            skp!("GetSkp"),
+            false,
+        ),
+        (&[Role::Admin], &[], NONE, skp!("GetSkp"), false),
+        (&[Role::Employee], &[], ASSESSOR, skp!("ListSkps"), true),
+        (&[Role::Employee], &[], NONE, skp!("ListSkps"), false),
+        (&[Role::Employee], &[], SELF, skp!("UpdateSkp"), true),
+        (&[Role::Employee], &[], ASSESSOR, skp!("UpdateSkp"), false),
+        (&[Role::Admin], &[], IN_SCOPE, skp!("UpdateSkp"), true),
+        (&[Role::Employee], &[], SELF, skp!("CreateRhk"), true),
+        (&[Role::Employee], &[], NONE, skp!("CreateRhk"), false),
+        (&[Role::Auditor], &[], IN_SCOPE, skp!("CreateRhk"), false),
+        (&[Role::Employee], &[], SELF, skp!("UpdateRhk"), true),
+        (&[Role::Employee], &[], SUPERIOR, skp!("UpdateRhk"), false),
+        (&[Role::Employee], &[], SELF, skp!("DeleteRhk"), true),
+        (&[Role::Employee], &[], ASSESSOR, skp!("DeleteRhk"), false),
+        (&[Role::Admin], &[], IN_SCOPE, skp!("CreateIndicator"), true),
+        (&[Role::Employee], &[], NONE, skp!("CreateIndicator"), false),
+        (&[Role::Employee], &[], SELF, skp!("UpdateIndicator"), true),
+        (
+            &[Role::Service],
+            &["skp:read"],
+            NONE,
+            skp!("UpdateIndicator"),
+            false,
+        ),
+        (&[Role::Employee], &[], SELF, skp!("DeleteIndicator"), true),
+        (&[Role::Admin], &[], NONE, skp!("DeleteIndicator"), false),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            skp!("UpdateBehaviour"),
+            true,
+        ),
+        (&[Role::Employee], &[], SELF, skp!("UpdateBehaviour"), false),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            skp!("UpdateBehaviour"),
+            false,
+        ),
+        (&[Role::Employee], &[], SELF, skp!("SubmitSkp"), true),
+        (&[Role::Employee], &[], ASSESSOR, skp!("SubmitSkp"), false),
+        (&[Role::Admin], &[], IN_SCOPE, skp!("SubmitSkp"), false),
+        (&[Role::SystemAdmin], &[], NONE, skp!("SubmitSkp"), false),
+        (&[Role::Employee], &[], ASSESSOR, skp!("ApproveSkp"), true),
+        (&[Role::Employee], &[], SELF, skp!("ApproveSkp"), false),
+        (&[Role::Employee], &[], SUPERIOR, skp!("ApproveSkp"), false),
+        (&[Role::SystemAdmin], &[], NONE, skp!("ApproveSkp"), false),
+        (&[Role::Employee], &[], ASSESSOR, skp!("ReturnSkp"), true),
+        (&[Role::Employee], &[], SELF, skp!("ReturnSkp"), false),
+        (&[Role::Employee], &[], ASSESSOR, skp!("ReopenSkp"), true),
+        (&[Role::Admin], &[], IN_SCOPE, skp!("ReopenSkp"), false),
+        (&[Role::Admin], &[], IN_SCOPE, skp!("CloseSkp"), true),
+        (&[Role::Employee], &[], SELF, skp!("CloseSkp"), false),
+        (&[Role::Employee], &[], ASSESSOR, skp!("CloseSkp"), false),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            skp!("SetSkpAssessor"),
+            true,
+        ),
+        (&[Role::Admin], &[], NONE, skp!("SetSkpAssessor"), false),
+        (&[Role::Employee], &[], SELF, skp!("SetSkpAssessor"), false),
+        (&[Role::Employee], &[], SELF, skp!("ListSkpHistory"), true),
+        (&[Role::Employee], &[], NONE, skp!("ListSkpHistory"), false),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            skp!("GetSkpCascade"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            skp!("GetSkpCascade"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            skp!("ApplySkpTemplate"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            skp!("ApplySkpTemplate"),
             false,
         ),
     ];

@@ -3,5 +3,7 @@
 pub mod curve;
 pub mod nip;
 pub mod org;
+pub mod period;
 pub mod rating;
+pub mod skp;
 pub mod text;

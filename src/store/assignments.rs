@@ -255,6 +255,11 @@ impl Store {
             .exec(&txn)
             .await?;
         check_versioned(res.rows_affected, true, "Assignment", id)?;
+        if let Some(Some(end)) = ch.end_date {
+            // Mutasi: the SKP made from this assignment ends with it.
+            self.close_skps_on_assignment_end(&txn, actor, &cur, end)
+                .await?;
+        }
         self.record(
             &txn,
             actor,

@@ -257,6 +257,298 @@ pub mod audit_head {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Performance periods: one year per agency with its evaluation schedule.
+pub mod performance_period {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `performance_periods`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "performance_periods")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Agency.
+        pub agency_id: String,
+        /// Calendar year.
+        pub year: i32,
+        /// MONTHLY, QUARTERLY or SEMESTER.
+        pub schedule: String,
+        /// 1 January.
+        pub start_date: Date,
+        /// 31 December.
+        pub end_date: Date,
+        /// Date by which SKP should be approved.
+        pub planning_deadline: Date,
+        /// Days after each evaluation period within which it is assessed.
+        pub evaluation_deadline_days: i32,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Evaluation periods of a performance period (computed from its schedule).
+pub mod evaluation_period {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `evaluation_periods`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "evaluation_periods")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Performance period.
+        pub period_id: String,
+        /// Position in the year, from 1.
+        pub sequence: i32,
+        /// First day.
+        pub start_date: Date,
+        /// Last day.
+        pub end_date: Date,
+        /// Assessment due date.
+        pub deadline: Date,
+        /// The annual (last) evaluation.
+        pub annual: bool,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Performance plans (SKP).
+pub mod skp {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skps`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skps")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The employee.
+        pub employee_id: String,
+        /// The performance period.
+        pub period_id: String,
+        /// Agency of the period.
+        pub agency_id: String,
+        /// Year of the period.
+        pub year: i32,
+        /// First day covered.
+        pub start_date: Date,
+        /// Last day covered.
+        pub end_date: Date,
+        /// KUANTITATIF or KUALITATIF.
+        pub approach: String,
+        /// DRAFT, DIAJUKAN, DISETUJUI, DIKEMBALIKAN or DITUTUP.
+        pub state: String,
+        /// Recorded assessor.
+        pub assessor_id: Option<String>,
+        /// Recorded assessor's superior.
+        pub assessor_superior_id: Option<String>,
+        /// True when an admin overrode the assessor.
+        pub assessor_overridden: bool,
+        /// True when the assessor has no superior (the employee is the top leader).
+        pub top_of_chain: bool,
+        /// Assignment the SKP was made from.
+        pub assignment_id: Option<String>,
+        /// Unit snapshot.
+        pub unit_id: String,
+        /// Unit name snapshot.
+        pub unit_name: String,
+        /// Post name snapshot.
+        pub position_name: String,
+        /// Post type snapshot.
+        pub position_type: String,
+        /// Annex: resource support.
+        pub annex_resource_support: String,
+        /// Annex: accountability scheme.
+        pub annex_accountability: String,
+        /// Annex: consequences.
+        pub annex_consequences: String,
+        /// Note of the last return.
+        pub return_note: Option<String>,
+        /// Reason of the last reopening.
+        pub reopen_reason: Option<String>,
+        /// Reason of the closing.
+        pub close_reason: Option<String>,
+        /// Last submission.
+        pub submitted_at: Option<DateTimeUtc>,
+        /// Approval (cleared on reopening).
+        pub approved_at: Option<DateTimeUtc>,
+        /// Closing.
+        pub closed_at: Option<DateTimeUtc>,
+        /// SKP this one was copied from.
+        pub source_skp_id: Option<String>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Planned work results (RHK) of SKP.
+pub mod skp_rhk {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skp_rhk`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skp_rhk")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The SKP.
+        pub skp_id: String,
+        /// Position in the SKP.
+        pub sequence: i32,
+        /// UTAMA or TAMBAHAN.
+        pub kind: String,
+        /// The planned result.
+        pub text: String,
+        /// Perspective (JPT).
+        pub perspective: Option<String>,
+        /// The assessor's RHK it supports.
+        pub parent_rhk_id: Option<String>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Indicators of RHK.
+pub mod skp_indicator {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skp_indicators`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skp_indicators")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The RHK.
+        pub rhk_id: String,
+        /// The SKP of the RHK.
+        pub skp_id: String,
+        /// Position under the RHK.
+        pub sequence: i32,
+        /// KUANTITAS, KUALITAS, WAKTU or BIAYA.
+        pub aspect: String,
+        /// What is measured.
+        pub text: String,
+        /// Target value (> 0, finite).
+        pub target: f64,
+        /// Unit of the target.
+        pub unit: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The seven BerAKHLAK values of each SKP with the leader's expectations.
+pub mod skp_behaviour {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skp_behaviours`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skp_behaviours")]
+    pub struct Model {
+        /// The SKP.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub skp_id: String,
+        /// The value (e.g. AKUNTABEL).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub value: String,
+        /// The leader's specific expectation; empty when none.
+        pub expectation: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Evaluation of an SKP per evaluation period. The assessment stage writes these rows; the
+/// planning stage reads them (an SKP with a row past `TERBUKA` cannot be reopened).
+pub mod skp_evaluation {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skp_evaluations`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skp_evaluations")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The SKP.
+        pub skp_id: String,
+        /// The evaluation period.
+        pub evaluation_period_id: String,
+        /// TERBUKA, DINILAI, DITETAPKAN or FINAL.
+        pub state: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// Events of the outbox, in commit order.
 pub mod outbox_event {
     use sea_orm::entity::prelude::*;

@@ -4,11 +4,14 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod cascade;
 pub mod employees;
 pub mod entities;
 pub mod idempotency;
 pub mod org;
 pub mod outbox;
+pub mod periods;
+pub mod skp;
 
 use std::time::Duration;
 

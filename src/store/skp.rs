@@ -1,0 +1,1645 @@
+//! Performance plans (SKP): creation from the dated assignments, content (RHK, indicators,
+//! behaviour expectations), the workflow, closing on mutasi, copying and templates.
+//!
+//! Every change locks the SKP row (PostgreSQL; SQLite holds its write lock), checks the workflow
+//! rule of [`crate::domain::skp`] against the caller's relations recorded on the SKP, bumps the
+//! SKP's version (its etag) and appends one audit entry on the resource `Skp/<id>` in the same
+//! transaction, so the SKP's audit entries are its history.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::audit::{Actor, Change};
+use super::entities::{
+    assignment, employee, performance_period, skp, skp_behaviour, skp_indicator, skp_rhk, unit,
+};
+use super::idempotency::{Claim, claim};
+use super::periods::assessed_periods;
+use super::{AssignmentRow, Store, lock_row, new_id};
+use crate::domain::org::Span;
+use crate::domain::skp::{
+    self as rules, Action, Actor as Relation, BERAKHLAK, LinkSide, Refusal, RhkSummary, State,
+};
+use crate::error::{Error, Result};
+use crate::pagination::Page;
+
+pub use skp::Model as SkpRow;
+pub use skp_behaviour::Model as BehaviourRow;
+pub use skp_indicator::Model as IndicatorRow;
+pub use skp_rhk::Model as RhkRow;
+
+/// The resource type of SKP in the audit trail (the SKP's history).
+pub const SKP_RESOURCE: &str = "Skp";
+
+/// Who acts on an SKP and how they relate to it.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    /// Who, for the audit trail.
+    pub actor: Actor,
+    /// The caller's relations to the SKP (from the ids recorded on it).
+    pub relations: Vec<Relation>,
+    /// The assessor recorded on the SKP when the relations were taken; if it changed since, the
+    /// call is ABORTED rather than decided on stale relations.
+    pub assessor_seen: Option<String>,
+}
+
+/// An RHK with its indicators.
+#[derive(Debug, Clone)]
+pub struct RhkDoc {
+    /// The RHK.
+    pub rhk: RhkRow,
+    /// Its indicators in order.
+    pub indicators: Vec<IndicatorRow>,
+}
+
+/// An SKP with its content.
+#[derive(Debug, Clone)]
+pub struct SkpDoc {
+    /// The SKP.
+    pub skp: SkpRow,
+    /// Its RHK in order (empty in the basic view).
+    pub rhk: Vec<RhkDoc>,
+    /// The seven behaviour values in the official order (empty in the basic view).
+    pub behaviours: Vec<BehaviourRow>,
+    /// Evaluation periods already assessed.
+    pub assessed_periods: u64,
+}
+
+/// Annex texts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Annex {
+    /// Resource support.
+    pub resource_support: String,
+    /// Accountability scheme.
+    pub accountability: String,
+    /// Consequences.
+    pub consequences: String,
+}
+
+/// Values of a new SKP (validated by the API layer).
+#[derive(Debug, Clone)]
+pub struct NewSkp {
+    /// The employee.
+    pub employee_id: String,
+    /// The performance period.
+    pub period_id: String,
+    /// KUANTITATIF or KUALITATIF.
+    pub approach: String,
+    /// Annex texts.
+    pub annex: Annex,
+    /// Requested first day, if any.
+    pub start_date: Option<NaiveDate>,
+}
+
+/// Changes to an SKP; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SkpChanges {
+    /// New approach.
+    pub approach: Option<String>,
+    /// New resource support text.
+    pub resource_support: Option<String>,
+    /// New accountability text.
+    pub accountability: Option<String>,
+    /// New consequences text.
+    pub consequences: Option<String>,
+}
+
+/// Values of a new RHK.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewRhk {
+    /// UTAMA or TAMBAHAN.
+    pub kind: String,
+    /// The planned result.
+    pub text: String,
+    /// Perspective (JPT only).
+    pub perspective: Option<String>,
+    /// The assessor's RHK it supports.
+    pub parent_rhk_id: Option<String>,
+}
+
+/// Changes to an RHK; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RhkChanges {
+    /// New kind.
+    pub kind: Option<String>,
+    /// New text.
+    pub text: Option<String>,
+    /// New perspective (`Some(None)` clears it).
+    pub perspective: Option<Option<String>>,
+    /// New link (`Some(None)` clears it).
+    pub parent_rhk_id: Option<Option<String>>,
+}
+
+/// Values of a new indicator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewIndicator {
+    /// KUANTITAS, KUALITAS, WAKTU or BIAYA.
+    pub aspect: String,
+    /// What is measured.
+    pub text: String,
+    /// Target (> 0, finite).
+    pub target: f64,
+    /// Unit.
+    pub unit: String,
+}
+
+/// Changes to an indicator; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IndicatorChanges {
+    /// New aspect.
+    pub aspect: Option<String>,
+    /// New text.
+    pub text: Option<String>,
+    /// New target.
+    pub target: Option<f64>,
+    /// New unit.
+    pub unit: Option<String>,
+}
+
+/// A workflow step with its inputs.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Employee submits.
+    Submit,
+    /// Assessor approves.
+    Approve,
+    /// Assessor returns with a note.
+    Return {
+        /// What to change.
+        note: String,
+    },
+    /// Assessor reopens with a reason.
+    Reopen {
+        /// Why.
+        reason: String,
+    },
+    /// Admin closes on mutasi.
+    Close {
+        /// Last day covered.
+        end_date: NaiveDate,
+        /// Why.
+        reason: String,
+    },
+    /// Admin overrides the assessor.
+    SetAssessor {
+        /// New assessor.
+        assessor_id: String,
+        /// New assessor's superior.
+        assessor_superior_id: Option<String>,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Step {
+    fn action(&self) -> Action {
+        match self {
+            Step::Submit => Action::Submit,
+            Step::Approve => Action::Approve,
+            Step::Return { .. } => Action::Return,
+            Step::Reopen { .. } => Action::Reopen,
+            Step::Close { .. } => Action::Close,
+            Step::SetAssessor { .. } => Action::SetAssessor,
+        }
+    }
+    fn method(&self) -> &'static str {
+        match self {
+            Step::Submit => "SubmitSkp",
+            Step::Approve => "ApproveSkp",
+            Step::Return { .. } => "ReturnSkp",
+            Step::Reopen { .. } => "ReopenSkp",
+            Step::Close { .. } => "CloseSkp",
+            Step::SetAssessor { .. } => "SetSkpAssessor",
+        }
+    }
+}
+
+/// Filters of an SKP listing.
+#[derive(Debug, Clone, Default)]
+pub struct SkpFilter {
+    /// Employee.
+    pub employee_id: Option<String>,
+    /// Recorded assessor.
+    pub assessor_id: Option<String>,
+    /// Period.
+    pub period_id: Option<String>,
+    /// State.
+    pub state: Option<String>,
+}
+
+/// A template of RHK for a position (validated by the API layer).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Template {
+    /// Post name the template is for.
+    pub position_name: String,
+    /// Approach of new SKP.
+    pub approach: String,
+    /// RHK with their indicators.
+    pub rhk: Vec<(NewRhk, Vec<NewIndicator>)>,
+}
+
+/// What applying a template did for one employee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateOutcome {
+    /// A new draft SKP was created.
+    Created,
+    /// The RHK were added to an open draft.
+    Updated,
+    /// A retry: the first call did it.
+    AlreadyApplied,
+}
+
+fn refusal(id: &str, r: Refusal) -> Error {
+    match r {
+        Refusal::NotActor { .. } => Error::PermissionDenied(r.to_string()),
+        Refusal::WrongState { .. } => {
+            Error::precondition("SKP_WRONG_STATE", format!("skps/{id}"), r.to_string())
+        }
+    }
+}
+
+fn state_of(row: &SkpRow) -> Result<State> {
+    State::parse(&row.state)
+        .ok_or_else(|| Error::Internal(format!("SKP {} has unknown state {}", row.id, row.state)))
+}
+
+fn link_side(s: &SkpRow) -> Result<LinkSide<'_>> {
+    Ok(LinkSide {
+        skp_id: &s.id,
+        employee_id: &s.employee_id,
+        period_id: &s.period_id,
+        year: s.year,
+        assessor_id: s.assessor_id.as_deref(),
+        top_of_chain: s.top_of_chain,
+        approved: s.approved_at.is_some(),
+        state: state_of(s)?,
+    })
+}
+
+/// Condition "the assignment covers day `d`".
+fn covers(d: NaiveDate) -> Condition {
+    Condition::all()
+        .add(assignment::Column::StartDate.lte(d))
+        .add(
+            Condition::any()
+                .add(assignment::Column::EndDate.is_null())
+                .add(assignment::Column::EndDate.gte(d)),
+        )
+}
+
+async fn definitive_on<C: ConnectionTrait>(
+    db: &C,
+    employee_id: &str,
+    d: NaiveDate,
+) -> Result<Option<AssignmentRow>> {
+    Ok(assignment::Entity::find()
+        .filter(assignment::Column::EmployeeId.eq(employee_id))
+        .filter(assignment::Column::Kind.eq("DEFINITIF"))
+        .filter(covers(d))
+        .one(db)
+        .await?)
+}
+
+async fn find_skp<C: ConnectionTrait>(db: &C, id: &str) -> Result<SkpRow> {
+    skp::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("Skp", id))
+}
+
+async fn find_rhk<C: ConnectionTrait>(db: &C, id: &str) -> Result<RhkRow> {
+    skp_rhk::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("Rhk", id))
+}
+
+async fn find_indicator<C: ConnectionTrait>(db: &C, id: &str) -> Result<IndicatorRow> {
+    skp_indicator::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("Indicator", id))
+}
+
+/// Bumps the SKP's version and update time (every content change and transition does).
+async fn touch(txn: &DatabaseTransaction, id: &str) -> Result<i64> {
+    skp::Entity::update_many()
+        .col_expr(skp::Column::Version, Expr::col(skp::Column::Version).add(1))
+        .col_expr(skp::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(skp::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(find_skp(txn, id).await?.version)
+}
+
+/// Loads the RHK (with indicators) and behaviours of the given SKP.
+async fn load_docs<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<SkpRow>,
+    full: bool,
+) -> Result<Vec<SkpDoc>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut rhk_by: HashMap<String, Vec<RhkDoc>> = HashMap::new();
+    let mut beh_by: HashMap<String, Vec<BehaviourRow>> = HashMap::new();
+    if full && !ids.is_empty() {
+        let mut inds_by: HashMap<String, Vec<IndicatorRow>> = HashMap::new();
+        for i in skp_indicator::Entity::find()
+            .filter(skp_indicator::Column::SkpId.is_in(ids.clone()))
+            .order_by_asc(skp_indicator::Column::Sequence)
+            .order_by_asc(skp_indicator::Column::Id)
+            .all(db)
+            .await?
+        {
+            inds_by.entry(i.rhk_id.clone()).or_default().push(i);
+        }
+        for r in skp_rhk::Entity::find()
+            .filter(skp_rhk::Column::SkpId.is_in(ids.clone()))
+            .order_by_asc(skp_rhk::Column::Sequence)
+            .order_by_asc(skp_rhk::Column::Id)
+            .all(db)
+            .await?
+        {
+            let indicators = inds_by.remove(&r.id).unwrap_or_default();
+            rhk_by
+                .entry(r.skp_id.clone())
+                .or_default()
+                .push(RhkDoc { rhk: r, indicators });
+        }
+        for b in skp_behaviour::Entity::find()
+            .filter(skp_behaviour::Column::SkpId.is_in(ids.clone()))
+            .all(db)
+            .await?
+        {
+            beh_by.entry(b.skp_id.clone()).or_default().push(b);
+        }
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for s in rows {
+        let mut behaviours = beh_by.remove(&s.id).unwrap_or_default();
+        behaviours.sort_by_key(|b| rules::berakhlak_rank(&b.value).unwrap_or(usize::MAX));
+        out.push(SkpDoc {
+            assessed_periods: assessed_periods(db, &s.id).await?,
+            rhk: rhk_by.remove(&s.id).unwrap_or_default(),
+            behaviours,
+            skp: s,
+        });
+    }
+    Ok(out)
+}
+
+/// The employee's SKP other than `except`, to check spans against.
+async fn skps_of_employee<C: ConnectionTrait>(
+    db: &C,
+    employee_id: &str,
+    except: Option<&str>,
+) -> Result<Vec<SkpRow>> {
+    let mut q = skp::Entity::find().filter(skp::Column::EmployeeId.eq(employee_id));
+    if let Some(e) = except {
+        q = q.filter(skp::Column::Id.ne(e));
+    }
+    Ok(q.order_by_asc(skp::Column::StartDate).all(db).await?)
+}
+
+/// Refuses an RHK link that breaks the cascade rule.
+async fn check_parent(
+    txn: &DatabaseTransaction,
+    child: &SkpRow,
+    parent_rhk_id: &str,
+) -> Result<()> {
+    let parent = skp_rhk::Entity::find_by_id(parent_rhk_id.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            Error::precondition(
+                "RHK_LINK_INVALID",
+                format!("rhk/{parent_rhk_id}"),
+                format!("the linked RHK {parent_rhk_id} does not exist"),
+            )
+        })?;
+    let parent_skp = find_skp(txn, &parent.skp_id).await?;
+    rules::check_link(&link_side(child)?, &link_side(&parent_skp)?)
+        .map_err(|(reason, msg)| Error::precondition(reason, format!("rhk/{parent_rhk_id}"), msg))
+}
+
+fn check_perspective(s: &SkpRow, perspective: Option<&str>) -> Result<()> {
+    if perspective.is_some() && s.position_type != "JPT" {
+        return Err(Error::invalid(
+            "rhk.perspective",
+            format!(
+                "only RHK of a JPT carry a perspective; this SKP is for a {} post",
+                s.position_type
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn next_rhk_sequence(txn: &DatabaseTransaction, skp_id: &str) -> Result<(i32, u64)> {
+    let count = skp_rhk::Entity::find()
+        .filter(skp_rhk::Column::SkpId.eq(skp_id))
+        .count(txn)
+        .await?;
+    let last = skp_rhk::Entity::find()
+        .filter(skp_rhk::Column::SkpId.eq(skp_id))
+        .order_by_desc(skp_rhk::Column::Sequence)
+        .one(txn)
+        .await?
+        .map_or(0, |r| r.sequence);
+    Ok((last + 1, count))
+}
+
+async fn insert_rhk(
+    txn: &DatabaseTransaction,
+    s: &SkpRow,
+    id: String,
+    new: &NewRhk,
+) -> Result<RhkRow> {
+    let (sequence, count) = next_rhk_sequence(txn, &s.id).await?;
+    if count as usize >= rules::MAX_RHK {
+        return Err(Error::precondition(
+            "TOO_MANY_RHK",
+            format!("skps/{}", s.id),
+            format!("an SKP holds at most {} RHK", rules::MAX_RHK),
+        ));
+    }
+    let now = Utc::now();
+    Ok(skp_rhk::ActiveModel {
+        id: Set(id),
+        skp_id: Set(s.id.clone()),
+        sequence: Set(sequence),
+        kind: Set(new.kind.clone()),
+        text: Set(new.text.clone()),
+        perspective: Set(new.perspective.clone()),
+        parent_rhk_id: Set(new.parent_rhk_id.clone()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?)
+}
+
+async fn insert_indicator(
+    txn: &DatabaseTransaction,
+    rhk: &RhkRow,
+    id: String,
+    new: &NewIndicator,
+) -> Result<IndicatorRow> {
+    let count = skp_indicator::Entity::find()
+        .filter(skp_indicator::Column::RhkId.eq(&rhk.id))
+        .count(txn)
+        .await?;
+    if count as usize >= rules::MAX_INDICATORS {
+        return Err(Error::precondition(
+            "TOO_MANY_INDICATORS",
+            format!("rhk/{}", rhk.id),
+            format!("an RHK holds at most {} indicators", rules::MAX_INDICATORS),
+        ));
+    }
+    let last = skp_indicator::Entity::find()
+        .filter(skp_indicator::Column::RhkId.eq(&rhk.id))
+        .order_by_desc(skp_indicator::Column::Sequence)
+        .one(txn)
+        .await?
+        .map_or(0, |i| i.sequence);
+    let now = Utc::now();
+    Ok(skp_indicator::ActiveModel {
+        id: Set(id),
+        rhk_id: Set(rhk.id.clone()),
+        skp_id: Set(rhk.skp_id.clone()),
+        sequence: Set(last + 1),
+        aspect: Set(new.aspect.clone()),
+        text: Set(new.text.clone()),
+        target: Set(new.target),
+        unit: Set(new.unit.clone()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?)
+}
+
+impl Store {
+    /// Locks the SKP, checks the caller's relations are current, the etag (when given) and the
+    /// workflow rule for `action`; returns the row and the state it leads to.
+    async fn guard(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        acting: &Acting,
+        action: Action,
+        version: Option<i64>,
+    ) -> Result<(SkpRow, State)> {
+        if !lock_row(txn, self.kind(), "skps", id).await? {
+            return Err(Error::not_found("Skp", id));
+        }
+        let row = find_skp(txn, id).await?;
+        if row.assessor_id != acting.assessor_seen {
+            return Err(Error::Aborted {
+                kind: "Skp",
+                id: id.to_owned(),
+            });
+        }
+        if version.is_some_and(|v| v != row.version) {
+            return Err(Error::Aborted {
+                kind: "Skp",
+                id: id.to_owned(),
+            });
+        }
+        let next = rules::transition(state_of(&row)?, action, &acting.relations)
+            .map_err(|r| refusal(id, r))?;
+        Ok((row, next))
+    }
+
+    /// Reads an SKP row.
+    pub async fn get_skp(&self, id: &str) -> Result<SkpRow> {
+        find_skp(self.conn(), id).await
+    }
+
+    /// Reads an SKP with (when `full`) its RHK, indicators and behaviour.
+    pub async fn get_skp_doc(&self, id: &str, full: bool) -> Result<SkpDoc> {
+        let row = self.get_skp(id).await?;
+        load_docs(self.conn(), vec![row], full)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("SKP vanished while loading".into()))
+    }
+
+    /// Reads an RHK row.
+    pub async fn get_rhk(&self, id: &str) -> Result<RhkRow> {
+        find_rhk(self.conn(), id).await
+    }
+
+    /// Reads an RHK with its indicators.
+    pub async fn get_rhk_doc(&self, id: &str) -> Result<RhkDoc> {
+        let rhk = self.get_rhk(id).await?;
+        let indicators = skp_indicator::Entity::find()
+            .filter(skp_indicator::Column::RhkId.eq(id))
+            .order_by_asc(skp_indicator::Column::Sequence)
+            .all(self.conn())
+            .await?;
+        Ok(RhkDoc { rhk, indicators })
+    }
+
+    /// Reads an indicator row.
+    pub async fn get_indicator(&self, id: &str) -> Result<IndicatorRow> {
+        find_indicator(self.conn(), id).await
+    }
+
+    /// Lists SKP in creation order.
+    pub async fn list_skps(
+        &self,
+        f: &SkpFilter,
+        full: bool,
+        page: &Page,
+    ) -> Result<(Vec<SkpDoc>, String)> {
+        let mut q = skp::Entity::find().order_by_asc(skp::Column::Id);
+        if let Some(v) = &f.employee_id {
+            q = q.filter(skp::Column::EmployeeId.eq(v.as_str()));
+        }
+        if let Some(v) = &f.assessor_id {
+            q = q.filter(skp::Column::AssessorId.eq(v.as_str()));
+        }
+        if let Some(v) = &f.period_id {
+            q = q.filter(skp::Column::PeriodId.eq(v.as_str()));
+        }
+        if let Some(v) = &f.state {
+            q = q.filter(skp::Column::State.eq(v.as_str()));
+        }
+        if let Some(k) = &page.after {
+            q = q.filter(skp::Column::Id.gt(k.first().cloned().unwrap_or_default()));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        let (rows, next) = page.finish(rows, |r| vec![r.id.clone()]);
+        Ok((load_docs(self.conn(), rows, full).await?, next))
+    }
+
+    /// Creates a draft SKP (idempotent on `request_id`). Its span, assessor, assessor's superior
+    /// and post snapshot come from the employee's definitive assignment on the first day.
+    pub async fn create_skp(
+        &self,
+        actor: &Actor,
+        new: NewSkp,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<SkpDoc> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) = claim(&txn, "CreateSkp", request_id, digest, &id).await? {
+            txn.commit().await?;
+            return self.get_skp_doc(&existing, true).await;
+        }
+        self.insert_skp(&txn, actor, &id, &new, None).await?;
+        txn.commit().await?;
+        self.get_skp_doc(&id, true).await
+    }
+
+    /// Inserts a draft SKP with its seven behaviour values, and records it.
+    async fn insert_skp(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        id: &str,
+        new: &NewSkp,
+        source: Option<&str>,
+    ) -> Result<SkpRow> {
+        if !lock_row(txn, self.kind(), "employees", &new.employee_id).await? {
+            return Err(Error::not_found("Employee", &new.employee_id));
+        }
+        let emp = employee::Entity::find_by_id(new.employee_id.clone())
+            .one(txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Employee", &new.employee_id))?;
+        let period = performance_period::Entity::find_by_id(new.period_id.clone())
+            .one(txn)
+            .await?
+            .ok_or_else(|| Error::not_found("PerformancePeriod", &new.period_id))?;
+        if period.agency_id != emp.agency_id {
+            return Err(Error::precondition(
+                "PERIOD_OTHER_AGENCY",
+                format!("performancePeriods/{}", period.id),
+                "the period belongs to another agency than the employee",
+            ));
+        }
+        let existing = skps_of_employee(txn, &emp.id, None).await?;
+        let requested = new.start_date.is_some();
+        let mut start = match new.start_date {
+            Some(d) => {
+                if d < period.start_date || d > period.end_date {
+                    return Err(Error::invalid(
+                        "start_date",
+                        format!("must be a day of {}", period.year),
+                    ));
+                }
+                d
+            }
+            None => existing
+                .iter()
+                .filter(|s| s.period_id == period.id)
+                .map(|s| s.end_date + Duration::days(1))
+                .fold(period.start_date, std::cmp::max),
+        };
+        if start > period.end_date {
+            return Err(Error::precondition(
+                "PERIOD_COVERED",
+                format!("employees/{}", emp.id),
+                format!(
+                    "the employee's SKP already cover {} to the end of the year",
+                    period.year
+                ),
+            ));
+        }
+        let post = match definitive_on(txn, &emp.id, start).await? {
+            Some(a) => a,
+            None if !requested => assignment::Entity::find()
+                .filter(assignment::Column::EmployeeId.eq(&emp.id))
+                .filter(assignment::Column::Kind.eq("DEFINITIF"))
+                .filter(assignment::Column::StartDate.gt(start))
+                .filter(assignment::Column::StartDate.lte(period.end_date))
+                .order_by_asc(assignment::Column::StartDate)
+                .one(txn)
+                .await?
+                .ok_or_else(|| {
+                    Error::precondition(
+                        "NO_ASSIGNMENT_ON_DATE",
+                        format!("employees/{}", emp.id),
+                        format!(
+                            "the employee holds no definitive post between {start} and {}",
+                            period.end_date
+                        ),
+                    )
+                })?,
+            None => {
+                return Err(Error::precondition(
+                    "NO_ASSIGNMENT_ON_DATE",
+                    format!("employees/{}", emp.id),
+                    format!("the employee holds no definitive post on {start}"),
+                ));
+            }
+        };
+        start = std::cmp::max(start, post.start_date);
+        let end = post
+            .end_date
+            .map_or(period.end_date, |e| std::cmp::min(e, period.end_date));
+        let span = Span {
+            start,
+            end: Some(end),
+        };
+        if let Some(other) = existing.iter().find(|s| {
+            span.overlaps(&Span {
+                start: s.start_date,
+                end: Some(s.end_date),
+            })
+        }) {
+            return Err(Error::precondition(
+                "SKP_OVERLAP",
+                format!("skps/{}", other.id),
+                format!(
+                    "the employee's SKP {} ({}) covers {} to {}, overlapping {start} to {end}; one SKP per employee and day",
+                    other.id, other.state, other.start_date, other.end_date
+                ),
+            ));
+        }
+        let assessor = post.superior_employee_id.clone();
+        let assessor_superior = match &assessor {
+            Some(a) => definitive_on(txn, a, start)
+                .await?
+                .and_then(|x| x.superior_employee_id),
+            None => None,
+        };
+        let unit_name = unit::Entity::find_by_id(post.unit_id.clone())
+            .one(txn)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        let now = Utc::now();
+        let row = skp::ActiveModel {
+            id: Set(id.to_owned()),
+            employee_id: Set(emp.id.clone()),
+            period_id: Set(period.id.clone()),
+            agency_id: Set(period.agency_id.clone()),
+            year: Set(period.year),
+            start_date: Set(start),
+            end_date: Set(end),
+            approach: Set(new.approach.clone()),
+            state: Set(State::Draft.as_str().to_owned()),
+            top_of_chain: Set(assessor.is_some() && assessor_superior.is_none()),
+            assessor_id: Set(assessor),
+            assessor_superior_id: Set(assessor_superior),
+            assessor_overridden: Set(false),
+            assignment_id: Set(Some(post.id.clone())),
+            unit_id: Set(post.unit_id.clone()),
+            unit_name: Set(unit_name),
+            position_name: Set(post.position_name.clone()),
+            position_type: Set(post.position_type.clone()),
+            annex_resource_support: Set(new.annex.resource_support.clone()),
+            annex_accountability: Set(new.annex.accountability.clone()),
+            annex_consequences: Set(new.annex.consequences.clone()),
+            return_note: Set(None),
+            reopen_reason: Set(None),
+            close_reason: Set(None),
+            submitted_at: Set(None),
+            approved_at: Set(None),
+            closed_at: Set(None),
+            source_skp_id: Set(source.map(str::to_owned)),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        let behaviours: Vec<_> = BERAKHLAK
+            .iter()
+            .map(|v| skp_behaviour::ActiveModel {
+                skp_id: Set(id.to_owned()),
+                value: Set((*v).to_owned()),
+                expectation: Set(String::new()),
+                version: Set(1),
+                updated_at: Set(now),
+            })
+            .collect();
+        skp_behaviour::Entity::insert_many(behaviours)
+            .exec_without_returning(txn)
+            .await?;
+        self.record(
+            txn,
+            actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: id,
+                action: "create",
+                detail: json!({
+                    "employee_id": row.employee_id, "period_id": row.period_id, "year": row.year,
+                    "start_date": row.start_date, "end_date": row.end_date,
+                    "approach": row.approach, "state": row.state,
+                    "assessor_id": row.assessor_id, "assessor_superior_id": row.assessor_superior_id,
+                    "top_of_chain": row.top_of_chain, "assignment_id": row.assignment_id,
+                    "unit_id": row.unit_id, "position_name": row.position_name,
+                    "source_skp_id": row.source_skp_id,
+                }),
+            },
+        )
+        .await?;
+        Ok(row)
+    }
+
+    /// Creates a draft SKP copying approach, annex, RHK (without links, which pointed into the
+    /// source's period) and indicators of `source` (by default the employee's latest SKP of the
+    /// previous year, approved ones first). Leaders' expectations are not copied.
+    pub async fn copy_skp(
+        &self,
+        actor: &Actor,
+        employee_id: &str,
+        period_id: &str,
+        source_id: Option<&str>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<SkpDoc> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) = claim(&txn, "CopySkp", request_id, digest, &id).await? {
+            txn.commit().await?;
+            return self.get_skp_doc(&existing, true).await;
+        }
+        let source = match source_id {
+            Some(s) => {
+                let src = find_skp(&txn, s).await?;
+                if src.employee_id != employee_id {
+                    return Err(Error::invalid(
+                        "source_skp_id",
+                        "belongs to another employee; only one's own SKP can be copied",
+                    ));
+                }
+                src
+            }
+            None => {
+                let period = find_period(&txn, period_id).await?;
+                let mut candidates: Vec<SkpRow> = skp::Entity::find()
+                    .filter(skp::Column::EmployeeId.eq(employee_id))
+                    .filter(skp::Column::Year.eq(period.year - 1))
+                    .all(&txn)
+                    .await?;
+                candidates.sort_by_key(|s| (s.approved_at.is_some(), s.end_date));
+                candidates.pop().ok_or_else(|| {
+                    Error::precondition(
+                        "NO_PREVIOUS_SKP",
+                        format!("employees/{employee_id}"),
+                        format!(
+                            "the employee has no SKP of {} to copy; name one in source_skp_id",
+                            period.year - 1
+                        ),
+                    )
+                })?
+            }
+        };
+        let new = NewSkp {
+            employee_id: employee_id.to_owned(),
+            period_id: period_id.to_owned(),
+            approach: source.approach.clone(),
+            annex: Annex {
+                resource_support: source.annex_resource_support.clone(),
+                accountability: source.annex_accountability.clone(),
+                consequences: source.annex_consequences.clone(),
+            },
+            start_date: None,
+        };
+        let row = self
+            .insert_skp(&txn, actor, &id, &new, Some(&source.id))
+            .await?;
+        let doc = load_docs(&txn, vec![source.clone()], true)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("source SKP vanished".into()))?;
+        let keep_perspective = row.position_type == "JPT";
+        for r in &doc.rhk {
+            let new_rhk = NewRhk {
+                kind: r.rhk.kind.clone(),
+                text: r.rhk.text.clone(),
+                perspective: r.rhk.perspective.clone().filter(|_| keep_perspective),
+                parent_rhk_id: None,
+            };
+            let rhk = insert_rhk(&txn, &row, new_id(), &new_rhk).await?;
+            for i in &r.indicators {
+                let ni = NewIndicator {
+                    aspect: i.aspect.clone(),
+                    text: i.text.clone(),
+                    target: i.target,
+                    unit: i.unit.clone(),
+                };
+                insert_indicator(&txn, &rhk, new_id(), &ni).await?;
+            }
+        }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &id,
+                action: "copy",
+                detail: json!({"source_skp_id": source.id, "rhk_copied": doc.rhk.len(), "links_dropped": true}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_skp_doc(&id, true).await
+    }
+
+    /// Updates the approach or annex of an editable SKP.
+    pub async fn update_skp(
+        &self,
+        acting: &Acting,
+        id: &str,
+        version: i64,
+        ch: SkpChanges,
+    ) -> Result<SkpDoc> {
+        let changes_json = serde_json::to_value(&ch).unwrap_or_default();
+        let txn = self.begin_write().await?;
+        self.guard(&txn, id, acting, Action::Edit, Some(version))
+            .await?;
+        let mut q = skp::Entity::update_many();
+        let mut any = false;
+        for (col, v) in [
+            (skp::Column::Approach, ch.approach),
+            (skp::Column::AnnexResourceSupport, ch.resource_support),
+            (skp::Column::AnnexAccountability, ch.accountability),
+            (skp::Column::AnnexConsequences, ch.consequences),
+        ] {
+            if let Some(v) = v {
+                q = q.col_expr(col, Expr::value(v));
+                any = true;
+            }
+        }
+        if any {
+            q.filter(skp::Column::Id.eq(id)).exec(&txn).await?;
+        }
+        let v = touch(&txn, id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: id,
+                action: "update",
+                detail: json!({"changes": changes_json, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_skp_doc(id, true).await
+    }
+
+    /// Adds an RHK to an editable SKP (idempotent on `request_id`).
+    pub async fn create_rhk(
+        &self,
+        acting: &Acting,
+        skp_id: &str,
+        new: NewRhk,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<RhkDoc> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) = claim(&txn, "CreateRhk", request_id, digest, &id).await? {
+            txn.commit().await?;
+            return self.get_rhk_doc(&existing).await;
+        }
+        let (s, _) = self.guard(&txn, skp_id, acting, Action::Edit, None).await?;
+        check_perspective(&s, new.perspective.as_deref())?;
+        if let Some(p) = &new.parent_rhk_id {
+            check_parent(&txn, &s, p).await?;
+        }
+        let row = insert_rhk(&txn, &s, id.clone(), &new).await?;
+        let v = touch(&txn, skp_id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: skp_id,
+                action: "rhk.create",
+                detail: json!({"rhk_id": id, "sequence": row.sequence, "rhk": new, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_rhk_doc(&id).await
+    }
+
+    /// Updates an RHK of an editable SKP if `version` is the RHK's current version.
+    pub async fn update_rhk(
+        &self,
+        acting: &Acting,
+        id: &str,
+        version: i64,
+        ch: RhkChanges,
+    ) -> Result<RhkDoc> {
+        let changes_json = serde_json::to_value(&ch).unwrap_or_default();
+        let txn = self.begin_write().await?;
+        let cur = find_rhk(&txn, id).await?;
+        let (s, _) = self
+            .guard(&txn, &cur.skp_id, acting, Action::Edit, None)
+            .await?;
+        if cur.version != version {
+            return Err(Error::Aborted {
+                kind: "Rhk",
+                id: id.to_owned(),
+            });
+        }
+        if let Some(p) = &ch.perspective {
+            check_perspective(&s, p.as_deref())?;
+        }
+        if let Some(Some(p)) = &ch.parent_rhk_id {
+            check_parent(&txn, &s, p).await?;
+        }
+        let mut q = skp_rhk::Entity::update_many()
+            .col_expr(
+                skp_rhk::Column::Version,
+                Expr::col(skp_rhk::Column::Version).add(1),
+            )
+            .col_expr(skp_rhk::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(v) = ch.kind {
+            q = q.col_expr(skp_rhk::Column::Kind, Expr::value(v));
+        }
+        if let Some(v) = ch.text {
+            q = q.col_expr(skp_rhk::Column::Text, Expr::value(v));
+        }
+        if let Some(v) = ch.perspective {
+            q = q.col_expr(skp_rhk::Column::Perspective, Expr::value(v));
+        }
+        if let Some(v) = ch.parent_rhk_id {
+            q = q.col_expr(skp_rhk::Column::ParentRhkId, Expr::value(v));
+        }
+        q.filter(skp_rhk::Column::Id.eq(id)).exec(&txn).await?;
+        let v = touch(&txn, &s.id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &s.id,
+                action: "rhk.update",
+                detail: json!({"rhk_id": id, "changes": changes_json, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_rhk_doc(id).await
+    }
+
+    /// Deletes an RHK and its indicators; refused while RHK of other SKP support it.
+    pub async fn delete_rhk(&self, acting: &Acting, id: &str, version: i64) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let cur = find_rhk(&txn, id).await?;
+        let (s, _) = self
+            .guard(&txn, &cur.skp_id, acting, Action::Edit, None)
+            .await?;
+        if cur.version != version {
+            return Err(Error::Aborted {
+                kind: "Rhk",
+                id: id.to_owned(),
+            });
+        }
+        let supporters = skp_rhk::Entity::find()
+            .filter(skp_rhk::Column::ParentRhkId.eq(id))
+            .count(&txn)
+            .await?;
+        if supporters > 0 {
+            return Err(Error::precondition(
+                "RHK_SUPPORTED",
+                format!("rhk/{id}"),
+                format!("{supporters} RHK of subordinates link to this RHK; it cannot be deleted"),
+            ));
+        }
+        skp_indicator::Entity::delete_many()
+            .filter(skp_indicator::Column::RhkId.eq(id))
+            .exec(&txn)
+            .await?;
+        skp_rhk::Entity::delete_many()
+            .filter(skp_rhk::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        let v = touch(&txn, &s.id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &s.id,
+                action: "rhk.delete",
+                detail: json!({"rhk_id": id, "text": cur.text, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Adds an indicator to an RHK of an editable SKP (idempotent on `request_id`).
+    pub async fn create_indicator(
+        &self,
+        acting: &Acting,
+        rhk_id: &str,
+        new: NewIndicator,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<IndicatorRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "CreateIndicator", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_indicator(&existing).await;
+        }
+        let rhk = find_rhk(&txn, rhk_id).await?;
+        self.guard(&txn, &rhk.skp_id, acting, Action::Edit, None)
+            .await?;
+        let row = insert_indicator(&txn, &rhk, id.clone(), &new).await?;
+        let v = touch(&txn, &rhk.skp_id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &rhk.skp_id,
+                action: "indicator.create",
+                detail: json!({"rhk_id": rhk_id, "indicator_id": id, "sequence": row.sequence, "indicator": new, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Updates an indicator if `version` is its current version.
+    pub async fn update_indicator(
+        &self,
+        acting: &Acting,
+        id: &str,
+        version: i64,
+        ch: IndicatorChanges,
+    ) -> Result<IndicatorRow> {
+        let changes_json = serde_json::to_value(&ch).unwrap_or_default();
+        let txn = self.begin_write().await?;
+        let cur = find_indicator(&txn, id).await?;
+        self.guard(&txn, &cur.skp_id, acting, Action::Edit, None)
+            .await?;
+        if cur.version != version {
+            return Err(Error::Aborted {
+                kind: "Indicator",
+                id: id.to_owned(),
+            });
+        }
+        let mut q = skp_indicator::Entity::update_many()
+            .col_expr(
+                skp_indicator::Column::Version,
+                Expr::col(skp_indicator::Column::Version).add(1),
+            )
+            .col_expr(skp_indicator::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(v) = ch.aspect {
+            q = q.col_expr(skp_indicator::Column::Aspect, Expr::value(v));
+        }
+        if let Some(v) = ch.text {
+            q = q.col_expr(skp_indicator::Column::Text, Expr::value(v));
+        }
+        if let Some(v) = ch.target {
+            q = q.col_expr(skp_indicator::Column::Target, Expr::value(v));
+        }
+        if let Some(v) = ch.unit {
+            q = q.col_expr(skp_indicator::Column::Unit, Expr::value(v));
+        }
+        q.filter(skp_indicator::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        let v = touch(&txn, &cur.skp_id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &cur.skp_id,
+                action: "indicator.update",
+                detail: json!({"rhk_id": cur.rhk_id, "indicator_id": id, "changes": changes_json, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_indicator(id).await
+    }
+
+    /// Deletes an indicator of an editable SKP.
+    pub async fn delete_indicator(&self, acting: &Acting, id: &str, version: i64) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let cur = find_indicator(&txn, id).await?;
+        self.guard(&txn, &cur.skp_id, acting, Action::Edit, None)
+            .await?;
+        if cur.version != version {
+            return Err(Error::Aborted {
+                kind: "Indicator",
+                id: id.to_owned(),
+            });
+        }
+        skp_indicator::Entity::delete_many()
+            .filter(skp_indicator::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        let v = touch(&txn, &cur.skp_id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &cur.skp_id,
+                action: "indicator.delete",
+                detail: json!({"rhk_id": cur.rhk_id, "indicator_id": id, "text": cur.text, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Sets the leader's expectation of one behaviour value if `version` is current.
+    pub async fn update_behaviour(
+        &self,
+        acting: &Acting,
+        skp_id: &str,
+        value: &str,
+        version: i64,
+        expectation: String,
+    ) -> Result<BehaviourRow> {
+        let txn = self.begin_write().await?;
+        self.guard(&txn, skp_id, acting, Action::SetExpectation, None)
+            .await?;
+        let res = skp_behaviour::Entity::update_many()
+            .col_expr(
+                skp_behaviour::Column::Expectation,
+                Expr::value(expectation.clone()),
+            )
+            .col_expr(
+                skp_behaviour::Column::Version,
+                Expr::col(skp_behaviour::Column::Version).add(1),
+            )
+            .col_expr(skp_behaviour::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(skp_behaviour::Column::SkpId.eq(skp_id))
+            .filter(skp_behaviour::Column::Value.eq(value))
+            .filter(skp_behaviour::Column::Version.eq(version))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(Error::Aborted {
+                kind: "Behaviour",
+                id: format!("{skp_id}/{value}"),
+            });
+        }
+        let v = touch(&txn, skp_id).await?;
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: skp_id,
+                action: "behaviour.update",
+                detail: json!({"value": value, "expectation": expectation, "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        skp_behaviour::Entity::find_by_id((skp_id.to_owned(), value.to_owned()))
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Behaviour", format!("{skp_id}/{value}")))
+    }
+
+    /// Runs one workflow step (idempotent on `request_id`): checks the actor and state, the
+    /// step's own rules, then records the transition with its reason.
+    pub async fn transition_skp(
+        &self,
+        acting: &Acting,
+        id: &str,
+        step: Step,
+        version: Option<i64>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<SkpDoc> {
+        let txn = self.begin_write().await?;
+        if let Claim::Replay(existing) = claim(&txn, step.method(), request_id, digest, id).await? {
+            txn.commit().await?;
+            return self.get_skp_doc(&existing, true).await;
+        }
+        let (row, next) = self.guard(&txn, id, acting, step.action(), version).await?;
+        let from = state_of(&row)?;
+        let now = Utc::now();
+        let mut q = skp::Entity::update_many()
+            .col_expr(skp::Column::State, Expr::value(next.as_str()))
+            .col_expr(skp::Column::Version, Expr::col(skp::Column::Version).add(1))
+            .col_expr(skp::Column::UpdatedAt, Expr::value(now));
+        let mut detail = json!({"from": from.as_str(), "to": next.as_str()});
+        match &step {
+            Step::Submit => {
+                self.check_submittable(&txn, &row).await?;
+                q = q.col_expr(skp::Column::SubmittedAt, Expr::value(now));
+            }
+            Step::Approve => {
+                q = q.col_expr(skp::Column::ApprovedAt, Expr::value(now));
+            }
+            Step::Return { note } => {
+                q = q.col_expr(skp::Column::ReturnNote, Expr::value(note.clone()));
+                detail["reason"] = json!(note);
+            }
+            Step::Reopen { reason } => {
+                let assessed = assessed_periods(&txn, id).await?;
+                rules::check_reopen(assessed)
+                    .map_err(|m| Error::precondition("SKP_ASSESSED", format!("skps/{id}"), m))?;
+                q = q
+                    .col_expr(skp::Column::ReopenReason, Expr::value(reason.clone()))
+                    .col_expr(
+                        skp::Column::ApprovedAt,
+                        Expr::value(None::<chrono::DateTime<Utc>>),
+                    );
+                detail["reason"] = json!(reason);
+            }
+            Step::Close { end_date, reason } => {
+                if *end_date < row.start_date || *end_date > row.end_date {
+                    return Err(Error::invalid(
+                        "end_date",
+                        format!(
+                            "must lie within the SKP's span {} to {}",
+                            row.start_date, row.end_date
+                        ),
+                    ));
+                }
+                q = q
+                    .col_expr(skp::Column::EndDate, Expr::value(*end_date))
+                    .col_expr(skp::Column::ClosedAt, Expr::value(now))
+                    .col_expr(skp::Column::CloseReason, Expr::value(reason.clone()));
+                detail["reason"] = json!(reason);
+                detail["end_date"] = json!(end_date);
+                detail["previous_end_date"] = json!(row.end_date);
+            }
+            Step::SetAssessor {
+                assessor_id,
+                assessor_superior_id,
+                reason,
+            } => {
+                check_assessor(&txn, &row, assessor_id, assessor_superior_id.as_deref()).await?;
+                q = q
+                    .col_expr(skp::Column::AssessorId, Expr::value(assessor_id.clone()))
+                    .col_expr(
+                        skp::Column::AssessorSuperiorId,
+                        Expr::value(assessor_superior_id.clone()),
+                    )
+                    .col_expr(skp::Column::AssessorOverridden, Expr::value(true))
+                    .col_expr(
+                        skp::Column::TopOfChain,
+                        Expr::value(assessor_superior_id.is_none()),
+                    );
+                detail["reason"] = json!(reason);
+                detail["previous"] = json!({"assessor_id": row.assessor_id, "assessor_superior_id": row.assessor_superior_id});
+                detail["assessor_id"] = json!(assessor_id);
+                detail["assessor_superior_id"] = json!(assessor_superior_id);
+            }
+        }
+        q.filter(skp::Column::Id.eq(id)).exec(&txn).await?;
+        detail["version"] = json!(row.version + 1);
+        let action = match step.action() {
+            Action::SetAssessor => "set_assessor",
+            a => a.as_str(),
+        };
+        self.record(
+            &txn,
+            &acting.actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: id,
+                action,
+                detail,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_skp_doc(id, true).await
+    }
+
+    /// Refuses a submission the plan is not ready for (see [`rules::check_ready`]), or whose
+    /// links no longer satisfy the cascade rule.
+    async fn check_submittable(&self, txn: &DatabaseTransaction, s: &SkpRow) -> Result<()> {
+        if s.assessor_id.is_none() {
+            return Err(Error::precondition(
+                "SKP_HAS_NO_ASSESSOR",
+                format!("skps/{}", s.id),
+                "the SKP has no assessor (the post names no superior); an administrator must set one (SetSkpAssessor) first",
+            ));
+        }
+        let doc = load_docs(txn, vec![s.clone()], true)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("SKP vanished".into()))?;
+        let summaries: Vec<RhkSummary> = doc
+            .rhk
+            .iter()
+            .map(|r| RhkSummary {
+                id: r.rhk.id.clone(),
+                sequence: r.rhk.sequence,
+                utama: r.rhk.kind == "UTAMA",
+                indicators: r.indicators.len(),
+                linked: r.rhk.parent_rhk_id.is_some(),
+            })
+            .collect();
+        rules::check_ready(s.top_of_chain, &summaries).map_err(|n| {
+            let subject = n
+                .rhk_id
+                .map_or_else(|| format!("skps/{}", s.id), |r| format!("rhk/{r}"));
+            Error::precondition(n.reason, subject, n.message)
+        })?;
+        for r in &doc.rhk {
+            if let Some(p) = &r.rhk.parent_rhk_id {
+                check_parent(txn, s, p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the open SKP made from `assignment` when its end date is set before the SKP's end
+    /// (mutasi), inside the assignment update's transaction. An SKP that starts after the new
+    /// end date makes the update FAILED_PRECONDITION.
+    pub(crate) async fn close_skps_on_assignment_end(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        assignment: &AssignmentRow,
+        end: NaiveDate,
+    ) -> Result<()> {
+        let open: Vec<SkpRow> = skp::Entity::find()
+            .filter(skp::Column::AssignmentId.eq(&assignment.id))
+            .filter(skp::Column::State.ne(State::Ditutup.as_str()))
+            .filter(skp::Column::EndDate.gt(end))
+            .all(txn)
+            .await?;
+        for s in open {
+            if s.start_date > end {
+                return Err(Error::precondition(
+                    "SKP_STARTS_AFTER_END",
+                    format!("skps/{}", s.id),
+                    format!(
+                        "SKP {} made from this assignment starts on {}, after the new end date {end}; close it first",
+                        s.id, s.start_date
+                    ),
+                ));
+            }
+            lock_row(txn, self.kind(), "skps", &s.id).await?;
+            let now = Utc::now();
+            let reason = format!("mutasi: assignment {} ends on {end}", assignment.id);
+            skp::Entity::update_many()
+                .col_expr(skp::Column::State, Expr::value(State::Ditutup.as_str()))
+                .col_expr(skp::Column::EndDate, Expr::value(end))
+                .col_expr(skp::Column::ClosedAt, Expr::value(now))
+                .col_expr(skp::Column::CloseReason, Expr::value(reason.clone()))
+                .col_expr(skp::Column::Version, Expr::col(skp::Column::Version).add(1))
+                .col_expr(skp::Column::UpdatedAt, Expr::value(now))
+                .filter(skp::Column::Id.eq(&s.id))
+                .exec(txn)
+                .await?;
+            self.record(
+                txn,
+                actor,
+                Change {
+                    resource_type: SKP_RESOURCE,
+                    resource_id: &s.id,
+                    action: "close",
+                    detail: json!({
+                        "from": s.state, "to": State::Ditutup.as_str(), "reason": reason,
+                        "end_date": end, "previous_end_date": s.end_date,
+                        "assignment_id": assignment.id, "automatic": true,
+                        "version": s.version + 1,
+                    }),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Applies `template` to one employee in its own transaction: a new draft SKP, or the RHK
+    /// added to their editable SKP of the period. Retries with the same `request_id` do nothing
+    /// twice.
+    pub async fn apply_template(
+        &self,
+        actor: &Actor,
+        employee_id: &str,
+        period_id: &str,
+        template: &Template,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<(TemplateOutcome, String)> {
+        let txn = self.begin_write().await?;
+        if !lock_row(&txn, self.kind(), "employees", employee_id).await? {
+            return Err(Error::not_found("Employee", employee_id));
+        }
+        let period = find_period(&txn, period_id).await?;
+        let existing = skps_of_employee(&txn, employee_id, None)
+            .await?
+            .into_iter()
+            .filter(|s| s.period_id == period.id && s.state != State::Ditutup.as_str())
+            .max_by_key(|s| s.start_date);
+        let id = existing.as_ref().map_or_else(new_id, |s| s.id.clone());
+        let method = format!("ApplySkpTemplate:{employee_id}");
+        if let Claim::Replay(done) = claim(&txn, &method, request_id, digest, &id).await? {
+            txn.commit().await?;
+            return Ok((TemplateOutcome::AlreadyApplied, done));
+        }
+        let (row, outcome) = match existing {
+            Some(s) => {
+                rules::transition(state_of(&s)?, Action::Edit, &[Relation::Admin])
+                    .map_err(|r| refusal(&s.id, r))?;
+                (s, TemplateOutcome::Updated)
+            }
+            None => {
+                let new = NewSkp {
+                    employee_id: employee_id.to_owned(),
+                    period_id: period_id.to_owned(),
+                    approach: template.approach.clone(),
+                    annex: Annex::default(),
+                    start_date: None,
+                };
+                (
+                    self.insert_skp(&txn, actor, &id, &new, None).await?,
+                    TemplateOutcome::Created,
+                )
+            }
+        };
+        if !row
+            .position_name
+            .trim()
+            .eq_ignore_ascii_case(template.position_name.trim())
+        {
+            return Err(Error::precondition(
+                "POSITION_MISMATCH",
+                format!("skps/{}", row.id),
+                format!(
+                    "the employee's post is {:?}, not {:?}",
+                    row.position_name, template.position_name
+                ),
+            ));
+        }
+        for (r, inds) in &template.rhk {
+            check_perspective(&row, r.perspective.as_deref())?;
+            let rhk = insert_rhk(&txn, &row, new_id(), r).await?;
+            for i in inds {
+                insert_indicator(&txn, &rhk, new_id(), i).await?;
+            }
+        }
+        let v = touch(&txn, &row.id).await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &row.id,
+                action: "template.apply",
+                detail: json!({"position_name": template.position_name, "rhk_added": template.rhk.len(), "version": v}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok((outcome, row.id))
+    }
+}
+
+async fn find_period(txn: &DatabaseTransaction, id: &str) -> Result<performance_period::Model> {
+    performance_period::Entity::find_by_id(id.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::not_found("PerformancePeriod", id))
+}
+
+/// Checks an assessor override: existing employees, neither the SKP's employee, and distinct.
+async fn check_assessor(
+    txn: &DatabaseTransaction,
+    s: &SkpRow,
+    assessor_id: &str,
+    superior_id: Option<&str>,
+) -> Result<()> {
+    if assessor_id == s.employee_id {
+        return Err(Error::invalid(
+            "assessor_id",
+            "an employee cannot assess their own SKP",
+        ));
+    }
+    if superior_id == Some(s.employee_id.as_str()) {
+        return Err(Error::invalid(
+            "assessor_superior_id",
+            "the employee cannot be their assessor's superior",
+        ));
+    }
+    if superior_id == Some(assessor_id) {
+        return Err(Error::invalid(
+            "assessor_superior_id",
+            "must differ from the assessor",
+        ));
+    }
+    for (field, id) in [
+        ("assessor_id", Some(assessor_id)),
+        ("assessor_superior_id", superior_id),
+    ] {
+        if let Some(id) = id {
+            let found = employee::Entity::find_by_id(id.to_owned()).one(txn).await?;
+            if found.is_none() {
+                return Err(Error::invalid(
+                    field,
+                    format!("employee {id} does not exist"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
