@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::server::ServerConfig;
 use crate::store::DbConfig;
+use crate::telemetry::TelemetryConfig;
 
 /// Kinerja: performance management of Indonesian civil servants (ASN) over gRPC.
 #[derive(Debug, Parser)]
@@ -101,9 +102,34 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `kinerja=debug`.
     #[arg(long, env = "KINERJA_LOG", default_value = "info")]
     pub log: String,
+    /// Baggage keys copied onto each call's span as attributes (comma-separated), e.g.
+    /// `app.name`. Export itself is set with the standard OTEL_* variables.
+    #[arg(long, env = "KINERJA_BAGGAGE_ATTRIBUTES", value_delimiter = ',')]
+    pub baggage_attributes: Vec<String>,
+    /// Milliseconds shutdown waits for the last traces, metrics and logs to reach the collector.
+    #[arg(
+        long,
+        env = "KINERJA_TELEMETRY_FLUSH_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub telemetry_flush_timeout_ms: u64,
 }
 
 impl ServeArgs {
+    /// Telemetry settings: the standard OTEL_* variables plus the flags above.
+    pub fn telemetry_config(&self) -> TelemetryConfig {
+        TelemetryConfig {
+            baggage_attributes: self
+                .baggage_attributes
+                .iter()
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            flush_timeout: Duration::from_millis(self.telemetry_flush_timeout_ms),
+            ..TelemetryConfig::from_env()
+        }
+    }
+
     /// The server settings these arguments describe.
     pub fn to_config(&self) -> ServerConfig {
         ServerConfig {
@@ -114,6 +140,7 @@ impl ServeArgs {
             max_message_bytes: self.max_message_bytes,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             health_interval: Duration::from_millis(self.health_interval_ms),
+            telemetry: self.telemetry_config(),
         }
     }
 }
@@ -132,5 +159,24 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(c.db.url, "sqlite://kinerja.db?mode=rwc");
         assert!(c.migrate);
+        assert!(c.telemetry.baggage_attributes.is_empty());
+    }
+
+    #[test]
+    fn baggage_attributes_are_a_list() {
+        let cli = Cli::try_parse_from([
+            "kinerja",
+            "serve",
+            "--baggage-attributes",
+            "app.name, app.version,",
+        ])
+        .expect("parses");
+        let Command::Serve(s) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(
+            s.to_config().telemetry.baggage_attributes,
+            vec!["app.name".to_owned(), "app.version".to_owned()]
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The tonic server: services, tower layers (request context, grpc-web), health checking driven
+//! The tonic server: services, tower layers (grpc-web, telemetry, request context), health checking driven
 //! by the database, reflection, deadlines, message limits and graceful shutdown.
 
 use std::net::SocketAddr;
@@ -23,6 +23,8 @@ use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::store::{DbConfig, Store};
+use crate::telemetry::db::{DbObserver, DbTarget};
+use crate::telemetry::{Telemetry, TelemetryConfig, TelemetryGuard, TelemetryLayer};
 
 /// Fully qualified names of the services, as health checking and reflection report them.
 pub const SERVICE_NAMES: &[&str] = &[
@@ -48,6 +50,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Interval of the database check behind health status.
     pub health_interval: Duration,
+    /// OpenTelemetry: export, sampling, baggage attributes (off by default).
+    pub telemetry: TelemetryConfig,
 }
 
 impl ServerConfig {
@@ -61,6 +65,7 @@ impl ServerConfig {
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             health_interval: Duration::from_secs(2),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -76,6 +81,7 @@ pub struct RunningServer {
     serve: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
     health: JoinHandle<()>,
     grace: Duration,
+    telemetry: Option<TelemetryGuard>,
 }
 
 impl RunningServer {
@@ -93,6 +99,9 @@ impl RunningServer {
         self.health.abort();
         self.store.close().await;
         tracing::info!("server stopped");
+        if let Some(t) = self.telemetry.take() {
+            t.shutdown().await;
+        }
         match outcome {
             Ok(Ok(Err(e))) => Err(Error::Internal(format!("server error: {e}"))),
             _ => Ok(()),
@@ -102,7 +111,18 @@ impl RunningServer {
 
 /// Connects the database, applies migrations, binds the listener and starts serving.
 pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
-    let store = Store::connect(&cfg.db).await?;
+    let mut store = Store::connect(&cfg.db).await?;
+    let (telemetry, telemetry_guard) = match Telemetry::init(&cfg.telemetry) {
+        Ok(t) => t,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let target = DbTarget::from_url(store.kind(), &cfg.db.url);
+    store
+        .set_statement_observer(DbObserver::new(telemetry.clone(), store.kind(), target).into_fn());
+    telemetry.metrics().observe_pool(&store);
     if cfg.migrate {
         store.migrate().await?;
     }
@@ -113,6 +133,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let state = AppState {
         store: store.clone(),
         clock,
+        telemetry: telemetry.clone(),
     };
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -147,8 +168,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let router = Server::builder()
         .accept_http1(true)
         .timeout(cfg.request_timeout)
-        .layer(ContextLayer)
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(TelemetryLayer::new(telemetry, Some(cfg.request_timeout)))
+        .layer(ContextLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(org)
@@ -175,6 +197,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         serve,
         health,
         grace: cfg.shutdown_grace,
+        telemetry: Some(telemetry_guard),
     })
 }
 

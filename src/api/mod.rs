@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct AppState {
     pub store: Store,
     /// Source of "now".
     pub clock: Arc<dyn Clock>,
+    /// The server's telemetry; domain counters are made from `telemetry.metrics().meter()`.
+    pub telemetry: Telemetry,
 }
 
 /// SHA-256 of a request message, used to tell a retry from a different request with the same id.
