@@ -52,12 +52,7 @@ impl Metrics {
             .f64_histogram("db.client.operation.duration")
             .with_unit("s")
             .with_description("Duration of database statements")
-            .with_boundaries(
-                [0.001, 0.002, 0.005]
-                    .into_iter()
-                    .chain(DURATION_BUCKETS)
-                    .collect(),
-            )
+            .with_boundaries([0.001, 0.002].into_iter().chain(DURATION_BUCKETS).collect())
             .build();
         Self {
             meter,

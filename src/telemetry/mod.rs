@@ -22,11 +22,11 @@ mod metrics;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
-use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -34,8 +34,9 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
 };
 
-pub use layer::{TelemetryLayer, TelemetryService};
+pub use layer::{TelemetryLayer, TelemetryService, TracedBody};
 pub use metrics::Metrics;
+pub use opentelemetry::KeyValue;
 
 use crate::context::Caller;
 use crate::error::{Error, Result};

@@ -1,0 +1,629 @@
+//! OpenTelemetry end to end: servers export to in-process OTLP collectors (gRPC and HTTP), and
+//! the tests read what arrived. Each server flushes its exporters when it stops, so every check
+//! runs after `stop()` and nothing waits on a timer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kinerja::clock::SystemClock;
+use kinerja::proto::v1 as pb;
+use kinerja::server::ServerConfig;
+use kinerja::telemetry::{Protocol, TelemetryConfig};
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
+use tonic::Code;
+
+use crate::collector::{BlackHole, GrpcCollector, HttpCollector, all_values, int_attr, str_attr};
+use crate::harness::{TestServer, employee_msg, nip, pg_url};
+
+/// Caller id sent in `x-kinerja-caller` (an employee id: not personal data).
+const CALLER: &str = "0192f7a1-6c3e-7b10-9d3a-2f4c5b6a7e80";
+
+/// Telemetry of a test server exporting to `endpoint`.
+fn traced(c: &mut ServerConfig, protocol: Protocol, endpoint: &str) {
+    c.telemetry = TelemetryConfig {
+        service_name: Some("kinerja-test".into()),
+        baggage_attributes: vec!["app.name".into()],
+        batch_delay: Some(Duration::from_millis(50)),
+        flush_timeout: Duration::from_secs(5),
+        ..TelemetryConfig::otlp(protocol, endpoint)
+    };
+}
+
+async fn traced_server(protocol: Protocol, endpoint: &str) -> TestServer {
+    TestServer::start_with(|c| traced(c, protocol, endpoint), Arc::new(SystemClock)).await
+}
+
+/// A fresh (trace id, span id) pair as a caller would make them.
+fn ids() -> (String, String) {
+    let t = uuid::Uuid::new_v4().simple().to_string();
+    let s = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+    (t, s)
+}
+
+fn traceparent(trace_id: &str, span_id: &str, sampled: bool) -> String {
+    format!(
+        "00-{trace_id}-{span_id}-{}",
+        if sampled { "01" } else { "00" }
+    )
+}
+
+fn with_meta<T>(msg: T, meta: &[(&'static str, &str)]) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    for (k, v) in meta {
+        req.metadata_mut()
+            .insert(*k, v.parse().expect("metadata value"));
+    }
+    req
+}
+
+fn x_trace_id<T>(resp: &tonic::Response<T>) -> String {
+    resp.metadata()
+        .get("x-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn db_system() -> &'static str {
+    if pg_url().is_some() {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
+}
+
+fn server_spans(spans: &[Span]) -> Vec<&Span> {
+    spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Server as i32)
+        .collect()
+}
+
+fn children<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
+    spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent.span_id)
+        .collect()
+}
+
+fn status_code(s: &Span) -> i32 {
+    s.status.as_ref().map_or(0, |st: &Status| st.code)
+}
+
+fn agency(code: &str, name: &str) -> pb::CreateAgencyRequest {
+    pb::CreateAgencyRequest {
+        agency: Some(pb::Agency {
+            code: code.into(),
+            name: name.into(),
+            time_zone: pb::AgencyTimeZone::Wita as i32,
+            ..Default::default()
+        }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// A call with a caller's `traceparent` continues that trace: one SERVER span, child of the
+/// caller's span, with the RPC attributes, the allow-listed baggage, the caller as an id, and
+/// database child spans that carry no parameter values. `x-trace-id` is the exported trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_trace_continues_into_server_and_database_spans() {
+    let collector = GrpcCollector::start().await;
+    let s = traced_server(Protocol::Grpc, &collector.endpoint).await;
+    let (tid, caller_span) = ids();
+    let tp = traceparent(&tid, &caller_span, true);
+    let resp = s
+        .org()
+        .create_agency(with_meta(
+            agency("TRACE-SECRET-CODE", "Badan Nama Rahasia"),
+            &[
+                ("traceparent", &tp),
+                ("tracestate", "siasn=1"),
+                ("baggage", "app.name=siasn,user.nip=198503152010011001"),
+                ("x-kinerja-caller", CALLER),
+                ("x-kinerja-calling-service", "siasn"),
+            ],
+        ))
+        .await
+        .expect("create agency");
+    assert_eq!(x_trace_id(&resp), tid);
+    s.stop().await;
+
+    let spans = collector.store.trace(&tid);
+    let server = server_spans(&spans);
+    assert_eq!(server.len(), 1, "one server span: {spans:#?}");
+    let server = server[0];
+    assert_eq!(server.name, "kinerja.v1.OrganizationService/CreateAgency");
+    assert_eq!(hex::encode(&server.parent_span_id), caller_span);
+    assert_eq!(server.trace_state, "siasn=1");
+    let a = &server.attributes;
+    assert_eq!(str_attr(a, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        str_attr(a, "rpc.service").as_deref(),
+        Some("kinerja.v1.OrganizationService")
+    );
+    assert_eq!(str_attr(a, "rpc.method").as_deref(), Some("CreateAgency"));
+    assert_eq!(int_attr(a, "rpc.grpc.status_code"), Some(0));
+    assert_eq!(
+        str_attr(a, "rpc.response.status_code").as_deref(),
+        Some("OK")
+    );
+    assert_eq!(str_attr(a, "app.name").as_deref(), Some("siasn"));
+    assert_eq!(str_attr(a, "user.nip"), None, "only allow-listed baggage");
+    assert_eq!(str_attr(a, "enduser.id").as_deref(), Some(CALLER));
+    assert_eq!(
+        str_attr(a, "kinerja.calling_service").as_deref(),
+        Some("siasn")
+    );
+    assert_eq!(str_attr(a, "client.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(status_code(server), StatusCode::Unset as i32);
+    let received = collector.store.spans();
+    let service = received
+        .iter()
+        .find(|r| r.span.span_id == server.span_id)
+        .and_then(|r| r.service_name.clone());
+    assert_eq!(service.as_deref(), Some("kinerja-test"));
+
+    let db = children(&spans, server);
+    assert!(!db.is_empty(), "database child spans expected");
+    for d in &db {
+        assert_eq!(d.kind, SpanKind::Client as i32, "{d:?}");
+        assert_eq!(
+            str_attr(&d.attributes, "db.system.name").as_deref(),
+            Some(db_system())
+        );
+        assert!(str_attr(&d.attributes, "db.operation.name").is_some());
+        assert!(d.start_time_unix_nano >= server.start_time_unix_nano);
+        assert!(d.end_time_unix_nano <= server.end_time_unix_nano);
+    }
+    assert!(
+        db.iter().any(|d| {
+            str_attr(&d.attributes, "db.operation.name").as_deref() == Some("INSERT")
+                && str_attr(&d.attributes, "db.collection.name").as_deref() == Some("agencies")
+                && d.name == "INSERT agencies"
+        }),
+        "an INSERT into agencies: {db:#?}"
+    );
+    // Parameter values and personal data stay out of every span.
+    for sp in &spans {
+        for v in all_values(sp) {
+            for secret in ["TRACE-SECRET-CODE", "Nama Rahasia", "198503152010011001"] {
+                assert!(!v.contains(secret), "{secret} leaked into {}: {v}", sp.name);
+            }
+        }
+    }
+}
+
+/// Without a `traceparent` the call starts a new trace; `x-trace-id` names it and the exported
+/// server span is a root span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_trace_id_names_the_new_trace() {
+    let collector = GrpcCollector::start().await;
+    let s = traced_server(Protocol::Grpc, &collector.endpoint).await;
+    let resp = s
+        .org()
+        .list_agencies(pb::ListAgenciesRequest::default())
+        .await
+        .expect("list");
+    let tid = x_trace_id(&resp);
+    assert_eq!(tid.len(), 32);
+    s.stop().await;
+    let spans = collector.store.trace(&tid);
+    let server = server_spans(&spans);
+    assert_eq!(server.len(), 1, "{spans:#?}");
+    assert_eq!(
+        server[0].name,
+        "kinerja.v1.OrganizationService/ListAgencies"
+    );
+    assert!(server[0].parent_span_id.is_empty(), "a root span");
+    assert!(!children(&spans, server[0]).is_empty(), "database spans");
+}
+
+/// Status codes: a client error (NOT_FOUND) is recorded but leaves the span status unset; a
+/// server fault (UNIMPLEMENTED) marks it as an error; a deadline that fires while the handler
+/// waits is DEADLINE_EXCEEDED; a caller that goes away is CANCELLED. A call whose
+/// `traceparent` has the sampled flag off exports nothing under the default sampler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_codes_and_sampling_decisions() {
+    let collector = GrpcCollector::start().await;
+    let s = traced_server(Protocol::Grpc, &collector.endpoint).await;
+    let (agency_id, _) = s.agency_with_unit("STATUS").await;
+
+    let (not_found, p1) = ids();
+    let err = s
+        .org()
+        .get_agency(with_meta(
+            pb::GetAgencyRequest { id: "nope".into() },
+            &[("traceparent", &traceparent(&not_found, &p1, true))],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(
+        err.metadata()
+            .get("x-trace-id")
+            .and_then(|v| v.to_str().ok()),
+        Some(not_found.as_str())
+    );
+
+    let (unimplemented, p2) = ids();
+    let mut grpc = tonic::client::Grpc::new(s.channel.clone());
+    grpc.ready().await.expect("ready");
+    let err = grpc
+        .unary(
+            with_meta(
+                pb::ListAgenciesRequest::default(),
+                &[("traceparent", &traceparent(&unimplemented, &p2, true))],
+            ),
+            http::uri::PathAndQuery::from_static("/kinerja.v1.OrganizationService/NoSuchMethod"),
+            tonic_prost::ProstCodec::<pb::ListAgenciesRequest, pb::ListAgenciesResponse>::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+
+    // A client stream that never ends: the handler waits until the deadline fires.
+    let (deadline, p3) = ids();
+    let first = pb::ImportEmployeesRequest {
+        rows: vec![pb::ImportRow {
+            row: Some(pb::import_row::Row::Employee(employee_msg(
+                &agency_id,
+                &nip(1),
+                "Pegawai Satu",
+            ))),
+        }],
+    };
+    let stream = tokio_stream::StreamExt::chain(
+        tokio_stream::iter(vec![first.clone()]),
+        tokio_stream::pending(),
+    );
+    let mut req = with_meta(
+        stream,
+        &[("traceparent", &traceparent(&deadline, &p3, true))],
+    );
+    req.set_timeout(Duration::from_millis(300));
+    let err = s.employees().import_employees(req).await.unwrap_err();
+    // The server answers DEADLINE_EXCEEDED and resets the stream the client still sends on;
+    // the client may see either.
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
+
+    // The same, but the caller gives up first (no deadline).
+    let (cancelled, p4) = ids();
+    let stream =
+        tokio_stream::StreamExt::chain(tokio_stream::iter(vec![first]), tokio_stream::pending());
+    let req = with_meta(
+        stream,
+        &[("traceparent", &traceparent(&cancelled, &p4, true))],
+    );
+    let mut client = s.employees();
+    let call = tokio::spawn(async move { client.import_employees(req).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    call.abort();
+    let _ = call.await;
+
+    let (unsampled, p5) = ids();
+    let resp = s
+        .org()
+        .list_agencies(with_meta(
+            pb::ListAgenciesRequest::default(),
+            &[("traceparent", &traceparent(&unsampled, &p5, false))],
+        ))
+        .await
+        .expect("list");
+    assert_eq!(
+        x_trace_id(&resp),
+        unsampled,
+        "the caller's trace id, sampled or not"
+    );
+
+    // Give the server a moment to notice the reset stream before stopping it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.stop().await;
+
+    let one = |tid: &str| {
+        let spans = collector.store.trace(tid);
+        let server: Vec<Span> = server_spans(&spans).into_iter().cloned().collect();
+        assert_eq!(server.len(), 1, "{tid}: {spans:#?}");
+        server.into_iter().next().expect("one")
+    };
+    let nf = one(&not_found);
+    assert_eq!(int_attr(&nf.attributes, "rpc.grpc.status_code"), Some(5));
+    assert_eq!(
+        str_attr(&nf.attributes, "rpc.response.status_code").as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        status_code(&nf),
+        StatusCode::Unset as i32,
+        "client errors are not span errors"
+    );
+    assert_eq!(str_attr(&nf.attributes, "error.type"), None);
+
+    let un = one(&unimplemented);
+    assert_eq!(un.name, "kinerja.v1.OrganizationService/NoSuchMethod");
+    assert_eq!(int_attr(&un.attributes, "rpc.grpc.status_code"), Some(12));
+    assert_eq!(status_code(&un), StatusCode::Error as i32);
+    assert_eq!(
+        str_attr(&un.attributes, "error.type").as_deref(),
+        Some("UNIMPLEMENTED")
+    );
+
+    let de = one(&deadline);
+    assert_eq!(int_attr(&de.attributes, "rpc.grpc.status_code"), Some(4));
+    assert_eq!(status_code(&de), StatusCode::Error as i32);
+
+    let ca = one(&cancelled);
+    assert_eq!(int_attr(&ca.attributes, "rpc.grpc.status_code"), Some(1));
+    assert_eq!(status_code(&ca), StatusCode::Unset as i32);
+
+    assert!(
+        collector.store.trace(&unsampled).is_empty(),
+        "an unsampled caller's call exports nothing"
+    );
+}
+
+/// A bulk import is one server span with progress events and a few database spans per chunk,
+/// never one span per row; no NIP or name reaches the collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_progress_is_recorded_as_events() {
+    let collector = GrpcCollector::start().await;
+    let s = traced_server(Protocol::Grpc, &collector.endpoint).await;
+    let (agency_id, _) = s.agency_with_unit("IMPORT").await;
+    let rows: Vec<pb::ImportRow> = (0..2500)
+        .map(|i| pb::ImportRow {
+            row: Some(pb::import_row::Row::Employee(employee_msg(
+                &agency_id,
+                &nip(i),
+                "Pegawai Impor",
+            ))),
+        })
+        .collect();
+    let msgs: Vec<pb::ImportEmployeesRequest> = rows
+        .chunks(1000)
+        .map(|c| pb::ImportEmployeesRequest { rows: c.to_vec() })
+        .collect();
+    let (tid, parent) = ids();
+    let resp = s
+        .employees()
+        .import_employees(with_meta(
+            tokio_stream::iter(msgs),
+            &[("traceparent", &traceparent(&tid, &parent, true))],
+        ))
+        .await
+        .expect("import")
+        .into_inner();
+    assert!(resp.committed);
+    s.stop().await;
+
+    let spans = collector.store.trace(&tid);
+    let server = server_spans(&spans);
+    assert_eq!(server.len(), 1);
+    let server = server[0];
+    let events: Vec<(&str, Option<i64>)> = server
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.name.as_str(),
+                int_attr(&e.attributes, "kinerja.import.rows_received"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("import.progress", Some(1000)),
+            ("import.progress", Some(2000)),
+            ("import.received", Some(2500)),
+            ("import.committed", None),
+        ]
+    );
+    let committed = &server.events[3];
+    assert_eq!(
+        int_attr(&committed.attributes, "kinerja.import.employees_created"),
+        Some(2500)
+    );
+    let db = children(&spans, server);
+    let inserts = db.iter().filter(|d| d.name == "INSERT employees").count();
+    assert_eq!(inserts, 5, "one span per 500-row chunk");
+    assert!(db.len() < 50, "{} database spans", db.len());
+    for sp in &spans {
+        for v in all_values(sp) {
+            assert!(!v.contains(&nip(7)) && !v.contains("Pegawai Impor"), "{v}");
+        }
+    }
+}
+
+/// RPC durations by service, method and status, calls in flight, statement durations and pool
+/// use reach the collector as metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_reach_the_collector() {
+    let collector = GrpcCollector::start().await;
+    let s = traced_server(Protocol::Grpc, &collector.endpoint).await;
+    s.org()
+        .create_agency(agency("METRIC", "Badan Metrik"))
+        .await
+        .expect("create");
+    for _ in 0..3 {
+        let err = s
+            .org()
+            .get_agency(pb::GetAgencyRequest { id: "nope".into() })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+    }
+    s.stop().await;
+    let metrics = collector.store.metrics();
+    let last = |name: &str| -> Metric {
+        metrics
+            .iter()
+            .rev()
+            .find(|m| m.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("metric {name} missing"))
+    };
+
+    let duration = last("rpc.server.call.duration");
+    assert_eq!(duration.unit, "s");
+    let Some(metric::Data::Histogram(h)) = duration.data else {
+        panic!("histogram expected");
+    };
+    let point = |method: &str, code: i64| {
+        h.data_points.iter().find(|p| {
+            str_attr(&p.attributes, "rpc.method").as_deref() == Some(method)
+                && int_attr(&p.attributes, "rpc.grpc.status_code") == Some(code)
+                && str_attr(&p.attributes, "rpc.service").as_deref()
+                    == Some("kinerja.v1.OrganizationService")
+        })
+    };
+    assert_eq!(point("CreateAgency", 0).map(|p| p.count), Some(1));
+    assert_eq!(point("GetAgency", 5).map(|p| p.count), Some(3));
+
+    let Some(metric::Data::Sum(active)) = last("kinerja.rpc.server.active_calls").data else {
+        panic!("sum expected");
+    };
+    let in_flight: Vec<i64> = active
+        .data_points
+        .iter()
+        .filter(|p| str_attr(&p.attributes, "rpc.method").as_deref() == Some("GetAgency"))
+        .filter_map(|p| match p.value {
+            Some(number_data_point::Value::AsInt(v)) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(in_flight, vec![0], "every call finished");
+
+    let Some(metric::Data::Histogram(db)) = last("db.client.operation.duration").data else {
+        panic!("histogram expected");
+    };
+    assert!(db.data_points.iter().any(|p| {
+        str_attr(&p.attributes, "db.system.name").as_deref() == Some(db_system())
+            && str_attr(&p.attributes, "db.collection.name").as_deref() == Some("agencies")
+    }));
+
+    let Some(metric::Data::Sum(max)) = last("db.client.connection.max").data else {
+        panic!("sum expected");
+    };
+    assert!(matches!(
+        max.data_points.first().and_then(|p| p.value),
+        Some(number_data_point::Value::AsInt(8))
+    ));
+    let Some(metric::Data::Sum(count)) = last("db.client.connection.count").data else {
+        panic!("sum expected");
+    };
+    let states: Vec<String> = count
+        .data_points
+        .iter()
+        .filter_map(|p| str_attr(&p.attributes, "db.client.connection.state"))
+        .collect();
+    assert!(states.contains(&"idle".to_owned()) && states.contains(&"used".to_owned()));
+}
+
+/// OTLP over HTTP (protobuf) delivers the same spans to `/v1/traces`, and metrics to
+/// `/v1/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_http_delivers_spans_and_metrics() {
+    let collector = HttpCollector::start().await;
+    let s = traced_server(Protocol::HttpProtobuf, &collector.endpoint).await;
+    let (tid, parent) = ids();
+    let resp = s
+        .org()
+        .create_agency(with_meta(
+            agency("HTTP", "Badan Http"),
+            &[("traceparent", &traceparent(&tid, &parent, true))],
+        ))
+        .await
+        .expect("create");
+    assert_eq!(x_trace_id(&resp), tid);
+    s.stop().await;
+    let spans = collector.store.trace(&tid);
+    let server = server_spans(&spans);
+    assert_eq!(server.len(), 1, "{spans:#?}");
+    assert_eq!(hex::encode(&server[0].parent_span_id), parent);
+    assert!(!children(&spans, server[0]).is_empty());
+    let paths = collector.store.http_paths();
+    assert!(paths.iter().any(|p| p == "/v1/traces"), "{paths:?}");
+    assert!(paths.iter().any(|p| p == "/v1/metrics"), "{paths:?}");
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// With the collector unreachable (it accepts connections and never answers), calls still
+/// succeed and are not slower than the same calls with export off; shutdown gives up on the
+/// collector within its flush timeout. Compared in one run, as a ratio, over interleaved calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_collector_neither_fails_nor_slows_calls() {
+    let hole = BlackHole::start().await;
+    let flush = Duration::from_millis(500);
+    let off = TestServer::start().await;
+    let mut servers = vec![("off", off)];
+    for (name, protocol) in [("grpc", Protocol::Grpc), ("http", Protocol::HttpProtobuf)] {
+        let s = TestServer::start_with(
+            |c| {
+                traced(c, protocol, &hole.endpoint);
+                c.telemetry.batch_delay = Some(Duration::from_millis(10));
+                c.telemetry.flush_timeout = flush;
+            },
+            Arc::new(SystemClock),
+        )
+        .await;
+        servers.push((name, s));
+    }
+    let mut agencies = Vec::new();
+    for (name, s) in &servers {
+        let (agency, _) = s
+            .agency_with_unit(&format!("HOLE-{name}").to_uppercase())
+            .await;
+        agencies.push(agency);
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); servers.len()];
+    for _ in 0..60 {
+        for (i, (_, s)) in servers.iter().enumerate() {
+            let (tid, parent) = ids();
+            let started = Instant::now();
+            s.org()
+                .get_agency(with_meta(
+                    pb::GetAgencyRequest {
+                        id: agencies[i].clone(),
+                    },
+                    &[("traceparent", &traceparent(&tid, &parent, true))],
+                ))
+                .await
+                .expect("calls succeed whatever the collector does");
+            times[i].push(started.elapsed());
+        }
+    }
+    let medians: Vec<Duration> = times.into_iter().map(median).collect();
+    let base = medians[0];
+    eprintln!("median call latency (off, grpc to black hole, http to black hole): {medians:?}");
+    for (i, (name, _)) in servers.iter().enumerate().skip(1) {
+        assert!(
+            medians[i] < base * 3 + Duration::from_millis(5),
+            "{name}: median {:?} with an unreachable collector vs {:?} with export off",
+            medians[i],
+            base
+        );
+    }
+    let mut stops = Vec::new();
+    for (name, s) in servers {
+        let started = Instant::now();
+        s.stop().await;
+        stops.push((name, started.elapsed()));
+    }
+    eprintln!("stop times: {stops:?}");
+    let (_, base_stop) = stops[0];
+    for (name, took) in &stops[1..] {
+        assert!(
+            *took < base_stop + flush * 4 + Duration::from_secs(2),
+            "{name}: stopping took {took:?} (export off: {base_stop:?}, flush timeout {flush:?})"
+        );
+    }
+}
