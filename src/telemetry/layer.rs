@@ -92,13 +92,7 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let call = CallGuard::start(&self.telemetry, &req, self.server_timeout);
         let cx = call.cx.clone();
-        let sc = cx.span().span_context().clone();
-        let log_span = tracing::info_span!(
-            "rpc",
-            rpc = %call.name,
-            trace_id = %sc.trace_id(),
-            span_id = %sc.span_id(),
-        );
+        let log_span = call.log_span.clone();
         // Inner layers (request context, authentication) run with the span current, so they
         // can read the trace id and record the caller on it.
         let fut = {
@@ -191,8 +185,9 @@ const CODE_UNIMPLEMENTED: i32 = 12;
 /// also when dropped before a status was seen (client cancel or server deadline).
 struct CallGuard {
     cx: Context,
+    /// The `tracing` span of the call (`rpc`, with the trace and span ids for text logs).
+    log_span: tracing::Span,
     telemetry: Telemetry,
-    name: String,
     service: String,
     method: String,
     start: Instant,
@@ -262,6 +257,13 @@ impl CallGuard {
                 KeyValue::new("rpc.method", method.clone()),
             ],
         );
+        let sc = cx.span().span_context().clone();
+        let log_span = tracing::info_span!(
+            "rpc",
+            rpc = %name,
+            trace_id = %sc.trace_id(),
+            span_id = %sc.span_id(),
+        );
         let client = grpc_timeout(req.headers());
         let deadline = match (server_timeout, client) {
             (Some(s), Some(c)) => Some(s.min(c)),
@@ -269,8 +271,8 @@ impl CallGuard {
         };
         CallGuard {
             cx,
+            log_span,
             telemetry: t.clone(),
-            name,
             service,
             method,
             start: Instant::now(),
@@ -304,6 +306,17 @@ impl CallGuard {
             ));
         }
         span.end();
+
+        {
+            let _attached = self.cx.clone().attach();
+            let _entered = self.log_span.enter();
+            let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+            if error {
+                tracing::warn!(code = code_name, elapsed_ms, "call failed");
+            } else {
+                tracing::debug!(code = code_name, elapsed_ms, "call finished");
+            }
+        }
 
         let metrics = self.telemetry.metrics();
         let active = [

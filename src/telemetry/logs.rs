@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -89,7 +90,11 @@ pub fn init(format: LogFormat, filter: &str, cfg: &TelemetryConfig) -> Result<Lo
                 f = f.add_directive(d);
             }
         }
-        OpenTelemetryTracingBridge::new(p).with_filter(f)
+        // Records of the `log` crate all have the target `log`, so the directives above cannot
+        // tell the exporter's HTTP client from others: only their warnings and errors go out.
+        let not_log_chatter =
+            filter_fn(|m| m.target() != "log" || *m.level() <= tracing::Level::WARN);
+        OpenTelemetryTracingBridge::new(p).with_filter(f.and(not_log_chatter))
     });
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -144,6 +149,15 @@ fn json_line(event: &Event<'_>, now: chrono::DateTime<chrono::Utc>) -> String {
     obj.insert("level".into(), meta.level().as_str().into());
     obj.insert("target".into(), meta.target().into());
     event.record(&mut JsonFields(&mut obj));
+    // Records of the `log` crate: report their own target, not `log` and the bridge's fields.
+    if meta.target() == "log"
+        && let Some(Value::String(target)) = obj.remove("log.target")
+    {
+        obj.insert("target".into(), target.into());
+        for k in ["log.file", "log.line", "log.module_path"] {
+            obj.remove(k);
+        }
+    }
     if let Some((trace_id, span_id)) = super::current_ids() {
         obj.insert("trace_id".into(), trace_id.into());
         obj.insert("span_id".into(), span_id.into());

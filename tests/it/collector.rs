@@ -6,6 +6,12 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -19,6 +25,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -42,6 +49,7 @@ pub struct Received {
 pub struct Store {
     spans: Arc<Mutex<Vec<Received>>>,
     metrics: Arc<Mutex<Vec<Metric>>>,
+    logs: Arc<Mutex<Vec<LogRecord>>>,
     http_paths: Arc<Mutex<Vec<String>>>,
 }
 
@@ -72,6 +80,11 @@ impl Store {
                 metrics.extend(sm.metrics);
             }
         }
+    }
+
+    /// Every log record received.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.logs.lock().expect("logs").clone()
     }
 
     /// Every span received.
@@ -121,7 +134,23 @@ impl MetricsService for Store {
     }
 }
 
-/// An OTLP/gRPC collector (traces and metrics) running in this process.
+#[tonic::async_trait]
+impl LogsService for Store {
+    async fn export(
+        &self,
+        req: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let mut logs = self.logs.lock().expect("logs");
+        for rl in req.into_inner().resource_logs {
+            for sl in rl.scope_logs {
+                logs.extend(sl.log_records);
+            }
+        }
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+/// An OTLP/gRPC collector (traces, metrics and logs) running in this process.
 pub struct GrpcCollector {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
@@ -139,7 +168,8 @@ impl GrpcCollector {
         let (stop, stopped) = oneshot::channel::<()>();
         let router = Server::builder()
             .add_service(TraceServiceServer::new(store.clone()))
-            .add_service(MetricsServiceServer::new(store.clone()));
+            .add_service(MetricsServiceServer::new(store.clone()))
+            .add_service(LogsServiceServer::new(store.clone()));
         tokio::spawn(
             router.serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                 let _ = stopped.await;

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use tonic::Code;
 
 use crate::collector::{BlackHole, GrpcCollector, HttpCollector, all_values, int_attr, str_attr};
-use crate::harness::{TestServer, employee_msg, nip, pg_url};
+use crate::harness::{TestDb, TestServer, employee_msg, nip, pg_url};
 
 /// Caller id sent in `x-kinerja-caller` (an employee id: not personal data).
 const CALLER: &str = "0192f7a1-6c3e-7b10-9d3a-2f4c5b6a7e80";
@@ -626,4 +626,130 @@ async fn unreachable_collector_neither_fails_nor_slows_calls() {
             "{name}: stopping took {took:?} (export off: {base_stop:?}, flush timeout {flush:?})"
         );
     }
+}
+
+/// The `kinerja` binary configured only by the standard OTEL_* variables: its spans, metrics
+/// and log records reach the collector over gRPC, its JSON log lines carry the trace id, and
+/// SIGTERM flushes everything before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exports_as_the_otel_variables_say() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let collector = GrpcCollector::start().await;
+    let (db, url) = TestDb::create().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kinerja"))
+        .arg("serve")
+        .env("KINERJA_LISTEN", "127.0.0.1:0")
+        .env("KINERJA_DATABASE_URL", &url)
+        .env("KINERJA_LOG_FORMAT", "json")
+        .env("KINERJA_LOG", "info,kinerja=debug")
+        .env("KINERJA_BAGGAGE_ATTRIBUTES", "app.name")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_SERVICE_NAME", "kinerja-env")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start kinerja");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            if v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("kinerja listening"))
+            {
+                return v["address"].as_str().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("kinerja starts within a minute")
+    .expect("listening address logged");
+    let rest = tokio::spawn(async move {
+        let mut out = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push(line);
+        }
+        out
+    });
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let (tid, parent) = ids();
+    let resp =
+        kinerja::proto::v1::organization_service_client::OrganizationServiceClient::new(channel)
+            .list_agencies(with_meta(
+                pb::ListAgenciesRequest::default(),
+                &[
+                    ("traceparent", &traceparent(&tid, &parent, true)),
+                    ("baggage", "app.name=simpeg"),
+                ],
+            ))
+            .await
+            .expect("list");
+    assert_eq!(x_trace_id(&resp), tid);
+
+    let pid = child.id().expect("pid").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("kinerja exits after SIGTERM")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
+    let stderr = rest.await.expect("stderr lines");
+    db.drop_db().await;
+
+    let spans = collector.store.trace(&tid);
+    let server = server_spans(&spans);
+    assert_eq!(server.len(), 1, "{spans:#?}");
+    assert_eq!(hex::encode(&server[0].parent_span_id), parent);
+    assert_eq!(
+        str_attr(&server[0].attributes, "app.name").as_deref(),
+        Some("simpeg")
+    );
+    let service = collector
+        .store
+        .spans()
+        .into_iter()
+        .find(|r| r.span.span_id == server[0].span_id)
+        .and_then(|r| r.service_name);
+    assert_eq!(service.as_deref(), Some("kinerja-env"));
+    assert!(
+        collector
+            .store
+            .metrics()
+            .iter()
+            .any(|m| m.name == "rpc.server.call.duration")
+    );
+
+    let finished = stderr
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "call finished")
+        .expect("a 'call finished' log line");
+    assert_eq!(finished["trace_id"], tid.as_str());
+    assert_eq!(
+        finished["span_id"],
+        hex::encode(&server[0].span_id).as_str()
+    );
+    assert!(
+        collector
+            .store
+            .logs()
+            .iter()
+            .any(|r| hex::encode(&r.trace_id) == tid
+                && hex::encode(&r.span_id) == hex::encode(&server[0].span_id)),
+        "the log record of the call carries its trace context"
+    );
 }
