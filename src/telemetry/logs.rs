@@ -24,7 +24,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, Registry};
 
-use super::{Signal, TelemetryConfig, otlp_exporter};
+use super::{Signal, TelemetryConfig, Transport, otlp_exporter};
 use crate::config::LogFormat;
 use crate::error::{Error, Result};
 
@@ -70,10 +70,8 @@ pub fn init(format: LogFormat, filter: &str, cfg: &TelemetryConfig) -> Result<Lo
         cfg.validate(|k| std::env::var(k).ok())?;
         let exporter = otlp_exporter!(
             opentelemetry_otlp::LogExporter::builder(),
-            &cfg.export,
-            Signal::Logs
-        )
-        .map_err(|e| Error::Internal(format!("telemetry: cannot build the log exporter: {e}")))?;
+            Transport::resolve(&cfg.export, Signal::Logs, |k| std::env::var(k).ok())
+        )?;
         Some(
             SdkLoggerProvider::builder()
                 .with_resource(cfg.resource())

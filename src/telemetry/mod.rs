@@ -258,6 +258,14 @@ pub(crate) enum Signal {
 }
 
 impl Signal {
+    fn env_name(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES",
+            Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
+        }
+    }
+
     fn http_path(self) -> &'static str {
         match self {
             Signal::Traces => "/v1/traces",
@@ -267,34 +275,103 @@ impl Signal {
     }
 }
 
-/// Applies an explicit endpoint and protocol to an OTLP exporter builder, or leaves it to the
-/// environment. Written once for the three signal builders through a macro, since they share no
-/// trait for the transport choice.
-macro_rules! otlp_exporter {
-    ($builder:expr, $export:expr, $signal:expr) => {{
-        use opentelemetry_otlp::WithExportConfig as _;
-        match $export {
-            $crate::telemetry::Export::Otlp {
-                protocol: $crate::telemetry::Protocol::Grpc,
-                endpoint,
-            } => $builder
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build(),
-            $crate::telemetry::Export::Otlp {
-                protocol: $crate::telemetry::Protocol::HttpProtobuf,
-                endpoint,
-            } => $builder
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(format!(
-                    "{}{}",
-                    endpoint.trim_end_matches('/'),
-                    $signal.http_path()
-                ))
-                .build(),
-            _ => $builder.build(),
+/// How one signal's exporter is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Transport {
+    protocol: Protocol,
+    /// Explicit URL (with the `/v1/...` path for HTTP); `None` leaves it to the exporter, which
+    /// reads the signal's or the generic endpoint variable.
+    endpoint: Option<String>,
+    /// The endpoint is `https://`: TLS with the bundled web PKI roots, plus the CA in
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` when set.
+    tls: bool,
+}
+
+impl Transport {
+    /// Resolves `export` for `signal` with the environment read through `var`.
+    fn resolve(export: &Export, signal: Signal, var: impl Fn(&str) -> Option<String>) -> Self {
+        let name = signal.env_name();
+        match export {
+            Export::Otlp { protocol, endpoint } => {
+                let endpoint = match protocol {
+                    Protocol::Grpc => endpoint.clone(),
+                    Protocol::HttpProtobuf => {
+                        format!("{}{}", endpoint.trim_end_matches('/'), signal.http_path())
+                    }
+                };
+                Transport {
+                    protocol: *protocol,
+                    tls: endpoint.starts_with("https://"),
+                    endpoint: Some(endpoint),
+                }
+            }
+            Export::Off | Export::FromEnv => {
+                let protocol = var(&format!("OTEL_EXPORTER_OTLP_{name}_PROTOCOL"))
+                    .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+                    .and_then(|v| Protocol::parse(&v))
+                    .unwrap_or(Protocol::HttpProtobuf);
+                let endpoint = var(&format!("OTEL_EXPORTER_OTLP_{name}_ENDPOINT"))
+                    .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+                    .unwrap_or_default();
+                Transport {
+                    protocol,
+                    endpoint: None,
+                    tls: endpoint.trim().starts_with("https://"),
+                }
+            }
         }
+    }
+}
+
+/// TLS settings of the OTLP/gRPC exporter: the bundled web PKI roots, and the PEM CA file named
+/// by `OTEL_EXPORTER_OTLP_CERTIFICATE` (for a collector behind a private CA).
+pub(crate) fn grpc_tls() -> Result<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig> {
+    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
+    let tls = ClientTlsConfig::new().with_enabled_roots();
+    match std::env::var("OTEL_EXPORTER_OTLP_CERTIFICATE") {
+        Ok(path) if !path.trim().is_empty() => {
+            let pem = std::fs::read(path.trim()).map_err(|e| {
+                Error::Internal(format!(
+                    "telemetry: cannot read OTEL_EXPORTER_OTLP_CERTIFICATE {path}: {e}"
+                ))
+            })?;
+            Ok(tls.ca_certificate(Certificate::from_pem(pem)))
+        }
+        _ => Ok(tls),
+    }
+}
+
+/// Builds a signal's OTLP exporter from its [`Transport`]; a macro because the three signal
+/// builders share no trait for the transport choice. Evaluates to
+/// `Result<Exporter, crate::error::Error>`.
+macro_rules! otlp_exporter {
+    ($builder:expr, $transport:expr) => {{
+        use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
+        let t: $crate::telemetry::Transport = $transport;
+        let built = match t.protocol {
+            $crate::telemetry::Protocol::Grpc => {
+                let mut b = $builder.with_tonic();
+                if let Some(e) = t.endpoint {
+                    b = b.with_endpoint(e);
+                }
+                if t.tls {
+                    b = b.with_tls_config($crate::telemetry::grpc_tls()?);
+                }
+                b.build()
+            }
+            $crate::telemetry::Protocol::HttpProtobuf => {
+                let mut b = $builder
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+                if let Some(e) = t.endpoint {
+                    b = b.with_endpoint(e);
+                }
+                b.build()
+            }
+        };
+        built.map_err(|e| {
+            $crate::error::Error::Internal(format!("telemetry: cannot build an OTLP exporter: {e}"))
+        })
     }};
 }
 pub(crate) use otlp_exporter;
@@ -333,17 +410,13 @@ impl Telemetry {
     /// (the gRPC exporter binds its channel to it). Exporters connect lazily: an unreachable
     /// collector never fails or slows the start.
     pub fn init(cfg: &TelemetryConfig) -> Result<(Telemetry, TelemetryGuard)> {
-        cfg.validate(|k| std::env::var(k).ok())?;
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::Internal(format!("telemetry: cannot build the {what} exporter: {e}"))
-        };
+        let env = |k: &str| std::env::var(k).ok();
+        cfg.validate(env)?;
         let spans = if cfg.exports(cfg.traces) {
             let exporter = otlp_exporter!(
                 opentelemetry_otlp::SpanExporter::builder(),
-                &cfg.export,
-                Signal::Traces
-            )
-            .map_err(|e| fail("span", &e))?;
+                Transport::resolve(&cfg.export, Signal::Traces, env)
+            )?;
             let mut batch = BatchConfigBuilder::default();
             if let Some(d) = cfg.batch_delay {
                 batch = batch.with_scheduled_delay(d);
@@ -359,10 +432,8 @@ impl Telemetry {
         let metrics = if cfg.exports(cfg.metrics) {
             let exporter = otlp_exporter!(
                 opentelemetry_otlp::MetricExporter::builder(),
-                &cfg.export,
-                Signal::Metrics
-            )
-            .map_err(|e| fail("metric", &e))?;
+                Transport::resolve(&cfg.export, Signal::Metrics, env)
+            )?;
             let mut reader = PeriodicReader::builder(exporter);
             if let Some(i) = cfg.metric_interval {
                 reader = reader.with_interval(i);
@@ -612,6 +683,39 @@ mod tests {
         )]));
         assert_eq!(c.export, Export::FromEnv);
         assert!(c.traces && !c.metrics && !c.logs);
+    }
+
+    #[test]
+    fn transports_follow_the_standard_variables() {
+        let t = Transport::resolve(
+            &Export::FromEnv,
+            Signal::Metrics,
+            env(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+            ]),
+        );
+        assert_eq!(
+            t,
+            Transport {
+                protocol: Protocol::Grpc,
+                endpoint: None,
+                tls: true
+            }
+        );
+        let t = Transport::resolve(&Export::FromEnv, Signal::Traces, env(&[]));
+        assert_eq!(t.protocol, Protocol::HttpProtobuf, "the spec's default");
+        let t = Transport::resolve(
+            &Export::Otlp {
+                protocol: Protocol::HttpProtobuf,
+                endpoint: "http://127.0.0.1:4318/".into(),
+            },
+            Signal::Logs,
+            env(&[]),
+        );
+        assert_eq!(t.endpoint.as_deref(), Some("http://127.0.0.1:4318/v1/logs"));
+        assert!(!t.tls);
     }
 
     #[test]
