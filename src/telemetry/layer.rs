@@ -349,11 +349,13 @@ impl Drop for CallGuard {
     fn drop(&mut self) {
         if !self.done {
             // Dropped without a status: the server's deadline fired (tonic then answers
-            // DEADLINE_EXCEEDED outside this layer) or the client went away. Timers fire at
-            // millisecond granularity after a start slightly before ours: allow 2 ms.
-            let late = self
-                .deadline
-                .is_some_and(|d| self.start.elapsed() + Duration::from_millis(2) >= d);
+            // DEADLINE_EXCEEDED outside this layer) or the client went away. A client's own
+            // deadline timer started before the request reached us and fires first, so a reset
+            // close to the deadline counts as the deadline: a tenth of it, 2 ms to 100 ms.
+            let late = self.deadline.is_some_and(|d| {
+                let slack = (d / 10).clamp(Duration::from_millis(2), Duration::from_millis(100));
+                self.start.elapsed() + slack >= d
+            });
             self.finish(if late {
                 CODE_DEADLINE_EXCEEDED
             } else {

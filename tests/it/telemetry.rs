@@ -222,15 +222,12 @@ async fn x_trace_id_names_the_new_trace() {
 }
 
 /// Status codes: a client error (NOT_FOUND) is recorded but leaves the span status unset; a
-/// server fault (UNIMPLEMENTED) marks it as an error; a deadline that fires while the handler
-/// waits is DEADLINE_EXCEEDED; a caller that goes away is CANCELLED. A call whose
-/// `traceparent` has the sampled flag off exports nothing under the default sampler.
+/// server fault (UNIMPLEMENTED) marks it as an error. A call whose `traceparent` has the sampled
+/// flag off exports nothing under the default sampler.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_codes_and_sampling_decisions() {
     let collector = GrpcCollector::start().await;
     let s = traced_server(Protocol::Grpc, &collector.endpoint).await;
-    let (agency_id, _) = s.agency_with_unit("STATUS").await;
-
     let (not_found, p1) = ids();
     let err = s
         .org()
@@ -264,48 +261,6 @@ async fn status_codes_and_sampling_decisions() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
 
-    // A client stream that never ends: the handler waits until the deadline fires.
-    let (deadline, p3) = ids();
-    let first = pb::ImportEmployeesRequest {
-        rows: vec![pb::ImportRow {
-            row: Some(pb::import_row::Row::Employee(employee_msg(
-                &agency_id,
-                &nip(1),
-                "Pegawai Satu",
-            ))),
-        }],
-    };
-    let stream = tokio_stream::StreamExt::chain(
-        tokio_stream::iter(vec![first.clone()]),
-        tokio_stream::pending(),
-    );
-    let mut req = with_meta(
-        stream,
-        &[("traceparent", &traceparent(&deadline, &p3, true))],
-    );
-    req.set_timeout(Duration::from_millis(300));
-    let err = s.employees().import_employees(req).await.unwrap_err();
-    // The server answers DEADLINE_EXCEEDED and resets the stream the client still sends on;
-    // the client may see either.
-    assert!(
-        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
-        "{err:?}"
-    );
-
-    // The same, but the caller gives up first (no deadline).
-    let (cancelled, p4) = ids();
-    let stream =
-        tokio_stream::StreamExt::chain(tokio_stream::iter(vec![first]), tokio_stream::pending());
-    let req = with_meta(
-        stream,
-        &[("traceparent", &traceparent(&cancelled, &p4, true))],
-    );
-    let mut client = s.employees();
-    let call = tokio::spawn(async move { client.import_employees(req).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    call.abort();
-    let _ = call.await;
-
     let (unsampled, p5) = ids();
     let resp = s
         .org()
@@ -321,8 +276,6 @@ async fn status_codes_and_sampling_decisions() {
         "the caller's trace id, sampled or not"
     );
 
-    // Give the server a moment to notice the reset stream before stopping it.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     s.stop().await;
 
     let one = |tid: &str| {
@@ -353,18 +306,91 @@ async fn status_codes_and_sampling_decisions() {
         Some("UNIMPLEMENTED")
     );
 
-    let de = one(&deadline);
-    assert_eq!(int_attr(&de.attributes, "rpc.grpc.status_code"), Some(4));
-    assert_eq!(status_code(&de), StatusCode::Error as i32);
-
-    let ca = one(&cancelled);
-    assert_eq!(int_attr(&ca.attributes, "rpc.grpc.status_code"), Some(1));
-    assert_eq!(status_code(&ca), StatusCode::Unset as i32);
-
     assert!(
         collector.store.trace(&unsampled).is_empty(),
         "an unsampled caller's call exports nothing"
     );
+}
+
+/// Calls that end without a status from the handler: one cut off by the server's deadline while
+/// the handler waits is DEADLINE_EXCEEDED (an error); one the caller abandons is CANCELLED (not
+/// an error of the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_and_cancellation_end_the_span() {
+    let collector = GrpcCollector::start().await;
+    let s = TestServer::start_with(
+        |c| {
+            traced(c, Protocol::Grpc, &collector.endpoint);
+            c.request_timeout = Duration::from_secs(1);
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    // A client stream that sends one row and never ends: the handler waits for more.
+    let never_ending = || {
+        let first = pb::ImportEmployeesRequest {
+            rows: vec![pb::ImportRow {
+                row: Some(pb::import_row::Row::Employee(employee_msg(
+                    "agency",
+                    &nip(1),
+                    "Pegawai Satu",
+                ))),
+            }],
+        };
+        tokio_stream::StreamExt::chain(tokio_stream::iter(vec![first]), tokio_stream::pending())
+    };
+
+    let (deadline, p1) = ids();
+    let err = s
+        .employees()
+        .import_employees(with_meta(
+            never_ending(),
+            &[("traceparent", &traceparent(&deadline, &p1, true))],
+        ))
+        .await
+        .unwrap_err();
+    // The server answers DEADLINE_EXCEEDED and resets the stream the client still sends on;
+    // the client may see either.
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
+
+    let (cancelled, p2) = ids();
+    let req = with_meta(
+        never_ending(),
+        &[("traceparent", &traceparent(&cancelled, &p2, true))],
+    );
+    let mut client = s.employees();
+    let call = tokio::spawn(async move { client.import_employees(req).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    call.abort();
+    let _ = call.await;
+    // Let the server take the reset (frames arrive in order: a later call on the same
+    // connection is answered after it) before stopping it, which would cut the stream too.
+    s.org()
+        .list_agencies(pb::ListAgenciesRequest::default())
+        .await
+        .expect("list");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.stop().await;
+
+    let one = |tid: &str| {
+        let spans = collector.store.trace(tid);
+        let server: Vec<Span> = server_spans(&spans).into_iter().cloned().collect();
+        assert_eq!(server.len(), 1, "{tid}: {spans:#?}");
+        server.into_iter().next().expect("one")
+    };
+    let de = one(&deadline);
+    assert_eq!(int_attr(&de.attributes, "rpc.grpc.status_code"), Some(4));
+    assert_eq!(status_code(&de), StatusCode::Error as i32);
+    assert_eq!(
+        str_attr(&de.attributes, "error.type").as_deref(),
+        Some("DEADLINE_EXCEEDED")
+    );
+    let ca = one(&cancelled);
+    assert_eq!(int_attr(&ca.attributes, "rpc.grpc.status_code"), Some(1));
+    assert_eq!(status_code(&ca), StatusCode::Unset as i32);
 }
 
 /// A bulk import is one server span with progress events and a few database spans per chunk,
