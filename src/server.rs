@@ -1,5 +1,5 @@
-//! The tonic server: services, tower layers (grpc-web, telemetry, request context), health checking driven
-//! by the database, reflection, deadlines, message limits and graceful shutdown.
+//! The tonic server: services, tower layers (grpc-web, telemetry, request context), health
+//! checking driven by the database, reflection, deadlines, message limits and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

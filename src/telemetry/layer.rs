@@ -110,6 +110,11 @@ where
                             call.finish(code);
                             None
                         }
+                        // An empty body without a status will never carry trailers.
+                        None if body.is_end_stream() => {
+                            call.finish(CODE_UNKNOWN);
+                            None
+                        }
                         None => Some(call),
                     };
                     Ok(Response::from_parts(

@@ -141,9 +141,10 @@ impl TelemetryConfig {
     }
 
     /// Settings from environment variables read through `var`: export is on when
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or a per-signal `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT`
-    /// is set and `OTEL_SDK_DISABLED` is not `true`; a signal whose `OTEL_*_EXPORTER` is `none`,
-    /// or that has no endpoint at all, stays local. Everything else is read by the SDK itself.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or a per-signal
+    /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` is set and `OTEL_SDK_DISABLED` is not
+    /// `true`; a signal whose `OTEL_*_EXPORTER` is `none`, or that has no endpoint at all, stays
+    /// local. Everything else is read by the SDK itself.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
         let set = |k: &str| var(k).is_some_and(|v| !v.trim().is_empty());
         let disabled =
