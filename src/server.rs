@@ -169,7 +169,14 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .accept_http1(true)
         .timeout(cfg.request_timeout)
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(TelemetryLayer::new(telemetry, Some(cfg.request_timeout)))
+        .layer(TelemetryLayer::new(
+            telemetry,
+            Some(cfg.request_timeout),
+            SERVICE_NAMES.iter().copied().chain([
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+            ]),
+        ))
         .layer(ContextLayer)
         .add_service(health_service)
         .add_service(reflection)

@@ -17,6 +17,7 @@
 //! as NOT_FOUND or INVALID_ARGUMENT leave the status unset.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -40,16 +41,24 @@ const MAX_NAME: usize = 200;
 pub struct TelemetryLayer {
     telemetry: Telemetry,
     server_timeout: Option<Duration>,
+    known_services: Arc<[String]>,
 }
 
 impl TelemetryLayer {
     /// A layer making spans with `telemetry`. `server_timeout` is the server's own deadline: a
     /// call dropped after it (or after the client's `grpc-timeout`) is recorded as
-    /// DEADLINE_EXCEEDED, one dropped earlier as CANCELLED.
-    pub fn new(telemetry: Telemetry, server_timeout: Option<Duration>) -> Self {
+    /// DEADLINE_EXCEEDED, one dropped earlier as CANCELLED. Metrics name the services in
+    /// `known_services` and put every other path under `_OTHER`, so callers cannot grow the
+    /// number of metric series.
+    pub fn new(
+        telemetry: Telemetry,
+        server_timeout: Option<Duration>,
+        known_services: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Self {
             telemetry,
             server_timeout,
+            known_services: known_services.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -61,6 +70,7 @@ impl<S> Layer<S> for TelemetryLayer {
             inner,
             telemetry: self.telemetry.clone(),
             server_timeout: self.server_timeout,
+            known_services: self.known_services.clone(),
         }
     }
 }
@@ -71,6 +81,7 @@ pub struct TelemetryService<S> {
     inner: S,
     telemetry: Telemetry,
     server_timeout: Option<Duration>,
+    known_services: Arc<[String]>,
 }
 
 impl<S, B, RB> Service<Request<B>> for TelemetryService<S>
@@ -90,7 +101,12 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let call = CallGuard::start(&self.telemetry, &req, self.server_timeout);
+        let call = CallGuard::start(
+            &self.telemetry,
+            &req,
+            self.server_timeout,
+            &self.known_services,
+        );
         let cx = call.cx.clone();
         let log_span = call.log_span.clone();
         // Inner layers (request context, authentication) run with the span current, so they
@@ -193,7 +209,9 @@ struct CallGuard {
     /// The `tracing` span of the call (`rpc`, with the trace and span ids for text logs).
     log_span: tracing::Span,
     telemetry: Telemetry,
+    /// `rpc.service` for metrics: a known service, or `_OTHER`.
     service: String,
+    /// `rpc.method` for metrics: `_OTHER` for unknown services (and, at the end, UNIMPLEMENTED).
     method: String,
     start: Instant,
     deadline: Option<Duration>,
@@ -201,7 +219,12 @@ struct CallGuard {
 }
 
 impl CallGuard {
-    fn start<B>(t: &Telemetry, req: &Request<B>, server_timeout: Option<Duration>) -> CallGuard {
+    fn start<B>(
+        t: &Telemetry,
+        req: &Request<B>,
+        server_timeout: Option<Duration>,
+        known_services: &[String],
+    ) -> CallGuard {
         let parent = t.extract(req.headers());
         let (service, method) = split_path(req.uri().path());
         let name = format!("{service}/{method}");
@@ -254,12 +277,16 @@ impl CallGuard {
         let cx = parent
             .with_span(span)
             .with_value(DbSpanBudget::new(t.max_db_spans_per_call()));
+        let (service, method) = if known_services.contains(&service) {
+            (service, method)
+        } else {
+            ("_OTHER".to_owned(), "_OTHER".to_owned())
+        };
         t.metrics().rpc_active.add(
             1,
             &[
                 KeyValue::new("rpc.system", "grpc"),
                 KeyValue::new("rpc.service", service.clone()),
-                KeyValue::new("rpc.method", method.clone()),
             ],
         );
         let sc = cx.span().span_context().clone();
@@ -327,12 +354,11 @@ impl CallGuard {
         let active = [
             KeyValue::new("rpc.system", "grpc"),
             KeyValue::new("rpc.service", self.service.clone()),
-            KeyValue::new("rpc.method", self.method.clone()),
         ];
         metrics.rpc_active.add(-1, &active);
-        // Unknown paths would give unbounded metric cardinality: they share one series.
+        // Unknown methods would give unbounded metric cardinality: they share one series.
         let (service, method) = if code == CODE_UNIMPLEMENTED {
-            ("_OTHER".to_owned(), "_OTHER".to_owned())
+            (self.service.clone(), "_OTHER".to_owned())
         } else {
             (self.service.clone(), self.method.clone())
         };

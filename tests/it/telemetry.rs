@@ -483,6 +483,23 @@ async fn metrics_reach_the_collector() {
             .unwrap_err();
         assert_eq!(err.code(), Code::NotFound);
     }
+    // Paths nobody serves: they must not add metric series of their own.
+    for path in [
+        "/kinerja.v1.OrganizationService/RandomMethod1",
+        "/no.such.Service/RandomMethod2",
+    ] {
+        let mut grpc = tonic::client::Grpc::new(s.channel.clone());
+        grpc.ready().await.expect("ready");
+        let err = grpc
+            .unary(
+                tonic::Request::new(pb::ListAgenciesRequest::default()),
+                http::uri::PathAndQuery::from_static(path),
+                tonic_prost::ProstCodec::<pb::ListAgenciesRequest, pb::ListAgenciesResponse>::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+    }
     s.stop().await;
     let metrics = collector.store.metrics();
     let last = |name: &str| -> Metric {
@@ -509,6 +526,19 @@ async fn metrics_reach_the_collector() {
     };
     assert_eq!(point("CreateAgency", 0).map(|p| p.count), Some(1));
     assert_eq!(point("GetAgency", 5).map(|p| p.count), Some(3));
+    assert_eq!(point("_OTHER", 12).map(|p| p.count), Some(1));
+    let other = h.data_points.iter().find(|p| {
+        str_attr(&p.attributes, "rpc.service").as_deref() == Some("_OTHER")
+            && str_attr(&p.attributes, "rpc.method").as_deref() == Some("_OTHER")
+    });
+    assert_eq!(other.map(|p| p.count), Some(1));
+    for p in &h.data_points {
+        let m = str_attr(&p.attributes, "rpc.method").unwrap_or_default();
+        assert!(
+            !m.starts_with("RandomMethod"),
+            "unknown method {m} got its own series"
+        );
+    }
 
     let Some(metric::Data::Sum(active)) = last("kinerja.rpc.server.active_calls").data else {
         panic!("sum expected");
@@ -516,7 +546,10 @@ async fn metrics_reach_the_collector() {
     let in_flight: Vec<i64> = active
         .data_points
         .iter()
-        .filter(|p| str_attr(&p.attributes, "rpc.method").as_deref() == Some("GetAgency"))
+        .filter(|p| {
+            str_attr(&p.attributes, "rpc.service").as_deref()
+                == Some("kinerja.v1.OrganizationService")
+        })
         .filter_map(|p| match p.value {
             Some(number_data_point::Value::AsInt(v)) => Some(v),
             _ => None,
