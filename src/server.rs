@@ -1,5 +1,5 @@
-//! The tonic server: services, tower layers (request context, grpc-web), health checking driven
-//! by the database, reflection, deadlines, message limits and graceful shutdown.
+//! The tonic server: services, tower layers (grpc-web, telemetry, request context), health
+//! checking driven by the database, reflection, deadlines, message limits and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +35,8 @@ use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
 use crate::store::{DbConfig, Store};
+use crate::telemetry::db::{DbObserver, DbTarget};
+use crate::telemetry::{Telemetry, TelemetryConfig, TelemetryGuard, TelemetryLayer};
 
 /// Fully qualified names of the services, as health checking and reflection report them.
 pub const SERVICE_NAMES: &[&str] = &[
@@ -72,6 +74,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// How often event-feed streams look for events committed by other replicas.
     pub watch_poll: Duration,
+    /// OpenTelemetry: export, sampling, baggage attributes (off by default).
+    pub telemetry: TelemetryConfig,
 }
 
 /// Certificate files for TLS.
@@ -126,6 +130,7 @@ impl ServerConfig {
             max_in_flight: 1024,
             tls: None,
             watch_poll: Duration::from_millis(500),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -143,6 +148,7 @@ pub struct RunningServer {
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
     grace: Duration,
+    telemetry: Option<TelemetryGuard>,
 }
 
 impl RunningServer {
@@ -163,6 +169,9 @@ impl RunningServer {
         self.keys.abort();
         self.store.close().await;
         tracing::info!("server stopped");
+        if let Some(t) = self.telemetry.take() {
+            t.shutdown().await;
+        }
         match outcome {
             Ok(Ok(Err(e))) => Err(Error::Internal(format!("server error: {e}"))),
             _ => Ok(()),
@@ -172,7 +181,18 @@ impl RunningServer {
 
 /// Connects the database, applies migrations, binds the listener and starts serving.
 pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
-    let store = Store::connect(&cfg.db).await?;
+    let mut store = Store::connect(&cfg.db).await?;
+    let (telemetry, telemetry_guard) = match Telemetry::init(&cfg.telemetry) {
+        Ok(t) => t,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let target = DbTarget::from_url(store.kind(), &cfg.db.url);
+    store
+        .set_statement_observer(DbObserver::new(telemetry.clone(), store.kind(), target).into_fn());
+    telemetry.metrics().observe_pool(&store);
     if cfg.migrate {
         store.migrate().await?;
     }
@@ -187,6 +207,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         store: store.clone(),
         authz: Authorizer::new(store.clone(), clock.clone()),
         clock,
+        telemetry: telemetry.clone(),
     };
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -239,13 +260,21 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let router = builder
         .accept_http1(cfg.tls.is_none())
         .timeout(cfg.request_timeout)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(TelemetryLayer::new(
+            telemetry,
+            Some(cfg.request_timeout),
+            SERVICE_NAMES.iter().copied().chain([
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+            ]),
+        ))
         .layer(ContextLayer)
         .layer(tower::load_shed::LoadShedLayer::new())
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             cfg.max_in_flight.max(1),
         ))
         .layer(AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()))
-        .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)
         .add_service(org)
@@ -279,6 +308,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         health,
         keys,
         grace: cfg.shutdown_grace,
+        telemetry: Some(telemetry_guard),
     })
 }
 

@@ -337,6 +337,32 @@ pub const POLICY: &[Rule] = &[
     },
 ];
 
+/// Full paths of every RPC the Kinerja API defines (from the compiled descriptor set).
+pub fn api_methods() -> &'static std::collections::HashSet<String> {
+    static METHODS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    METHODS.get_or_init(|| {
+        use prost::Message;
+        let mut out = std::collections::HashSet::new();
+        if let Ok(set) = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET) {
+            for file in set.file {
+                let pkg = file.package.clone().unwrap_or_default();
+                for svc in &file.service {
+                    for m in &svc.method {
+                        out.insert(format!("/{pkg}.{}/{}", svc.name(), m.name()));
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// True when `path` is an RPC of the Kinerja API.
+pub fn is_api_method(path: &str) -> bool {
+    api_methods().contains(path)
+}
+
 /// The policy entry of `rpc`, if any.
 pub fn rule(rpc: &str) -> Option<&'static Rule> {
     POLICY.iter().find(|r| r.rpc == rpc)
@@ -1073,5 +1099,9 @@ mod tests {
     #[test]
     fn unknown_rpcs_have_no_rule() {
         assert!(rule("/kinerja.v1.EmployeeService/DeleteEverything").is_none());
+        assert!(!is_api_method(
+            "/kinerja.v1.EmployeeService/DeleteEverything"
+        ));
+        assert!(is_api_method("/kinerja.v1.EmployeeService/GetEmployee"));
     }
 }

@@ -72,6 +72,29 @@ impl Default for DbConfig {
     }
 }
 
+/// What the store reports about one executed SQL statement, for telemetry: the SQL text with
+/// placeholders (never the bound values), how long it ran and whether it failed.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementInfo<'a> {
+    /// SQL text with backend placeholders (`?` / `$1`); parameter values are not part of it.
+    pub sql: &'a str,
+    /// Execution time as seen by the pool (including waiting for a connection).
+    pub elapsed: Duration,
+    /// True when the statement returned an error.
+    pub failed: bool,
+}
+
+/// Connections of the pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open connections (idle and in use).
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Most connections the pool may open.
+    pub max: u32,
+}
+
 /// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
 const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 
@@ -137,6 +160,39 @@ impl Store {
     /// Database engine in use.
     pub fn kind(&self) -> DbKind {
         self.kind
+    }
+
+    /// Calls `observer` after every SQL statement the store runs (inside and outside
+    /// transactions), on the task that ran it, so the caller's trace context is current. Set it
+    /// before the store is cloned: clones made earlier keep the previous observer.
+    pub fn set_statement_observer<F>(&mut self, observer: F)
+    where
+        F: Fn(&StatementInfo<'_>) + Send + Sync + 'static,
+    {
+        self.db.set_metric_callback(move |info| {
+            observer(&StatementInfo {
+                sql: &info.statement.sql,
+                elapsed: info.elapsed,
+                failed: info.failed,
+            })
+        });
+    }
+
+    /// Connections of the pool now (cheap: reads the pool's counters).
+    pub fn pool_usage(&self) -> PoolUsage {
+        fn usage<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolUsage {
+            let open = pool.size();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(open).min(open);
+            PoolUsage {
+                open,
+                idle,
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => usage(self.db.get_postgres_connection_pool()),
+            _ => usage(self.db.get_sqlite_connection_pool()),
+        }
     }
 
     /// The raw connection, for the store's own modules.

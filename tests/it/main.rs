@@ -1,6 +1,7 @@
 //! Integration tests: real servers on 127.0.0.1:0 with tonic clients, on SQLite by default and on
 //! PostgreSQL when `KINERJA_TEST_DATABASE_URL` names a server (each test gets its own database).
 
+mod collector;
 mod harness;
 
 mod assignments;
@@ -10,4 +11,5 @@ mod import;
 mod organization;
 mod plumbing;
 mod security;
+mod telemetry;
 mod tls;
