@@ -9,3 +9,4 @@ mod import;
 mod organization;
 mod plumbing;
 mod security;
+mod skp;
