@@ -22,7 +22,7 @@ use super::entities::{
     assignment, employee, performance_period, skp, skp_behaviour, skp_indicator, skp_rhk, unit,
 };
 use super::idempotency::{Claim, claim};
-use super::periods::assessed_periods;
+use super::periods::{assessed_counts, assessed_periods};
 use super::{AssignmentRow, Store, lock_row, new_id};
 use crate::domain::org::Span;
 use crate::domain::skp::{
@@ -381,12 +381,13 @@ async fn load_docs<C: ConnectionTrait>(
             beh_by.entry(b.skp_id.clone()).or_default().push(b);
         }
     }
+    let assessed = assessed_counts(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for s in rows {
         let mut behaviours = beh_by.remove(&s.id).unwrap_or_default();
         behaviours.sort_by_key(|b| rules::berakhlak_rank(&b.value).unwrap_or(usize::MAX));
         out.push(SkpDoc {
-            assessed_periods: assessed_periods(db, &s.id).await?,
+            assessed_periods: assessed.get(&s.id).copied().unwrap_or(0),
             rhk: rhk_by.remove(&s.id).unwrap_or_default(),
             behaviours,
             skp: s,
@@ -1459,13 +1460,22 @@ impl Store {
         assignment: &AssignmentRow,
         end: NaiveDate,
     ) -> Result<()> {
-        let open: Vec<SkpRow> = skp::Entity::find()
+        let candidates: Vec<String> = skp::Entity::find()
+            .select_only()
+            .column(skp::Column::Id)
             .filter(skp::Column::AssignmentId.eq(&assignment.id))
             .filter(skp::Column::State.ne(State::Ditutup.as_str()))
             .filter(skp::Column::EndDate.gt(end))
+            .into_tuple()
             .all(txn)
             .await?;
-        for s in open {
+        for id in candidates {
+            // Lock, then read again: a concurrent transition may have changed it meanwhile.
+            lock_row(txn, self.kind(), "skps", &id).await?;
+            let s = find_skp(txn, &id).await?;
+            if s.state == State::Ditutup.as_str() || s.end_date <= end {
+                continue;
+            }
             if s.start_date > end {
                 return Err(Error::precondition(
                     "SKP_STARTS_AFTER_END",
@@ -1476,7 +1486,6 @@ impl Store {
                     ),
                 ));
             }
-            lock_row(txn, self.kind(), "skps", &s.id).await?;
             let now = Utc::now();
             let reason = format!("mutasi: assignment {} ends on {end}", assignment.id);
             skp::Entity::update_many()
