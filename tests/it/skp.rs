@@ -1466,3 +1466,134 @@ async fn copy_from_last_year_and_apply_a_template_to_many_employees() {
     assert_eq!(fields(&e), vec!["template.rhk[0].indicators[0].target"]);
     w.s.stop().await;
 }
+
+#[tokio::test]
+async fn drafts_are_edited_with_etags_and_an_skp_without_assessor_waits_for_one() {
+    let w = world().await;
+    let s = &w.s;
+    let mut staff = skp_client(s, &emp(STAFF1));
+    let p = create(s, STAFF1, &w.staff1.id, &w.p2026.id).await;
+    // Approach and annex of a draft, with the SKP's etag; a stale etag is ABORTED.
+    let upd = pb::UpdateSkpRequest {
+        skp: Some(pb::Skp {
+            id: p.id.clone(),
+            etag: p.etag.clone(),
+            approach: pb::SkpApproach::Kualitatif as i32,
+            annex: Some(pb::SkpAnnex {
+                accountability: "Dilaporkan triwulanan kepada kepala bidang".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        update_mask: mask(&["approach", "annex.accountability"]),
+    };
+    let edited = staff.update_skp(upd.clone()).await.unwrap().into_inner();
+    assert_eq!(edited.approach, pb::SkpApproach::Kualitatif as i32);
+    let annex = edited.annex.clone().unwrap();
+    assert_eq!(
+        (
+            annex.accountability.as_str(),
+            annex.resource_support.as_str()
+        ),
+        (
+            "Dilaporkan triwulanan kepada kepala bidang",
+            "Anggaran DPA bidang"
+        ),
+        "fields outside the mask keep their values"
+    );
+    assert_ne!(edited.etag, p.etag);
+    assert_eq!(
+        staff.update_skp(upd).await.unwrap_err().code(),
+        Code::Aborted
+    );
+    let e = staff
+        .update_skp(pb::UpdateSkpRequest {
+            skp: Some(pb::Skp {
+                id: p.id.clone(),
+                etag: edited.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["employee_id"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), vec!["update_mask"]);
+
+    // Delete an indicator and an RHK (with their etags); a stale RHK etag is ABORTED.
+    let r = add_rhk(s, STAFF1, &p.id, "Tersusunnya laporan", "").await;
+    let i = add_ind(s, STAFF1, &r.id, 2.0).await;
+    let extra = add_ind(s, STAFF1, &r.id, 3.0).await;
+    assert_eq!((i.sequence, extra.sequence), (1, 2));
+    staff
+        .delete_indicator(pb::DeleteIndicatorRequest {
+            id: extra.id.clone(),
+            etag: extra.etag.clone(),
+        })
+        .await
+        .unwrap();
+    let renamed = staff
+        .update_rhk(pb::UpdateRhkRequest {
+            rhk: Some(pb::Rhk {
+                id: r.id.clone(),
+                etag: r.etag.clone(),
+                text: "Tersusunnya laporan kinerja".into(),
+                kind: pb::RhkKind::Tambahan as i32,
+                ..Default::default()
+            }),
+            update_mask: mask(&["text", "kind"]),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(renamed.kind, pb::RhkKind::Tambahan as i32);
+    let e = staff
+        .delete_rhk(pb::DeleteRhkRequest {
+            id: r.id.clone(),
+            etag: r.etag.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Aborted);
+    let now = get(s, &p.id).await;
+    assert_eq!(now.rhk.len(), 1);
+    assert_eq!(now.rhk[0].indicators.len(), 1);
+    staff
+        .delete_rhk(pb::DeleteRhkRequest {
+            id: r.id.clone(),
+            etag: renamed.etag.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(get(s, &p.id).await.rhk.is_empty());
+    let e = submit(s, STAFF1, &p.id).await.unwrap_err();
+    assert_eq!(reason(&e), "SKP_HAS_NO_RHK");
+    let actions: Vec<_> = history(s, STAFF1, &p.id)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&"indicator.delete".to_owned()));
+    assert_eq!(actions.last().map(String::as_str), Some("rhk.delete"));
+
+    // The regent's post names no superior: the SKP has no assessor, so it is not at the top of
+    // a chain it could be approved in; a JPT's RHK carry a perspective.
+    let top = create(s, BUPATI, &w.bupati.id, &w.p2026.id).await;
+    assert_eq!((top.assessor_id.as_str(), top.top_of_chain), ("", false));
+    let mut persp = rhk_req(
+        &top.id,
+        "Meningkatnya kualitas pelayanan publik",
+        pb::RhkKind::Utama,
+        "",
+    );
+    persp.rhk.as_mut().unwrap().perspective = pb::RhkPerspective::PenerimaLayanan as i32;
+    let tr = skp_client(s, &emp(BUPATI))
+        .create_rhk(persp)
+        .await
+        .expect("a JPT's RHK with a perspective")
+        .into_inner();
+    assert_eq!(tr.perspective, pb::RhkPerspective::PenerimaLayanan as i32);
+    add_ind(s, BUPATI, &tr.id, 90.0).await;
+    let e = submit(s, BUPATI, &top.id).await.unwrap_err();
+    assert_eq!(reason(&e), "SKP_HAS_NO_ASSESSOR");
+    w.s.stop().await;
+}
