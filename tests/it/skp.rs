@@ -1597,3 +1597,42 @@ async fn drafts_are_edited_with_etags_and_an_skp_without_assessor_waits_for_one(
     assert_eq!(reason(&e), "SKP_HAS_NO_ASSESSOR");
     w.s.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_creates_make_one_skp_per_employee_and_concurrent_approvals_one_transition() {
+    let w = world().await;
+    let s = &w.s;
+    let calls = (0..8).map(|_| {
+        let mut c = skp_client(s, &emp(STAFF1));
+        let req = pb::CreateSkpRequest {
+            employee_id: w.staff1.id.clone(),
+            period_id: w.p2026.id.clone(),
+            approach: pb::SkpApproach::Kuantitatif as i32,
+            start_date: d(2026, 1, 1),
+            ..Default::default()
+        };
+        async move { c.create_skp(req).await.map(|r| r.into_inner()) }
+    });
+    let results = futures::future::join_all(calls).await;
+    let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(made.len(), 1, "{results:?}");
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(reason(e), "SKP_OVERLAP", "{e:?}");
+    }
+    // Racing approvals of one submitted SKP: one approves, the others find it DISETUJUI.
+    let (_, a, _) = approved_head_plan(&w).await;
+    let (p2, _) = staff_plan(&w, STAFF2, &w.staff2.id, &a.id).await;
+    submit(s, STAFF2, &p2.id).await.unwrap();
+    let approvals = futures::future::join_all((0..6).map(|_| approve(s, HEAD, &p2.id))).await;
+    assert_eq!(approvals.iter().filter(|r| r.is_ok()).count(), 1);
+    for e in approvals.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(e.message().contains("is DISETUJUI"), "{e:?}");
+    }
+    let approved = history(s, STAFF2, &p2.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "approve")
+        .count();
+    assert_eq!(approved, 1);
+    w.s.stop().await;
+}
