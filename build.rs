@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/kinerja/v1/employee.proto",
         "proto/kinerja/v1/assignment.proto",
         "proto/kinerja/v1/audit.proto",
+        "proto/kinerja/v1/event.proto",
         "proto/kinerja/v1/period.proto",
         "proto/kinerja/v1/skp.proto",
     ];

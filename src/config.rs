@@ -10,7 +10,7 @@ use crate::auth::Role;
 use crate::auth::jwt::{Claims, DEFAULT_AUDIENCE, DEV_ISSUER, DevKey, KeySource, VerifierConfig};
 use crate::auth::layer::AuthSettings;
 use crate::error::{Error, Result};
-use crate::server::{AuthConfig, ServerConfig};
+use crate::server::{AuthConfig, ServerConfig, TlsFiles};
 use crate::store::DbConfig;
 
 /// Kinerja: performance management of Indonesian civil servants (ASN) over gRPC.
@@ -114,6 +114,19 @@ pub struct ServeArgs {
     /// Calls in flight across all connections; further calls are shed with RESOURCE_EXHAUSTED.
     #[arg(long, env = "KINERJA_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
+    /// Server certificate chain (PEM) to serve TLS; plaintext without it.
+    #[arg(long, env = "KINERJA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, env = "KINERJA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Milliseconds between looks for events committed by other replicas (event feed).
+    #[arg(long, env = "KINERJA_WATCH_POLL_MS", default_value_t = 500)]
+    pub watch_poll_ms: u64,
+    /// CA certificate (PEM) whose client certificates are required (mutual TLS). The client
+    /// certificate's common name is recorded as the calling service when the token names none.
+    #[arg(long, env = "KINERJA_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// How callers are authenticated.
@@ -280,6 +293,15 @@ impl ServeArgs {
             health_interval: Duration::from_millis(self.health_interval_ms),
             auth: self.auth.to_config(self.listen)?,
             max_in_flight: self.max_in_flight,
+            watch_poll: Duration::from_millis(self.watch_poll_ms),
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls_client_ca.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response};
-use tonic::transport::server::TcpConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Layer, Service};
 
 use crate::auth::Principal;
@@ -151,7 +151,12 @@ where
         let peer = req
             .extensions()
             .get::<TcpConnectInfo>()
-            .and_then(|i| i.remote_addr());
+            .and_then(|i| i.remote_addr())
+            .or_else(|| {
+                req.extensions()
+                    .get::<TlsConnectInfo<TcpConnectInfo>>()
+                    .and_then(|i| i.get_ref().remote_addr())
+            });
         // The caller stays anonymous until the authentication layer verifies a token.
         let caller = Caller {
             subject: "anonymous".into(),

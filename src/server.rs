@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -16,6 +17,7 @@ use crate::api::AppState;
 use crate::api::assignments::AssignmentApi;
 use crate::api::audit::AuditApi;
 use crate::api::employees::EmployeeApi;
+use crate::api::events::EventApi;
 use crate::api::org::OrganizationApi;
 use crate::api::periods::PeriodApi;
 use crate::api::skp::SkpApi;
@@ -28,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
+use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
@@ -39,6 +42,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.EmployeeService",
     "kinerja.v1.AssignmentService",
     "kinerja.v1.AuditService",
+    "kinerja.v1.EventService",
     "kinerja.v1.PerformancePeriodService",
     "kinerja.v1.SkpService",
 ];
@@ -64,6 +68,38 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Calls in flight across all connections; more are shed with RESOURCE_EXHAUSTED.
     pub max_in_flight: usize,
+    /// TLS (and mutual TLS) settings; plaintext when `None`.
+    pub tls: Option<TlsFiles>,
+    /// How often event-feed streams look for events committed by other replicas.
+    pub watch_poll: Duration,
+}
+
+/// Certificate files for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Server certificate chain (PEM).
+    pub cert: std::path::PathBuf,
+    /// Server private key (PEM).
+    pub key: std::path::PathBuf,
+    /// CA whose certificates clients must present (mutual TLS); `None` for server-only TLS.
+    pub client_ca: Option<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    fn server_config(&self) -> Result<ServerTlsConfig> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p)
+                .map_err(|e| Error::Internal(format!("cannot read {}: {e}", p.display())))
+        };
+        let mut tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(read(&self.cert)?, read(&self.key)?));
+        if let Some(ca) = &self.client_ca {
+            tls = tls
+                .client_ca_root(Certificate::from_pem(read(ca)?))
+                .client_auth_optional(false);
+        }
+        Ok(tls)
+    }
 }
 
 /// Authentication settings of a server.
@@ -88,6 +124,8 @@ impl ServerConfig {
             health_interval: Duration::from_secs(2),
             auth,
             max_in_flight: 1024,
+            tls: None,
+            watch_poll: Duration::from_millis(500),
         }
     }
 }
@@ -100,6 +138,7 @@ pub struct RunningServer {
     /// The store, shared with the handlers.
     pub store: Store,
     stop: Option<oneshot::Sender<()>>,
+    streams: tokio::sync::watch::Sender<bool>,
     serve: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
@@ -113,6 +152,8 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Long-lived streams (the event feed) end so their clients reconnect elsewhere.
+        let _ = self.streams.send(true);
         let outcome = tokio::time::timeout(self.grace, &mut self.serve).await;
         if outcome.is_err() {
             tracing::warn!("in-flight calls did not finish within the grace period; aborting them");
@@ -140,7 +181,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .await
         .unwrap_or_else(|_| "unknown".into());
     let verifier = Arc::new(Verifier::new(cfg.auth.verifier.clone())?);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
+        shutdown: shutdown_rx,
         store: store.clone(),
         authz: Authorizer::new(store.clone(), clock.clone()),
         clock,
@@ -165,6 +208,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let asg = AssignmentServiceServer::new(AssignmentApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let events = EventServiceServer::new(EventApi::new(state.clone(), cfg.watch_poll))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(AuditApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -184,8 +230,14 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let router = Server::builder()
-        .accept_http1(true)
+    let mut builder = Server::builder();
+    if let Some(tls) = &cfg.tls {
+        builder = builder
+            .tls_config(tls.server_config()?)
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+    }
+    let router = builder
+        .accept_http1(cfg.tls.is_none())
         .timeout(cfg.request_timeout)
         .layer(ContextLayer)
         .layer(tower::load_shed::LoadShedLayer::new())
@@ -200,6 +252,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(emp)
         .add_service(asg)
         .add_service(audit)
+        .add_service(events)
         .add_service(periods)
         .add_service(skp);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
@@ -221,6 +274,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         addr,
         store,
         stop: Some(stop_tx),
+        streams: shutdown_tx,
         serve,
         health,
         keys,

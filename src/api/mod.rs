@@ -5,6 +5,7 @@ pub mod assignments;
 pub mod audit;
 pub mod convert;
 pub mod employees;
+pub mod events;
 pub mod org;
 pub mod periods;
 pub mod skp;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Authorization of calls on resources.
     pub authz: Authorizer,
+    /// Becomes true when the server shuts down; long streams end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// SHA-256 of a request message, used to tell a retry from a different request with the same id.

@@ -484,6 +484,51 @@ mod tests {
     }
 
     #[test]
+    fn jwks_file_is_reloaded_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        let (old, new) = (DevKey::from_seed([1; 32]), DevKey::from_seed([2; 32]));
+        std::fs::write(&path, old.jwks()).unwrap();
+        let v = Verifier::new(VerifierConfig {
+            keys: KeySource::JwksFile(path.clone()),
+            issuer: DEV_ISSUER.into(),
+            audience: DEFAULT_AUDIENCE.into(),
+        })
+        .unwrap();
+        let c = Claims::new("x", DEV_ISSUER, DEFAULT_AUDIENCE, 600).roles(&[Role::Auditor]);
+        let (t_old, t_new) = (old.sign(&c).unwrap(), new.sign(&c).unwrap());
+        assert!(v.verify(&t_old).is_ok());
+        assert!(v.verify(&t_new).is_err());
+        assert!(!v.reload_if_changed(), "unchanged file: no reload");
+        // Rotate the key; make sure the modification time moves.
+        std::fs::write(&path, new.jwks()).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert!(v.reload_if_changed());
+        assert!(v.verify(&t_new).is_ok());
+        assert!(
+            v.verify(&t_old).is_err(),
+            "the cache was emptied with the old keys"
+        );
+        // A broken file keeps the current keys.
+        std::fs::write(&path, "{").unwrap();
+        let later = later + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert!(!v.reload_if_changed());
+        assert!(v.verify(&t_new).is_ok());
+    }
+
+    #[test]
     fn jwks_keys_must_pin_an_asymmetric_algorithm() {
         assert!(parse_jwks(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}]}"#).is_err());
         assert!(parse_jwks(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#).is_err());

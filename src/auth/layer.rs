@@ -131,6 +131,39 @@ impl AuthState {
     }
 }
 
+/// The common name of the verified client certificate (mutual TLS), if any.
+pub fn client_certificate_name<B>(req: &Request<B>) -> Option<String> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let certs = req
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()?
+        .peer_certs()?;
+    let der = certs.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_owned();
+    Some(cn)
+}
+
+/// Records the client certificate's identity as the calling service when the token names none.
+fn with_client_certificate<B>(p: Arc<Principal>, req: &Request<B>) -> Arc<Principal> {
+    if p.acting_service.is_some() {
+        return p;
+    }
+    match client_certificate_name(req) {
+        Some(cn) => Arc::new(Principal {
+            acting_service: Some(cn),
+            ..(*p).clone()
+        }),
+        None => p,
+    }
+}
+
 impl<S, B, RB> Service<Request<B>> for AuthService<S>
 where
     S: Service<Request<B>, Response = Response<RB>>,
@@ -159,6 +192,7 @@ where
             .and_then(|v| v.to_str().ok());
         match self.state.admit(&path, auth) {
             Ok(principal) => {
+                let principal = with_client_certificate(principal, &req);
                 if let Some(ctx) = req.extensions_mut().get_mut::<RequestContext>() {
                     ctx.set_principal(principal.clone());
                 }

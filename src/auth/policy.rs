@@ -202,6 +202,12 @@ pub const POLICY: &[Rule] = &[
         access: Read,
         grants: &[Auditor, SystemAdmin],
     },
+    // Event feed.
+    Rule {
+        rpc: "/kinerja.v1.EventService/Watch",
+        access: Read,
+        grants: &[Scope("events:read"), Auditor, SystemAdmin],
+    },
     // Performance periods: admins of the agency set them; everyone reads them.
     Rule {
         rpc: "/kinerja.v1.PerformancePeriodService/CreatePeriod",
@@ -820,6 +826,28 @@ mod tests {
             &[],
             SELF,
             "/kinerja.v1.AuditService/VerifyAuditChain",
+            false,
+        ),
+        // Event feed.
+        (
+            &[Role::Service],
+            &["events:read"],
+            NONE,
+            "/kinerja.v1.EventService/Watch",
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            "/kinerja.v1.EventService/Watch",
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            "/kinerja.v1.EventService/Watch",
             false,
         ),
         // Performance periods.

@@ -1,7 +1,9 @@
 //! Pure domain rules: no I/O, no database, no gRPC. Each module is unit-tested on its own.
 
+pub mod curve;
 pub mod nip;
 pub mod org;
 pub mod period;
+pub mod rating;
 pub mod skp;
 pub mod text;

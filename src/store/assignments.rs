@@ -13,6 +13,7 @@ use super::audit::{Actor, Change};
 use super::entities::{assignment, employee, unit};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
+use super::outbox::Event;
 use super::{AssignmentRow, EmployeeRow, Store, lock_row, new_id};
 use crate::domain::org::Span;
 use crate::error::{Error, Result};
@@ -118,7 +119,18 @@ impl Store {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.publish(
+            &txn,
+            actor,
+            Event {
+                event_type: "assignment.created",
+                resource_type: "Assignment",
+                resource_id: &row.id,
+                data: serde_json::json!({"employee_id": row.employee_id, "unit_id": row.unit_id, "superior_employee_id": row.superior_employee_id, "kind": row.kind, "start_date": row.start_date, "end_date": row.end_date}),
+            },
+        )
+        .await?;
+        self.commit_with_events(txn).await?;
         Ok(row)
     }
 
@@ -259,7 +271,18 @@ impl Store {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.publish(
+            &txn,
+            actor,
+            Event {
+                event_type: "assignment.updated",
+                resource_type: "Assignment",
+                resource_id: id,
+                data: serde_json::json!({"employee_id": cur.employee_id, "changes": changes_json}),
+            },
+        )
+        .await?;
+        self.commit_with_events(txn).await?;
         self.get_assignment(id).await
     }
 

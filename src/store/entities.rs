@@ -548,3 +548,59 @@ pub mod skp_evaluation {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Events of the outbox, in commit order.
+pub mod outbox_event {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `outbox`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        /// Gap-free sequence number (the resume cursor).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        /// Stable event id (consumers de-duplicate on it).
+        pub id: String,
+        /// Event type, e.g. `skp.approved`.
+        pub event_type: String,
+        /// Type of the resource the event is about.
+        pub resource_type: String,
+        /// Id of that resource.
+        pub resource_id: String,
+        /// When the change was committed.
+        pub at: DateTimeUtc,
+        /// Trace id of the call that caused it.
+        pub trace_id: String,
+        /// Event data as JSON.
+        pub data: String,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The outbox's sequence counter (a single row, locked while an event is appended).
+pub mod outbox_head {
+    use sea_orm::entity::prelude::*;
+
+    /// The row of `outbox_head`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox_head")]
+    pub struct Model {
+        /// Always 1.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        /// Sequence number of the last event.
+        pub seq: i64,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

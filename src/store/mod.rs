@@ -9,6 +9,7 @@ pub mod employees;
 pub mod entities;
 pub mod idempotency;
 pub mod org;
+pub mod outbox;
 pub mod periods;
 pub mod skp;
 
@@ -79,6 +80,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 pub struct Store {
     db: DatabaseConnection,
     kind: DbKind,
+    events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -112,7 +114,24 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot open the database: {e}")))?;
-        Ok(Self { db, kind })
+        Ok(Self {
+            db,
+            kind,
+            events: std::sync::Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Signalled after this process commits events (feed consumers wake up at once; other
+    /// replicas' events are found by polling).
+    pub fn event_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.events.clone()
+    }
+
+    /// Commits `txn` and wakes local feed consumers.
+    pub(crate) async fn commit_with_events(&self, txn: DatabaseTransaction) -> Result<()> {
+        txn.commit().await?;
+        self.events.notify_waiters();
+        Ok(())
     }
 
     /// Database engine in use.

@@ -178,6 +178,67 @@ impl TestServer {
         Self::start_on(db, url, tweak, clock).await
     }
 
+    /// A TLS server (the channel field is unusable: tests build their own TLS clients).
+    pub async fn start_tls(tls: kinerja::server::TlsFiles, clock: Arc<dyn Clock>) -> Self {
+        let (db, url) = TestDb::create().await;
+        let mut cfg = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            DbConfig {
+                url: url.clone(),
+                ..DbConfig::default()
+            },
+            test_auth(),
+        );
+        cfg.tls = Some(tls);
+        let server = kinerja::server::start(cfg, clock)
+            .await
+            .expect("server starts");
+        let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+            .expect("endpoint")
+            .connect_lazy();
+        Self {
+            channel,
+            db_url: url,
+            admin_token: token("sysadmin", &[Role::SystemAdmin], &[], &[]),
+            server: Some(server),
+            db: Some(db),
+        }
+    }
+
+    /// A second server (replica) on the database of `self`; it does not own the database.
+    pub async fn replica(&self) -> Self {
+        let (db, url) = (None, self.db_url.clone());
+        let mut cfg = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            DbConfig {
+                url: url.clone(),
+                ..DbConfig::default()
+            },
+            test_auth(),
+        );
+        cfg.watch_poll = Duration::from_millis(100);
+        let server = kinerja::server::start(cfg, Arc::new(SystemClock))
+            .await
+            .expect("replica starts");
+        let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        Self {
+            channel,
+            db_url: url,
+            admin_token: self.admin_token.clone(),
+            server: Some(server),
+            db,
+        }
+    }
+
+    /// Address of the server.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.as_ref().map(|s| s.addr).expect("running")
+    }
+
     /// A server on an existing test database, reached through `url`.
     pub async fn start_on(
         db: TestDb,

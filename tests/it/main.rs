@@ -5,8 +5,10 @@ mod harness;
 
 mod assignments;
 mod employees;
+mod events;
 mod import;
 mod organization;
 mod plumbing;
 mod security;
 mod skp;
+mod tls;
