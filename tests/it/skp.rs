@@ -3,9 +3,11 @@
 
 use kinerja::auth::Role;
 use kinerja::proto::v1 as pb;
+use kinerja::proto::v1::event_service_client::EventServiceClient;
 use kinerja::proto::v1::performance_period_service_client::PerformancePeriodServiceClient;
 use kinerja::proto::v1::skp_service_client::SkpServiceClient;
 use sea_orm::{ConnectionTrait, Database, Statement};
+use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -1229,6 +1231,38 @@ async fn mutasi_mid_year_closes_the_skp_and_a_new_one_starts_on_the_new_post() {
     assert_eq!(
         (by_hand.state, by_hand.end_date),
         (pb::SkpState::Ditutup as i32, d(2026, 9, 30))
+    );
+
+    // The transitions are in the event feed, in order, the mutasi close included.
+    let feed = token("svc-simpeg", &[Role::Service], &[], &["events:read"]);
+    let mut stream = EventServiceClient::new(s.authed(Some(&feed)))
+        .watch(pb::WatchRequest {
+            after_event_id: String::new(),
+            event_types: vec![
+                "skp.submitted".into(),
+                "skp.approved".into(),
+                "skp.closed".into(),
+            ],
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(item) = stream.next().await {
+        let e = item.unwrap().event.unwrap();
+        if e.resource_id == p1.id || e.resource_id == second.id {
+            events.push((e.r#type, e.resource_id == p1.id));
+        }
+    }
+    assert_eq!(
+        events,
+        vec![
+            ("skp.submitted".to_owned(), true),
+            ("skp.approved".to_owned(), true),
+            ("skp.closed".to_owned(), true),
+            ("skp.closed".to_owned(), false),
+        ]
     );
     w.s.stop().await;
 }
