@@ -355,3 +355,28 @@ pub(crate) async fn assessed_periods<C: sea_orm::ConnectionTrait>(
         .count(db)
         .await?)
 }
+
+/// [`assessed_periods`] of many SKP at once (missing ids have none).
+pub(crate) async fn assessed_counts<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    skp_ids: &[String],
+) -> Result<std::collections::HashMap<String, u64>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in skp_ids.chunks(500) {
+        let rows: Vec<(String, i64)> = skp_evaluation::Entity::find()
+            .select_only()
+            .column(skp_evaluation::Column::SkpId)
+            .column_as(skp_evaluation::Column::Id.count(), "n")
+            .filter(skp_evaluation::Column::SkpId.is_in(chunk.to_vec()))
+            .filter(skp_evaluation::Column::State.ne("TERBUKA"))
+            .group_by(skp_evaluation::Column::SkpId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))),
+        );
+    }
+    Ok(out)
+}

@@ -4,7 +4,9 @@
 //! Every change locks the SKP row (PostgreSQL; SQLite holds its write lock), checks the workflow
 //! rule of [`crate::domain::skp`] against the caller's relations recorded on the SKP, bumps the
 //! SKP's version (its etag) and appends one audit entry on the resource `Skp/<id>` in the same
-//! transaction, so the SKP's audit entries are its history.
+//! transaction, so the SKP's audit entries are its history. Workflow transitions (submitted,
+//! approved, returned, reopened, closed, assessor changed) are also published to the event
+//! outbox in the same transaction, as `skp.<transition>` events.
 
 use std::collections::HashMap;
 
@@ -22,7 +24,8 @@ use super::entities::{
     assignment, employee, performance_period, skp, skp_behaviour, skp_indicator, skp_rhk, unit,
 };
 use super::idempotency::{Claim, claim};
-use super::periods::assessed_periods;
+use super::outbox::Event;
+use super::periods::{assessed_counts, assessed_periods};
 use super::{AssignmentRow, Store, lock_row, new_id};
 use crate::domain::org::Span;
 use crate::domain::skp::{
@@ -381,12 +384,13 @@ async fn load_docs<C: ConnectionTrait>(
             beh_by.entry(b.skp_id.clone()).or_default().push(b);
         }
     }
+    let assessed = assessed_counts(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for s in rows {
         let mut behaviours = beh_by.remove(&s.id).unwrap_or_default();
         behaviours.sort_by_key(|b| rules::berakhlak_rank(&b.value).unwrap_or(usize::MAX));
         out.push(SkpDoc {
-            assessed_periods: assessed_periods(db, &s.id).await?,
+            assessed_periods: assessed.get(&s.id).copied().unwrap_or(0),
             rhk: rhk_by.remove(&s.id).unwrap_or_default(),
             behaviours,
             skp: s,
@@ -1395,6 +1399,18 @@ impl Store {
             Action::SetAssessor => "set_assessor",
             a => a.as_str(),
         };
+        let event_type = match step {
+            Step::Submit => "skp.submitted",
+            Step::Approve => "skp.approved",
+            Step::Return { .. } => "skp.returned",
+            Step::Reopen { .. } => "skp.reopened",
+            Step::Close { .. } => "skp.closed",
+            Step::SetAssessor { .. } => "skp.assessor_changed",
+        };
+        let mut data = detail.clone();
+        data["employee_id"] = json!(row.employee_id);
+        data["period_id"] = json!(row.period_id);
+        data["year"] = json!(row.year);
         self.record(
             &txn,
             &acting.actor,
@@ -1406,7 +1422,18 @@ impl Store {
             },
         )
         .await?;
-        txn.commit().await?;
+        self.publish(
+            &txn,
+            &acting.actor,
+            Event {
+                event_type,
+                resource_type: SKP_RESOURCE,
+                resource_id: id,
+                data,
+            },
+        )
+        .await?;
+        self.commit_with_events(txn).await?;
         self.get_skp_doc(id, true).await
     }
 
@@ -1459,13 +1486,22 @@ impl Store {
         assignment: &AssignmentRow,
         end: NaiveDate,
     ) -> Result<()> {
-        let open: Vec<SkpRow> = skp::Entity::find()
+        let candidates: Vec<String> = skp::Entity::find()
+            .select_only()
+            .column(skp::Column::Id)
             .filter(skp::Column::AssignmentId.eq(&assignment.id))
             .filter(skp::Column::State.ne(State::Ditutup.as_str()))
             .filter(skp::Column::EndDate.gt(end))
+            .into_tuple()
             .all(txn)
             .await?;
-        for s in open {
+        for id in candidates {
+            // Lock, then read again: a concurrent transition may have changed it meanwhile.
+            lock_row(txn, self.kind(), "skps", &id).await?;
+            let s = find_skp(txn, &id).await?;
+            if s.state == State::Ditutup.as_str() || s.end_date <= end {
+                continue;
+            }
             if s.start_date > end {
                 return Err(Error::precondition(
                     "SKP_STARTS_AFTER_END",
@@ -1476,7 +1512,6 @@ impl Store {
                     ),
                 ));
             }
-            lock_row(txn, self.kind(), "skps", &s.id).await?;
             let now = Utc::now();
             let reason = format!("mutasi: assignment {} ends on {end}", assignment.id);
             skp::Entity::update_many()
@@ -1489,6 +1524,16 @@ impl Store {
                 .filter(skp::Column::Id.eq(&s.id))
                 .exec(txn)
                 .await?;
+            let detail = json!({
+                "from": s.state, "to": State::Ditutup.as_str(), "reason": reason,
+                "end_date": end, "previous_end_date": s.end_date,
+                "assignment_id": assignment.id, "automatic": true,
+                "version": s.version + 1,
+            });
+            let mut data = detail.clone();
+            data["employee_id"] = json!(s.employee_id);
+            data["period_id"] = json!(s.period_id);
+            data["year"] = json!(s.year);
             self.record(
                 txn,
                 actor,
@@ -1496,12 +1541,18 @@ impl Store {
                     resource_type: SKP_RESOURCE,
                     resource_id: &s.id,
                     action: "close",
-                    detail: json!({
-                        "from": s.state, "to": State::Ditutup.as_str(), "reason": reason,
-                        "end_date": end, "previous_end_date": s.end_date,
-                        "assignment_id": assignment.id, "automatic": true,
-                        "version": s.version + 1,
-                    }),
+                    detail,
+                },
+            )
+            .await?;
+            self.publish(
+                txn,
+                actor,
+                Event {
+                    event_type: "skp.closed",
+                    resource_type: SKP_RESOURCE,
+                    resource_id: &s.id,
+                    data,
                 },
             )
             .await?;

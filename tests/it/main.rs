@@ -11,5 +11,6 @@ mod import;
 mod organization;
 mod plumbing;
 mod security;
+mod skp;
 mod telemetry;
 mod tls;
