@@ -14,8 +14,10 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::AppState;
+use crate::api::assessment::AssessmentApi;
 use crate::api::assignments::AssignmentApi;
 use crate::api::audit::AuditApi;
+use crate::api::calibration::CalibrationApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
 use crate::api::org::OrganizationApi;
@@ -27,8 +29,10 @@ use crate::authz::Authorizer;
 use crate::clock::Clock;
 use crate::context::ContextLayer;
 use crate::error::{Error, Result};
+use crate::proto::v1::assessment_service_server::AssessmentServiceServer;
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::calibration_service_server::CalibrationServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
@@ -45,6 +49,8 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.EventService",
     "kinerja.v1.PerformancePeriodService",
     "kinerja.v1.SkpService",
+    "kinerja.v1.AssessmentService",
+    "kinerja.v1.CalibrationService",
 ];
 
 /// Settings of a server.
@@ -220,6 +226,12 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let skp = SkpServiceServer::new(SkpApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let assessment = AssessmentServiceServer::new(AssessmentApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let calibration = CalibrationServiceServer::new(CalibrationApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -254,7 +266,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(audit)
         .add_service(events)
         .add_service(periods)
-        .add_service(skp);
+        .add_service(skp)
+        .add_service(assessment)
+        .add_service(calibration);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));
