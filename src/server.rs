@@ -78,6 +78,9 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// How often event-feed streams look for events committed by other replicas.
     pub watch_poll: Duration,
+    /// How often the sweeper makes FINAL the set results whose objection window passed
+    /// (zero: never).
+    pub finalize_interval: Duration,
 }
 
 /// Certificate files for TLS.
@@ -132,6 +135,7 @@ impl ServerConfig {
             max_in_flight: 1024,
             tls: None,
             watch_poll: Duration::from_millis(500),
+            finalize_interval: Duration::from_secs(60),
         }
     }
 }
@@ -148,6 +152,7 @@ pub struct RunningServer {
     serve: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
+    finalizer: JoinHandle<()>,
     grace: Duration,
 }
 
@@ -167,6 +172,7 @@ impl RunningServer {
         }
         self.health.abort();
         self.keys.abort();
+        self.finalizer.abort();
         self.store.close().await;
         tracing::info!("server stopped");
         match outcome {
@@ -275,6 +281,11 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
 
     let health = tokio::spawn(watch_database(store.clone(), reporter, cfg.health_interval));
     let keys = tokio::spawn(watch_keys(verifier));
+    let finalizer = tokio::spawn(finalize_expired(
+        store.clone(),
+        state.clock.clone(),
+        cfg.finalize_interval,
+    ));
 
     tracing::info!(
         address = %addr,
@@ -292,6 +303,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         serve,
         health,
         keys,
+        finalizer,
         grace: cfg.shutdown_grace,
     })
 }
@@ -300,6 +312,31 @@ async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     reporter.set_service_status("", status).await;
     for name in SERVICE_NAMES {
         reporter.set_service_status(*name, status).await;
+    }
+}
+
+/// Every `interval`, makes FINAL the set results whose objection window passed without
+/// objection (see `Store::finalize_expired`: safe on several replicas at once).
+async fn finalize_expired(store: Store, clock: Arc<dyn Clock>, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(interval).await;
+        let actor = crate::context::RequestContext::internal("kinerja/finalize-expired").actor();
+        match store
+            .finalize_expired(&actor, clock.now(), None, 1000)
+            .await
+        {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(
+                    count = ids.len(),
+                    "results made FINAL (objection window passed)"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "finalising expired results failed"),
+        }
     }
 }
 

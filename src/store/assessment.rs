@@ -1275,8 +1275,7 @@ impl Store {
                 ),
             ));
         }
-        let stored = state_of(&ev)?;
-        if let (State::Ditetapkan, Some(deadline)) = (stored, ev.objection_deadline)
+        if let Some(deadline) = ev.objection_deadline
             && now > deadline
         {
             return Err(Error::precondition(

@@ -397,6 +397,14 @@ async fn build_report<C: ConnectionTrait>(
         _ => None,
     };
     let mut blockers = Vec::new();
+    let nothing_to_set =
+        !members.is_empty() && unrated == 0 && !members.iter().any(|m| m.state == State::Dinilai);
+    if nothing_to_set {
+        blockers.push(Blocker {
+            reason: "NOTHING_TO_SET",
+            message: "every result of the group is already set".into(),
+        });
+    }
     if members.is_empty() {
         blockers.push(Blocker {
             reason: "EMPTY_GROUP",
@@ -426,7 +434,7 @@ async fn build_report<C: ConnectionTrait>(
         });
     }
     let records: Vec<BreachRecord> = breaches.iter().map(|b| record(b, n)).collect();
-    if !conforms && exception.is_none() {
+    if !conforms && exception.is_none() && !nothing_to_set {
         let broken: Vec<&str> = records
             .iter()
             .filter(|b| b.rule.blocking)
@@ -440,12 +448,6 @@ async fn build_report<C: ConnectionTrait>(
                 rules.version,
                 broken.join("; ")
             ),
-        });
-    }
-    if !members.is_empty() && unrated == 0 && !members.iter().any(|m| m.state == State::Dinilai) {
-        blockers.push(Blocker {
-            reason: "NOTHING_TO_SET",
-            message: "every result of the group is already set".into(),
         });
     }
     Ok(Report {

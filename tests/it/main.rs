@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod assessment;
 mod assignments;
 mod employees;
 mod events;
