@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/kinerja/v1/event.proto",
         "proto/kinerja/v1/period.proto",
         "proto/kinerja/v1/skp.proto",
+        "proto/kinerja/v1/assessment.proto",
+        "proto/kinerja/v1/calibration.proto",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("kinerja_descriptor.bin"))

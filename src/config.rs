@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gRPC service (migrations are applied at start unless --no-migrate).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
     /// Print a token signed by the local development key (for local use only).
@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// Milliseconds between looks for events committed by other replicas (event feed).
     #[arg(long, env = "KINERJA_WATCH_POLL_MS", default_value_t = 500)]
     pub watch_poll_ms: u64,
+    /// Milliseconds between sweeps that make FINAL the set results whose objection window
+    /// passed without objection (0 disables the sweeper; readers see such results as FINAL
+    /// anyway, and `FinalizeExpiredResults` does the same on demand). Safe on every replica.
+    #[arg(long, env = "KINERJA_FINALIZE_INTERVAL_MS", default_value_t = 60_000)]
+    pub finalize_interval_ms: u64,
     /// CA certificate (PEM) whose client certificates are required (mutual TLS). The client
     /// certificate's common name is recorded as the calling service when the token names none.
     #[arg(long, env = "KINERJA_TLS_CLIENT_CA", requires = "tls_cert")]
@@ -320,6 +325,7 @@ impl ServeArgs {
             auth: self.auth.to_config(self.listen)?,
             max_in_flight: self.max_in_flight,
             watch_poll: Duration::from_millis(self.watch_poll_ms),
+            finalize_interval: Duration::from_millis(self.finalize_interval_ms),
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.clone(),
@@ -339,7 +345,7 @@ mod tests {
 
     fn serve(args: &[&str]) -> ServeArgs {
         match Cli::try_parse_from(args).expect("parses").command {
-            Command::Serve(s) => s,
+            Command::Serve(s) => *s,
             other => panic!("serve expected, got {other:?}"),
         }
     }

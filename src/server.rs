@@ -14,8 +14,10 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::AppState;
+use crate::api::assessment::AssessmentApi;
 use crate::api::assignments::AssignmentApi;
 use crate::api::audit::AuditApi;
+use crate::api::calibration::CalibrationApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
 use crate::api::org::OrganizationApi;
@@ -27,8 +29,10 @@ use crate::authz::Authorizer;
 use crate::clock::Clock;
 use crate::context::ContextLayer;
 use crate::error::{Error, Result};
+use crate::proto::v1::assessment_service_server::AssessmentServiceServer;
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::calibration_service_server::CalibrationServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
@@ -47,6 +51,8 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.EventService",
     "kinerja.v1.PerformancePeriodService",
     "kinerja.v1.SkpService",
+    "kinerja.v1.AssessmentService",
+    "kinerja.v1.CalibrationService",
 ];
 
 /// Settings of a server.
@@ -76,6 +82,9 @@ pub struct ServerConfig {
     pub watch_poll: Duration,
     /// OpenTelemetry: export, sampling, baggage attributes (off by default).
     pub telemetry: TelemetryConfig,
+    /// How often the sweeper makes FINAL the set results whose objection window passed
+    /// (zero: never).
+    pub finalize_interval: Duration,
 }
 
 /// Certificate files for TLS.
@@ -131,6 +140,7 @@ impl ServerConfig {
             tls: None,
             watch_poll: Duration::from_millis(500),
             telemetry: TelemetryConfig::default(),
+            finalize_interval: Duration::from_secs(60),
         }
     }
 }
@@ -147,6 +157,7 @@ pub struct RunningServer {
     serve: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
+    finalizer: JoinHandle<()>,
     grace: Duration,
     telemetry: Option<TelemetryGuard>,
 }
@@ -167,6 +178,7 @@ impl RunningServer {
         }
         self.health.abort();
         self.keys.abort();
+        self.finalizer.abort();
         self.store.close().await;
         tracing::info!("server stopped");
         if let Some(t) = self.telemetry.take() {
@@ -241,6 +253,12 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let skp = SkpServiceServer::new(SkpApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let assessment = AssessmentServiceServer::new(AssessmentApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let calibration = CalibrationServiceServer::new(CalibrationApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -283,13 +301,20 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(audit)
         .add_service(events)
         .add_service(periods)
-        .add_service(skp);
+        .add_service(skp)
+        .add_service(assessment)
+        .add_service(calibration);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));
 
     let health = tokio::spawn(watch_database(store.clone(), reporter, cfg.health_interval));
     let keys = tokio::spawn(watch_keys(verifier));
+    let finalizer = tokio::spawn(finalize_expired(
+        store.clone(),
+        state.clock.clone(),
+        cfg.finalize_interval,
+    ));
 
     tracing::info!(
         address = %addr,
@@ -307,6 +332,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         serve,
         health,
         keys,
+        finalizer,
         grace: cfg.shutdown_grace,
         telemetry: Some(telemetry_guard),
     })
@@ -316,6 +342,31 @@ async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     reporter.set_service_status("", status).await;
     for name in SERVICE_NAMES {
         reporter.set_service_status(*name, status).await;
+    }
+}
+
+/// Every `interval`, makes FINAL the set results whose objection window passed without
+/// objection (see `Store::finalize_expired`: safe on several replicas at once).
+async fn finalize_expired(store: Store, clock: Arc<dyn Clock>, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(interval).await;
+        let actor = crate::context::RequestContext::internal("kinerja/finalize-expired").actor();
+        match store
+            .finalize_expired(&actor, clock.now(), None, 1000)
+            .await
+        {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(
+                    count = ids.len(),
+                    "results made FINAL (objection window passed)"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "finalising expired results failed"),
+        }
     }
 }
 

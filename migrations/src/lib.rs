@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_master_data;
 mod m20261125_000002_audit;
 mod m20261125_000003_skp;
+mod m20261125_000004_assessment;
 mod m20261125_000010_outbox;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_master_data::Migration),
             Box::new(m20261125_000002_audit::Migration),
             Box::new(m20261125_000003_skp::Migration),
+            Box::new(m20261125_000004_assessment::Migration),
             Box::new(m20261125_000010_outbox::Migration),
         ]
     }

@@ -134,6 +134,77 @@ enum_text!(berakhlak_text, berakhlak_enum, pb::BerakhlakValue, {
     Kolaboratif => "KOLABORATIF",
 });
 
+enum_text!(rating_text, rating_enum, pb::Rating, {
+    DiAtasEkspektasi => "DI_ATAS_EKSPEKTASI",
+    SesuaiEkspektasi => "SESUAI_EKSPEKTASI",
+    DiBawahEkspektasi => "DI_BAWAH_EKSPEKTASI",
+});
+
+enum_text!(predikat_text, predikat_enum, pb::Predikat, {
+    SangatBaik => "SANGAT_BAIK",
+    Baik => "BAIK",
+    ButuhPerbaikan => "BUTUH_PERBAIKAN",
+    Kurang => "KURANG",
+    SangatKurang => "SANGAT_KURANG",
+});
+
+enum_text!(evaluation_state_text, evaluation_state_enum, pb::EvaluationState, {
+    Terbuka => "TERBUKA",
+    Dinilai => "DINILAI",
+    Ditetapkan => "DITETAPKAN",
+    Final => "FINAL",
+});
+
+enum_text!(org_predikat_text, org_predikat_enum, pb::OrganizationPredikat, {
+    Istimewa => "ISTIMEWA",
+    Baik => "BAIK",
+    ButuhPerbaikan => "BUTUH_PERBAIKAN",
+    Kurang => "KURANG",
+    SangatKurang => "SANGAT_KURANG",
+});
+
+enum_text!(objection_state_text, objection_state_enum, pb::ObjectionState, {
+    Diajukan => "DIAJUKAN",
+    Diputus => "DIPUTUS",
+});
+
+enum_text!(objection_decision_text, objection_decision_enum, pb::ObjectionDecision, {
+    Uphold => "UPHOLD",
+    Change => "CHANGE",
+});
+
+enum_text!(final_reason_text, final_reason_enum, pb::FinalReason, {
+    WindowPassed => "WINDOW_PASSED",
+    ObjectionDecided => "OBJECTION_DECIDED",
+});
+
+enum_text!(setting_source_text, setting_source_enum, pb::SettingSource, {
+    Default => "DEFAULT",
+    Global => "GLOBAL",
+    Agency => "AGENCY",
+});
+
+/// A rating sent by a caller, as the domain value.
+pub fn rating_of(field: &str, v: i32) -> Result<crate::domain::rating::Rating> {
+    let t = rating_text(field, v)?;
+    crate::domain::rating::Rating::parse(t)
+        .ok_or_else(|| Error::invalid(field, format!("{v} is not a valid value")))
+}
+
+/// An optional rating sent by a caller: unspecified means none.
+pub fn opt_rating_text(field: &str, v: i32) -> Result<Option<&'static str>> {
+    if v == 0 {
+        Ok(None)
+    } else {
+        rating_text(field, v).map(Some)
+    }
+}
+
+/// The proto number of an optional stored text (unknown or absent: 0).
+pub fn opt_enum(s: Option<&str>, f: fn(&str) -> i32) -> i32 {
+    s.map_or(0, f)
+}
+
 /// Stored evaluation schedule; unspecified means QUARTERLY (the regulation's default).
 pub fn schedule_text(field: &str, v: i32) -> Result<&'static str> {
     if v == 0 {
@@ -201,6 +272,17 @@ mod tests {
             assert_ne!(n, 0, "{v}");
             assert_eq!(berakhlak_text("v", n).unwrap(), v);
         }
+        for r in crate::domain::rating::Rating::ALL {
+            assert_eq!(rating_of("r", rating_enum(r.as_str())).unwrap(), r);
+        }
+        for p in crate::domain::rating::Predikat::ALL {
+            assert_ne!(predikat_enum(p.as_str()), 0, "{p:?}");
+        }
+        for st in crate::domain::assessment::State::ALL {
+            assert_ne!(evaluation_state_enum(st.as_str()), 0, "{st:?}");
+        }
+        assert_eq!(opt_rating_text("r", 0).unwrap(), None);
+        assert!(rating_of("r", 0).is_err());
         for st in crate::domain::skp::State::ALL {
             assert_eq!(
                 skp_state_text("s", skp_state_enum(st.as_str())).unwrap(),

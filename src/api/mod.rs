@@ -1,8 +1,10 @@
 //! gRPC handlers: decode, validate, authorize, call the store, encode. No business rules live
 //! here beyond input validation; conversions between proto and domain values are in [`convert`].
 
+pub mod assessment;
 pub mod assignments;
 pub mod audit;
+pub mod calibration;
 pub mod convert;
 pub mod employees;
 pub mod events;

@@ -79,6 +79,46 @@ const PLAN_EDITORS: &[Grant] = &[SelfTarget, AdminOfTarget, SystemAdmin];
 /// The plan's recorded assessor alone.
 const PLAN_ASSESSOR: &[Grant] = &[AssessorOfTarget];
 
+/// The plan's employee alone.
+const PLAN_OWNER: &[Grant] = &[SelfTarget];
+/// Readers of assessment results (relations as recorded on the plan); service accounts with
+/// `results:read` see set (DITETAPKAN) and FINAL results only.
+const RESULT_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AssessorSuperiorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("results:read"),
+];
+/// Who calibrates a unit: admins of the unit and the leader one level up (the assessor of the
+/// unit's leader).
+const CALIBRATORS: &[Grant] = &[SystemAdmin, AdminOfTarget, AssessorOfTarget];
+/// Readers of a unit's calibration: calibrators, the unit's leader, auditors, result readers.
+const CALIBRATION_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("results:read"),
+];
+
+/// Full method path of a `kinerja.v1.AssessmentService` RPC.
+macro_rules! assess {
+    ($m:literal) => {
+        concat!("/kinerja.v1.AssessmentService/", $m)
+    };
+}
+
+/// Full method path of a `kinerja.v1.CalibrationService` RPC.
+macro_rules! calib {
+    ($m:literal) => {
+        concat!("/kinerja.v1.CalibrationService/", $m)
+    };
+}
+
 /// Full method path of a `kinerja.v1.SkpService` RPC.
 macro_rules! skp {
     ($m:literal) => {
@@ -334,6 +374,175 @@ pub const POLICY: &[Rule] = &[
         rpc: skp!("ApplySkpTemplate"),
         access: Write,
         grants: UNIT_ADMINS,
+    },
+    // Assessment: relations are the ones recorded on the plan (the assessor who rates is the
+    // SKP's recorded assessor; the decider of an objection its recorded assessor's superior).
+    Rule {
+        rpc: assess!("CreateActionPlan"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("UpdateActionPlan"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("DeleteActionPlan"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("ListActionPlans"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: assess!("CreateRealisasi"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("UpdateRealisasi"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("ListRealisasi"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: assess!("CreateFeedback"),
+        access: Write,
+        grants: PLAN_ASSESSOR,
+    },
+    Rule {
+        rpc: assess!("ListFeedback"),
+        access: Read,
+        grants: PLAN_READERS,
+    },
+    Rule {
+        rpc: assess!("GetEvaluation"),
+        access: Read,
+        grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("ListEvaluations"),
+        access: Read,
+        grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("SubmitSelfAssessment"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("RateEvaluation"),
+        access: Write,
+        grants: PLAN_ASSESSOR,
+    },
+    Rule {
+        rpc: assess!("ExplainEvaluation"),
+        access: Read,
+        grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("FileObjection"),
+        access: Write,
+        grants: PLAN_OWNER,
+    },
+    Rule {
+        rpc: assess!("DecideObjection"),
+        access: Write,
+        grants: &[AssessorSuperiorOfTarget],
+    },
+    Rule {
+        rpc: assess!("GetObjection"),
+        access: Read,
+        grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("ListObjections"),
+        access: Read,
+        grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("GetAnnualResult"),
+        access: Read,
+        grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("SetCreditCoefficient"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    // Calibration: unit calls are authorized against the unit's leader (AssessorOfTarget is the
+    // leader one level up); period calls against the period's agency.
+    Rule {
+        rpc: calib!("LockEvaluationPeriod"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: calib!("UnlockEvaluationPeriod"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: calib!("GetEvaluationPeriodLock"),
+        access: Read,
+        grants: &[Authenticated],
+    },
+    Rule {
+        rpc: calib!("SetOrganizationRating"),
+        access: Write,
+        grants: CALIBRATORS,
+    },
+    Rule {
+        rpc: calib!("GetOrganizationRating"),
+        access: Read,
+        grants: CALIBRATION_READERS,
+    },
+    Rule {
+        rpc: calib!("CheckCalibration"),
+        access: Read,
+        grants: CALIBRATION_READERS,
+    },
+    Rule {
+        rpc: calib!("RecordCalibrationException"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: calib!("SetUnitResults"),
+        access: Write,
+        grants: CALIBRATORS,
+    },
+    Rule {
+        rpc: calib!("FinalizeExpiredResults"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: calib!("GetAssessmentSettings"),
+        access: Read,
+        grants: &[Authenticated],
+    },
+    Rule {
+        rpc: calib!("UpdateAssessmentSettings"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: calib!("CreateCurveRuleSet"),
+        access: Write,
+        grants: &[SystemAdmin],
+    },
+    Rule {
+        rpc: calib!("ListCurveRuleSets"),
+        access: Read,
+        grants: &[Authenticated],
     },
 ];
 
@@ -1039,6 +1248,512 @@ mod tests {
             SELF,
             skp!("ApplySkpTemplate"),
             false,
+        ),
+        // Assessment and calibration.
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("CreateActionPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("CreateActionPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("UpdateActionPlan"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            assess!("UpdateActionPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("DeleteActionPlan"),
+            true,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            assess!("DeleteActionPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("ListActionPlans"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            assess!("ListActionPlans"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("CreateRealisasi"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("CreateRealisasi"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            assess!("CreateRealisasi"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("UpdateRealisasi"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            assess!("UpdateRealisasi"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            assess!("ListRealisasi"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            assess!("ListRealisasi"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("CreateFeedback"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("CreateFeedback"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            assess!("CreateFeedback"),
+            false,
+        ),
+        (&[Role::Employee], &[], SELF, assess!("ListFeedback"), true),
+        (&[Role::Employee], &[], NONE, assess!("ListFeedback"), false),
+        (&[Role::Employee], &[], SELF, assess!("GetEvaluation"), true),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            assess!("GetEvaluation"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["skp:read"],
+            NONE,
+            assess!("GetEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            assess!("GetEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            assess!("ListEvaluations"),
+            true,
+        ),
+        (&[Role::Admin], &[], NONE, assess!("ListEvaluations"), false),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("SubmitSelfAssessment"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("SubmitSelfAssessment"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("RateEvaluation"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("RateEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            assess!("RateEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            assess!("RateEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            assess!("RateEvaluation"),
+            false,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            assess!("RateEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            assess!("ExplainEvaluation"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            assess!("ExplainEvaluation"),
+            false,
+        ),
+        (&[Role::Employee], &[], SELF, assess!("FileObjection"), true),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("FileObjection"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            assess!("FileObjection"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            assess!("DecideObjection"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            assess!("DecideObjection"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("DecideObjection"),
+            false,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            assess!("DecideObjection"),
+            false,
+        ),
+        (&[Role::Employee], &[], SELF, assess!("GetObjection"), true),
+        (&[Role::Employee], &[], NONE, assess!("GetObjection"), false),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("ListObjections"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["events:read"],
+            NONE,
+            assess!("ListObjections"),
+            false,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            assess!("GetAnnualResult"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            assess!("GetAnnualResult"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            assess!("SetCreditCoefficient"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("SetCreditCoefficient"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            calib!("LockEvaluationPeriod"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            calib!("LockEvaluationPeriod"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            calib!("LockEvaluationPeriod"),
+            false,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            calib!("UnlockEvaluationPeriod"),
+            true,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            IN_SCOPE,
+            calib!("UnlockEvaluationPeriod"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            calib!("GetEvaluationPeriodLock"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            calib!("SetOrganizationRating"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            calib!("SetOrganizationRating"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            calib!("SetOrganizationRating"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            calib!("SetOrganizationRating"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            calib!("GetOrganizationRating"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            calib!("GetOrganizationRating"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            calib!("CheckCalibration"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            calib!("CheckCalibration"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            calib!("CheckCalibration"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            calib!("RecordCalibrationException"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            calib!("RecordCalibrationException"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            calib!("SetUnitResults"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            calib!("SetUnitResults"),
+            false,
+        ),
+        (&[Role::Admin], &[], NONE, calib!("SetUnitResults"), false),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            calib!("FinalizeExpiredResults"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            calib!("FinalizeExpiredResults"),
+            false,
+        ),
+        (
+            &[Role::Service],
+            &[],
+            NONE,
+            calib!("GetAssessmentSettings"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            calib!("UpdateAssessmentSettings"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            calib!("UpdateAssessmentSettings"),
+            false,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            calib!("CreateCurveRuleSet"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            calib!("CreateCurveRuleSet"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            calib!("ListCurveRuleSets"),
+            true,
         ),
     ];
 

@@ -1,5 +1,6 @@
 //! Pure domain rules: no I/O, no database, no gRPC. Each module is unit-tested on its own.
 
+pub mod assessment;
 pub mod curve;
 pub mod nip;
 pub mod org;

@@ -16,6 +16,25 @@ pub enum Rating {
     DiBawah,
 }
 
+impl Rating {
+    /// Every rating, best first.
+    pub const ALL: [Rating; 3] = [Rating::DiAtas, Rating::Sesuai, Rating::DiBawah];
+
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::DiAtas => "DI_ATAS_EKSPEKTASI",
+            Rating::Sesuai => "SESUAI_EKSPEKTASI",
+            Rating::DiBawah => "DI_BAWAH_EKSPEKTASI",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 /// Predikat kinerja pegawai: the employee's performance rating.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

@@ -522,7 +522,7 @@ pub mod skp_evaluation {
     use sea_orm::entity::prelude::*;
 
     /// One row of `skp_evaluations`.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "skp_evaluations")]
     pub struct Model {
         /// Identifier.
@@ -538,6 +538,392 @@ pub mod skp_evaluation {
         pub version: i64,
         /// Creation time.
         pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+        /// The employee's self-assessment.
+        pub self_assessment: Option<String>,
+        /// The results rating the employee proposes.
+        pub self_results_rating: Option<String>,
+        /// The behaviour rating the employee proposes.
+        pub self_behaviour_rating: Option<String>,
+        /// When the self-assessment was last submitted.
+        pub self_assessed_at: Option<DateTimeUtc>,
+        /// Rating hasil kerja (results).
+        pub results_rating: Option<String>,
+        /// Rating perilaku kerja (behaviour).
+        pub behaviour_rating: Option<String>,
+        /// The assessor's reason.
+        pub rating_reason: Option<String>,
+        /// Predikat from the matrix (never sent by a client).
+        pub predikat: Option<String>,
+        /// Employee id of the assessor who rated.
+        pub rated_by: Option<String>,
+        /// When it was last rated.
+        pub rated_at: Option<DateTimeUtc>,
+        /// Curve rule-set version the result was checked against when set.
+        pub rule_set_version: Option<String>,
+        /// Organisation rating of the unit when set.
+        pub org_rating: Option<String>,
+        /// Calibration exception the result was set under, if any.
+        pub calibration_exception_id: Option<String>,
+        /// When the result was set (DITETAPKAN).
+        pub set_at: Option<DateTimeUtc>,
+        /// Last instant an objection may be filed.
+        pub objection_deadline: Option<DateTimeUtc>,
+        /// When the result became FINAL.
+        pub final_at: Option<DateTimeUtc>,
+        /// OBJECTION_DECIDED or WINDOW_PASSED.
+        pub final_reason: Option<String>,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Action plans (rencana aksi) per RHK and evaluation period.
+pub mod action_plan {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `action_plans`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "action_plans")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The SKP.
+        pub skp_id: String,
+        /// The RHK.
+        pub rhk_id: String,
+        /// The evaluation period.
+        pub evaluation_period_id: String,
+        /// What the employee plans to do.
+        pub text: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Realisasi per indicator and evaluation period, with evidence.
+pub mod realisasi {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `realisasi`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "realisasi")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The SKP.
+        pub skp_id: String,
+        /// The indicator.
+        pub indicator_id: String,
+        /// The evaluation period.
+        pub evaluation_period_id: String,
+        /// Value achieved by the end of the period.
+        pub value: f64,
+        /// Short account (keterangan).
+        pub account: String,
+        /// Evidence items as JSON.
+        pub evidence: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Feedback (umpan balik) of the assessor; never changed once written.
+pub mod feedback {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `feedback`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feedback")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The SKP.
+        pub skp_id: String,
+        /// The evaluation period it was given in, if named.
+        pub evaluation_period_id: Option<String>,
+        /// The RHK it is about (or none).
+        pub rhk_id: Option<String>,
+        /// The behaviour value it is about (or none).
+        pub behaviour: Option<String>,
+        /// The feedback.
+        pub text: String,
+        /// Employee id of the assessor who gave it.
+        pub author_id: String,
+        /// When it was given.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Organisation ratings (predikat kinerja organisasi) per unit and evaluation period.
+pub mod org_rating {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `org_ratings`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_ratings")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The unit.
+        pub unit_id: String,
+        /// The evaluation period.
+        pub evaluation_period_id: String,
+        /// ISTIMEWA, BAIK, BUTUH_PERBAIKAN, KURANG or SANGAT_KURANG.
+        pub rating: String,
+        /// Why (may be empty).
+        pub reason: String,
+        /// Subject of the caller who set it.
+        pub set_by: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Versions of the distribution-curve rule set; the highest `seq` is current.
+pub mod curve_rule_set {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `curve_rule_sets`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "curve_rule_sets")]
+    pub struct Model {
+        /// Version label.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: String,
+        /// Order of creation.
+        pub seq: i64,
+        /// The rule set as JSON.
+        pub definition: String,
+        /// Subject of the caller who added it.
+        pub created_by: String,
+        /// When it was added.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Exceptions recorded by admins to set a unit's results that break the curve.
+pub mod calibration_exception {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `calibration_exceptions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "calibration_exceptions")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The unit.
+        pub unit_id: String,
+        /// The evaluation period.
+        pub evaluation_period_id: String,
+        /// The justification.
+        pub reason: String,
+        /// Rule-set version the breaches were found with.
+        pub rule_set_version: String,
+        /// Organisation rating then.
+        pub org_rating: String,
+        /// Distribution excepted, as JSON counts.
+        pub distribution: String,
+        /// The breaches excepted, as JSON.
+        pub breaches: String,
+        /// Subject of the admin.
+        pub created_by: String,
+        /// When it was recorded.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Objections (keberatan) against set results.
+pub mod objection {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `objections`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "objections")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The evaluation objected to (one objection per evaluation).
+        pub evaluation_id: String,
+        /// Its SKP.
+        pub skp_id: String,
+        /// The employee who objects.
+        pub employee_id: String,
+        /// The employee's reasons.
+        pub reasons: String,
+        /// DIAJUKAN or DIPUTUS.
+        pub state: String,
+        /// When it was filed.
+        pub filed_at: DateTimeUtc,
+        /// The assessor's superior recorded on the SKP, who decides.
+        pub decider_id: Option<String>,
+        /// UPHOLD or CHANGE.
+        pub decision: Option<String>,
+        /// Reason of the decision.
+        pub decision_reason: Option<String>,
+        /// Results rating objected to.
+        pub prev_results_rating: String,
+        /// Behaviour rating objected to.
+        pub prev_behaviour_rating: String,
+        /// Predikat objected to.
+        pub prev_predikat: String,
+        /// Results rating after the decision.
+        pub new_results_rating: Option<String>,
+        /// Behaviour rating after the decision.
+        pub new_behaviour_rating: Option<String>,
+        /// Predikat after the decision.
+        pub new_predikat: Option<String>,
+        /// When it was decided.
+        pub decided_at: Option<DateTimeUtc>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Locks of evaluation periods set by admins at the deadline.
+pub mod evaluation_period_lock {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `evaluation_period_locks`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "evaluation_period_locks")]
+    pub struct Model {
+        /// The evaluation period.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub evaluation_period_id: String,
+        /// True while locked.
+        pub locked: bool,
+        /// Reason of the last change.
+        pub reason: String,
+        /// Subject of the admin who changed it last.
+        pub changed_by: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Assessment settings: `*` for the installation, or one agency id.
+pub mod assessment_setting {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `assessment_settings`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "assessment_settings")]
+    pub struct Model {
+        /// `*` (global) or an agency id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        /// Days of the objection window.
+        pub objection_window_days: i32,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Angka kredit coefficients of SKP of functional positions (JF).
+pub mod skp_credit_coefficient {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skp_credit_coefficients`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skp_credit_coefficients")]
+    pub struct Model {
+        /// The SKP.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub skp_id: String,
+        /// Annual coefficient of the position.
+        pub coefficient: f64,
+        /// Why (e.g. the jenjang and its regulation).
+        pub reason: String,
+        /// Subject of the admin who set it.
+        pub set_by: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
         /// Last change.
         pub updated_at: DateTimeUtc,
     }

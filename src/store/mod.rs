@@ -2,8 +2,10 @@
 //! transactions (IMMEDIATE on SQLite so concurrent writers queue instead of failing), and one
 //! repository module per aggregate.
 
+pub mod assessment;
 pub mod assignments;
 pub mod audit;
+pub mod calibration;
 pub mod cascade;
 pub mod employees;
 pub mod entities;

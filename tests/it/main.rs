@@ -4,6 +4,7 @@
 mod collector;
 mod harness;
 
+mod assessment;
 mod assignments;
 mod employees;
 mod events;

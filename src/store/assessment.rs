@@ -1,0 +1,1759 @@
+//! The assessment of approved SKP: action plans, realisasi with evidence, feedback, the
+//! evaluation per SKP and evaluation period (self-assessment, ratings, predikat), objections,
+//! annual results and angka kredit coefficients.
+//!
+//! Every change locks the SKP row (PostgreSQL; SQLite holds its write lock), checks the rules of
+//! [`crate::domain::assessment`] against the evaluation's state *as of now* (a set result whose
+//! objection window passed reads FINAL even before the sweeper writes it), writes, and appends an
+//! audit entry on `Evaluation/<id>` (feedback: on `Skp/<id>`) in the same transaction. Results
+//! set, objections filed and decided, and results made FINAL are published to the outbox.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::{Actor, Change};
+use super::entities::{
+    action_plan, employee, evaluation_period, evaluation_period_lock, feedback, objection,
+    realisasi, skp, skp_credit_coefficient, skp_evaluation, skp_indicator, skp_rhk,
+};
+use super::idempotency::{Claim, claim};
+use super::outbox::Event;
+use super::skp::{IndicatorRow, RhkRow, SKP_RESOURCE, SkpRow};
+use super::{Store, lock_row, new_id};
+use crate::domain::assessment::{self as rules, Action, State};
+use crate::domain::rating::{self, Aspect, Predikat, Rating};
+use crate::error::{Error, Result};
+use crate::pagination::Page;
+
+pub use action_plan::Model as ActionPlanRow;
+pub use evaluation_period::Model as EvaluationPeriodRow;
+pub use feedback::Model as FeedbackRow;
+pub use objection::Model as ObjectionRow;
+pub use realisasi::Model as RealisasiRow;
+pub use skp_credit_coefficient::Model as CoefficientRow;
+pub use skp_evaluation::Model as EvaluationRow;
+
+/// The resource type of evaluations in the audit trail.
+pub const EVALUATION_RESOURCE: &str = "Evaluation";
+/// The resource type of objections in the audit trail and the event feed.
+pub const OBJECTION_RESOURCE: &str = "Objection";
+
+/// One evidence item of a realisasi (stored as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// Link, if the evidence is online.
+    pub url: Option<String>,
+    /// Document reference, if archived.
+    pub document_ref: Option<String>,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// Short description.
+    pub description: String,
+}
+
+/// The evidence items of a stored realisasi.
+pub fn evidence_of(r: &RealisasiRow) -> Vec<EvidenceItem> {
+    serde_json::from_str(&r.evidence).unwrap_or_default()
+}
+
+/// A realisasi with the capaian computed from its indicator.
+#[derive(Debug, Clone)]
+pub struct RealisasiDoc {
+    /// The realisasi.
+    pub row: RealisasiRow,
+    /// Capaian in percent, when defined.
+    pub capaian: Option<f64>,
+}
+
+/// Values of a new realisasi (validated by the API layer).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewRealisasi {
+    /// The indicator.
+    pub indicator_id: String,
+    /// The evaluation period.
+    pub evaluation_period_id: String,
+    /// Value achieved.
+    pub value: f64,
+    /// Short account.
+    pub account: String,
+    /// Evidence.
+    pub evidence: Vec<EvidenceItem>,
+}
+
+/// Changes to a realisasi; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RealisasiChanges {
+    /// New value.
+    pub value: Option<f64>,
+    /// New account.
+    pub account: Option<String>,
+    /// New evidence.
+    pub evidence: Option<Vec<EvidenceItem>>,
+}
+
+/// Values of new feedback (validated by the API layer).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewFeedback {
+    /// The SKP.
+    pub skp_id: String,
+    /// The evaluation period, if named.
+    pub evaluation_period_id: Option<String>,
+    /// The RHK it is about.
+    pub rhk_id: Option<String>,
+    /// The behaviour value it is about.
+    pub behaviour: Option<String>,
+    /// The feedback.
+    pub text: String,
+}
+
+/// The employee's self-assessment (validated by the API layer).
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfAssessmentInput {
+    /// What the employee says.
+    pub text: String,
+    /// Proposed results rating.
+    pub results: Option<&'static str>,
+    /// Proposed behaviour rating.
+    pub behaviour: Option<&'static str>,
+}
+
+/// Decision on an objection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The ratings stand.
+    Uphold,
+    /// New ratings.
+    Change {
+        /// New results rating.
+        results: Rating,
+        /// New behaviour rating.
+        behaviour: Rating,
+    },
+}
+
+/// Capaian of one indicator in an evaluation.
+#[derive(Debug, Clone)]
+pub struct CapaianItem {
+    /// The RHK.
+    pub rhk: RhkRow,
+    /// The indicator.
+    pub indicator: IndicatorRow,
+    /// Its realisasi in the period, if any.
+    pub realisasi: Option<RealisasiRow>,
+    /// Capaian in percent, when defined.
+    pub capaian: Option<f64>,
+}
+
+/// An evaluation as a reader sees it now.
+#[derive(Debug, Clone)]
+pub struct EvaluationDoc {
+    /// The SKP.
+    pub skp: SkpRow,
+    /// The evaluation period.
+    pub period: EvaluationPeriodRow,
+    /// The stored row; `None` while nothing was entered.
+    pub row: Option<EvaluationRow>,
+    /// Effective state.
+    pub state: State,
+    /// When it became FINAL (stored, or the end of the window).
+    pub final_at: Option<DateTime<Utc>>,
+    /// Why it is FINAL.
+    pub final_reason: Option<String>,
+    /// The objection, if any.
+    pub objection: Option<ObjectionRow>,
+    /// True while the evaluation period is locked.
+    pub locked: bool,
+    /// Capaian of every indicator.
+    pub capaian: Vec<CapaianItem>,
+}
+
+/// One SKP of an annual result.
+#[derive(Debug, Clone)]
+pub struct AnnualPart {
+    /// The SKP.
+    pub skp: SkpRow,
+    /// Months counted for pro-rating.
+    pub months: u32,
+    /// Its last evaluation period of the year.
+    pub period: Option<EvaluationPeriodRow>,
+    /// Effective state of that evaluation.
+    pub state: State,
+    /// Its predikat, if rated.
+    pub predikat: Option<Predikat>,
+    /// Coefficient recorded on the SKP.
+    pub coefficient: Option<f64>,
+    /// Angka kredit of this part (JF with a coefficient and a set result).
+    pub angka_kredit: Option<f64>,
+}
+
+/// An employee's annual result.
+#[derive(Debug, Clone)]
+pub struct Annual {
+    /// The parts, by start date.
+    pub parts: Vec<AnnualPart>,
+    /// Annual predikat (the set result of the part covering the latest day).
+    pub predikat: Option<Predikat>,
+    /// Every part set.
+    pub complete: bool,
+    /// Every part FINAL.
+    pub final_: bool,
+    /// Sum of the parts' angka kredit.
+    pub angka_kredit_total: Option<f64>,
+}
+
+/// An explained result: the evaluation and everything that produced it.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The evaluation.
+    pub doc: EvaluationDoc,
+    /// Action plans of the period.
+    pub action_plans: Vec<ActionPlanRow>,
+    /// Feedback on the SKP, newest first.
+    pub feedback: Vec<FeedbackRow>,
+    /// Name of the recorded assessor.
+    pub assessor_name: String,
+    /// Reason of the calibration exception, if any.
+    pub exception_reason: String,
+}
+
+fn refusal(id: &str, r: rules::Refusal) -> Error {
+    Error::precondition(r.reason, format!("evaluations/{id}"), r.message)
+}
+
+pub(crate) fn state_of(row: &EvaluationRow) -> Result<State> {
+    State::parse(&row.state).ok_or_else(|| {
+        Error::Internal(format!(
+            "evaluation {} has unknown state {}",
+            row.id, row.state
+        ))
+    })
+}
+
+pub(crate) fn aspect_of(s: &str) -> Aspect {
+    match s {
+        "KUALITAS" => Aspect::Kualitas,
+        "WAKTU" => Aspect::Waktu,
+        "BIAYA" => Aspect::Biaya,
+        _ => Aspect::Kuantitas,
+    }
+}
+
+fn capaian_of(ind: &IndicatorRow, value: f64) -> Option<f64> {
+    rating::capaian(aspect_of(&ind.aspect), ind.target, value)
+}
+
+pub(crate) async fn find_skp<C: ConnectionTrait>(db: &C, id: &str) -> Result<SkpRow> {
+    skp::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("Skp", id))
+}
+
+pub(crate) async fn find_period<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<EvaluationPeriodRow> {
+    evaluation_period::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("EvaluationPeriod", id))
+}
+
+/// Refuses an evaluation period that is not one of the SKP's (its year, overlapping its span).
+pub(crate) fn check_period_of(s: &SkpRow, ep: &EvaluationPeriodRow) -> Result<()> {
+    if ep.period_id != s.period_id || ep.end_date < s.start_date || ep.start_date > s.end_date {
+        return Err(Error::precondition(
+            "EVALUATION_PERIOD_OUTSIDE_SKP",
+            format!("skps/{}", s.id),
+            format!(
+                "evaluation period {} ({} to {}) is not part of the SKP, which covers {} to {} of its performance year",
+                ep.id, ep.start_date, ep.end_date, s.start_date, s.end_date
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Realisasi, action plans and self-assessments are entered only on an approved, open SKP.
+fn check_reportable(s: &SkpRow) -> Result<()> {
+    match s.state.as_str() {
+        "DISETUJUI" => Ok(()),
+        "DITUTUP" => Err(Error::precondition(
+            "SKP_CLOSED",
+            format!("skps/{}", s.id),
+            "the SKP is closed (DITUTUP): realisasi, action plans and self-assessments are entered only on an approved, open SKP",
+        )),
+        st => Err(Error::precondition(
+            "SKP_NOT_APPROVED",
+            format!("skps/{}", s.id),
+            format!(
+                "the SKP is {st}: realisasi, action plans and self-assessments are entered only once it is approved (DISETUJUI)"
+            ),
+        )),
+    }
+}
+
+/// Ratings are given on an SKP that was approved (and may since have been closed on mutasi).
+fn check_ratable(s: &SkpRow) -> Result<()> {
+    if s.approved_at.is_some() && matches!(s.state.as_str(), "DISETUJUI" | "DITUTUP") {
+        Ok(())
+    } else {
+        Err(Error::precondition(
+            "SKP_NOT_APPROVED",
+            format!("skps/{}", s.id),
+            format!("the SKP is {}: only approved SKP are rated", s.state),
+        ))
+    }
+}
+
+pub(crate) async fn is_locked<C: ConnectionTrait>(db: &C, ep_id: &str) -> Result<bool> {
+    Ok(evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
+        .one(db)
+        .await?
+        .is_some_and(|l| l.locked))
+}
+
+async fn check_unlocked<C: ConnectionTrait>(db: &C, ep: &EvaluationPeriodRow) -> Result<()> {
+    if is_locked(db, &ep.id).await? {
+        return Err(Error::precondition(
+            "PERIOD_LOCKED",
+            format!("evaluationPeriods/{}", ep.id),
+            format!(
+                "the evaluation period {} to {} is locked (deadline {}); an administrator must unlock it first",
+                ep.start_date, ep.end_date, ep.deadline
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn evaluation_of<C: ConnectionTrait>(
+    db: &C,
+    skp_id: &str,
+    ep_id: &str,
+) -> Result<Option<EvaluationRow>> {
+    Ok(skp_evaluation::Entity::find()
+        .filter(skp_evaluation::Column::SkpId.eq(skp_id))
+        .filter(skp_evaluation::Column::EvaluationPeriodId.eq(ep_id))
+        .one(db)
+        .await?)
+}
+
+pub(crate) async fn objection_of<C: ConnectionTrait>(
+    db: &C,
+    evaluation_id: &str,
+) -> Result<Option<ObjectionRow>> {
+    Ok(objection::Entity::find()
+        .filter(objection::Column::EvaluationId.eq(evaluation_id))
+        .one(db)
+        .await?)
+}
+
+/// The state a reader sees now, and since when and why it is FINAL.
+pub(crate) fn effective(
+    row: &EvaluationRow,
+    objection: Option<&ObjectionRow>,
+    now: DateTime<Utc>,
+) -> Result<(State, Option<DateTime<Utc>>, Option<String>)> {
+    let stored = state_of(row)?;
+    let pending = objection.is_some_and(|o| o.state == "DIAJUKAN");
+    let (state, lazily_final) =
+        rules::effective_state(stored, row.objection_deadline, pending, now);
+    Ok(match lazily_final {
+        Some(at) => (state, Some(at), Some("WINDOW_PASSED".to_owned())),
+        None => (state, row.final_at, row.final_reason.clone()),
+    })
+}
+
+/// The stored evaluation of `skp` in `ep`, created TERBUKA when missing.
+async fn ensure_evaluation(
+    txn: &DatabaseTransaction,
+    s: &SkpRow,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+) -> Result<EvaluationRow> {
+    if let Some(row) = evaluation_of(txn, &s.id, &ep.id).await? {
+        return Ok(row);
+    }
+    Ok(skp_evaluation::ActiveModel {
+        id: Set(new_id()),
+        skp_id: Set(s.id.clone()),
+        evaluation_period_id: Set(ep.id.clone()),
+        state: Set(State::Terbuka.as_str().to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?)
+}
+
+/// Loads the readers' view of many (SKP, period, row) triples with a few queries.
+pub(crate) async fn load_docs<C: ConnectionTrait>(
+    db: &C,
+    items: Vec<(SkpRow, EvaluationPeriodRow, Option<EvaluationRow>)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<EvaluationDoc>> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut skp_ids: Vec<String> = items.iter().map(|(s, _, _)| s.id.clone()).collect();
+    skp_ids.sort();
+    skp_ids.dedup();
+    let mut ep_ids: Vec<String> = items.iter().map(|(_, e, _)| e.id.clone()).collect();
+    ep_ids.sort();
+    ep_ids.dedup();
+    let eval_ids: Vec<String> = items
+        .iter()
+        .filter_map(|(_, _, r)| r.as_ref().map(|r| r.id.clone()))
+        .collect();
+    let rhk: HashMap<String, RhkRow> = skp_rhk::Entity::find()
+        .filter(skp_rhk::Column::SkpId.is_in(skp_ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let mut indicators: Vec<IndicatorRow> = skp_indicator::Entity::find()
+        .filter(skp_indicator::Column::SkpId.is_in(skp_ids.clone()))
+        .all(db)
+        .await?;
+    indicators.sort_by_key(|i| {
+        (
+            rhk.get(&i.rhk_id).map_or(i32::MAX, |r| r.sequence),
+            i.rhk_id.clone(),
+            i.sequence,
+            i.id.clone(),
+        )
+    });
+    let mut real: HashMap<(String, String), RealisasiRow> = HashMap::new();
+    for r in realisasi::Entity::find()
+        .filter(realisasi::Column::SkpId.is_in(skp_ids.clone()))
+        .filter(realisasi::Column::EvaluationPeriodId.is_in(ep_ids.clone()))
+        .all(db)
+        .await?
+    {
+        real.insert((r.indicator_id.clone(), r.evaluation_period_id.clone()), r);
+    }
+    let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
+    if !eval_ids.is_empty() {
+        for o in objection::Entity::find()
+            .filter(objection::Column::EvaluationId.is_in(eval_ids))
+            .all(db)
+            .await?
+        {
+            objections.insert(o.evaluation_id.clone(), o);
+        }
+    }
+    let locked: std::collections::HashSet<String> = evaluation_period_lock::Entity::find()
+        .filter(evaluation_period_lock::Column::EvaluationPeriodId.is_in(ep_ids))
+        .filter(evaluation_period_lock::Column::Locked.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.evaluation_period_id)
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (s, ep, row) in items {
+        let objection = row.as_ref().and_then(|r| objections.remove(&r.id));
+        let (state, final_at, final_reason) = match &row {
+            Some(r) => effective(r, objection.as_ref(), now)?,
+            None => (State::Terbuka, None, None),
+        };
+        let capaian = indicators
+            .iter()
+            .filter(|i| i.skp_id == s.id)
+            .filter_map(|i| {
+                let r = rhk.get(&i.rhk_id)?.clone();
+                let realisasi = real.get(&(i.id.clone(), ep.id.clone())).cloned();
+                let capaian = realisasi.as_ref().and_then(|x| capaian_of(i, x.value));
+                Some(CapaianItem {
+                    rhk: r,
+                    indicator: i.clone(),
+                    realisasi,
+                    capaian,
+                })
+            })
+            .collect();
+        out.push(EvaluationDoc {
+            locked: locked.contains(&ep.id),
+            skp: s,
+            period: ep,
+            row,
+            state,
+            final_at,
+            final_reason,
+            objection,
+            capaian,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Locks the SKP and loads it with the evaluation period, checking they belong together.
+    async fn lock_skp_period(
+        &self,
+        txn: &DatabaseTransaction,
+        skp_id: &str,
+        ep_id: &str,
+    ) -> Result<(SkpRow, EvaluationPeriodRow)> {
+        if !lock_row(txn, self.kind(), "skps", skp_id).await? {
+            return Err(Error::not_found("Skp", skp_id));
+        }
+        let s = find_skp(txn, skp_id).await?;
+        let ep = find_period(txn, ep_id).await?;
+        check_period_of(&s, &ep)?;
+        Ok((s, ep))
+    }
+
+    /// Locks the SKP and checks that the employee may report in `ep` now: an approved open SKP,
+    /// an unlocked period and an open evaluation. Returns the (created if needed) evaluation.
+    async fn guard_report(
+        &self,
+        txn: &DatabaseTransaction,
+        skp_id: &str,
+        ep_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(SkpRow, EvaluationPeriodRow, EvaluationRow)> {
+        let (s, ep) = self.lock_skp_period(txn, skp_id, ep_id).await?;
+        check_reportable(&s)?;
+        check_unlocked(txn, &ep).await?;
+        let row = ensure_evaluation(txn, &s, &ep, now).await?;
+        let obj = objection_of(txn, &row.id).await?;
+        let (state, _, _) = effective(&row, obj.as_ref(), now)?;
+        rules::step(state, Action::Report).map_err(|r| refusal(&row.id, r))?;
+        Ok((s, ep, row))
+    }
+
+    /// The evaluation of an SKP in an evaluation period as a reader sees it at `now`.
+    pub async fn get_evaluation(
+        &self,
+        skp_id: &str,
+        ep_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EvaluationDoc> {
+        let s = find_skp(self.conn(), skp_id).await?;
+        let ep = find_period(self.conn(), ep_id).await?;
+        check_period_of(&s, &ep)?;
+        let row = evaluation_of(self.conn(), skp_id, ep_id).await?;
+        load_docs(self.conn(), vec![(s, ep, row)], now)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
+    }
+
+    /// The stored evaluations of one SKP, by evaluation period; `set_only` keeps DITETAPKAN and
+    /// FINAL ones (what `results:read` services see).
+    pub async fn list_skp_evaluations(
+        &self,
+        skp_id: &str,
+        ep_id: Option<&str>,
+        state: Option<State>,
+        set_only: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EvaluationDoc>> {
+        let s = find_skp(self.conn(), skp_id).await?;
+        let mut q = skp_evaluation::Entity::find().filter(skp_evaluation::Column::SkpId.eq(skp_id));
+        if let Some(e) = ep_id {
+            q = q.filter(skp_evaluation::Column::EvaluationPeriodId.eq(e));
+        }
+        let rows = q.all(self.conn()).await?;
+        let eps: HashMap<String, EvaluationPeriodRow> = evaluation_period::Entity::find()
+            .filter(evaluation_period::Column::PeriodId.eq(&s.period_id))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        let mut items = Vec::new();
+        for r in rows {
+            if let Some(ep) = eps.get(&r.evaluation_period_id) {
+                items.push((s.clone(), ep.clone(), Some(r)));
+            }
+        }
+        items.sort_by_key(|(_, ep, _)| ep.sequence);
+        let docs = load_docs(self.conn(), items, now).await?;
+        Ok(docs
+            .into_iter()
+            .filter(|d| state.is_none_or(|st| d.state == st))
+            .filter(|d| !set_only || d.state.is_set())
+            .collect())
+    }
+
+    /// Adds an action plan to an RHK for an evaluation period (idempotent on `request_id`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_action_plan(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        rhk_id: &str,
+        ep_id: &str,
+        text: String,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<ActionPlanRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "CreateActionPlan", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_action_plan(&existing).await;
+        }
+        let rhk = skp_rhk::Entity::find_by_id(rhk_id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Rhk", rhk_id))?;
+        let (_, _, ev) = self.guard_report(&txn, &rhk.skp_id, ep_id, now).await?;
+        let row = action_plan::ActiveModel {
+            id: Set(id.clone()),
+            skp_id: Set(rhk.skp_id.clone()),
+            rhk_id: Set(rhk.id.clone()),
+            evaluation_period_id: Set(ep_id.to_owned()),
+            text: Set(text.clone()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "action_plan.create",
+                detail: json!({"action_plan_id": id, "rhk_id": rhk.id, "text": text}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Reads an action plan.
+    pub async fn get_action_plan(&self, id: &str) -> Result<ActionPlanRow> {
+        action_plan::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("ActionPlan", id))
+    }
+
+    /// Changes the text of an action plan if `version` is current; `None` deletes it.
+    pub async fn change_action_plan(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: &str,
+        version: i64,
+        text: Option<String>,
+    ) -> Result<Option<ActionPlanRow>> {
+        let txn = self.begin_write().await?;
+        let cur = action_plan::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("ActionPlan", id))?;
+        let (_, _, ev) = self
+            .guard_report(&txn, &cur.skp_id, &cur.evaluation_period_id, now)
+            .await?;
+        if cur.version != version {
+            return Err(Error::Aborted {
+                kind: "ActionPlan",
+                id: id.to_owned(),
+            });
+        }
+        let (action, detail) = match &text {
+            Some(t) => {
+                action_plan::Entity::update_many()
+                    .col_expr(action_plan::Column::Text, Expr::value(t.clone()))
+                    .col_expr(
+                        action_plan::Column::Version,
+                        Expr::col(action_plan::Column::Version).add(1),
+                    )
+                    .col_expr(action_plan::Column::UpdatedAt, Expr::value(now))
+                    .filter(action_plan::Column::Id.eq(id))
+                    .exec(&txn)
+                    .await?;
+                (
+                    "action_plan.update",
+                    json!({"action_plan_id": id, "text": t, "previous": cur.text}),
+                )
+            }
+            None => {
+                action_plan::Entity::delete_many()
+                    .filter(action_plan::Column::Id.eq(id))
+                    .exec(&txn)
+                    .await?;
+                (
+                    "action_plan.delete",
+                    json!({"action_plan_id": id, "text": cur.text}),
+                )
+            }
+        };
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action,
+                detail,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        match text {
+            Some(_) => Ok(Some(self.get_action_plan(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Lists action plans of an SKP in creation order.
+    pub async fn list_action_plans(
+        &self,
+        skp_id: &str,
+        ep_id: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<ActionPlanRow>, String)> {
+        let mut q = action_plan::Entity::find()
+            .filter(action_plan::Column::SkpId.eq(skp_id))
+            .order_by_asc(action_plan::Column::Id);
+        if let Some(e) = ep_id {
+            q = q.filter(action_plan::Column::EvaluationPeriodId.eq(e));
+        }
+        if let Some(k) = &page.after {
+            q = q.filter(action_plan::Column::Id.gt(k.first().cloned().unwrap_or_default()));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+    }
+
+    /// Records the realisasi of an indicator for a period (idempotent on `request_id`); a
+    /// second realisasi of the same indicator and period is ALREADY_EXISTS (update it instead).
+    pub async fn create_realisasi(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        new: NewRealisasi,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<RealisasiDoc> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "CreateRealisasi", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_realisasi(&existing).await;
+        }
+        let ind = skp_indicator::Entity::find_by_id(new.indicator_id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Indicator", &new.indicator_id))?;
+        let (_, _, ev) = self
+            .guard_report(&txn, &ind.skp_id, &new.evaluation_period_id, now)
+            .await?;
+        let existing = realisasi::Entity::find()
+            .filter(realisasi::Column::IndicatorId.eq(&ind.id))
+            .filter(realisasi::Column::EvaluationPeriodId.eq(&new.evaluation_period_id))
+            .one(&txn)
+            .await?;
+        if let Some(e) = existing {
+            return Err(Error::AlreadyExists {
+                kind: "Realisasi",
+                detail: format!(
+                    "realisasi {} already records this indicator for this period; update it",
+                    e.id
+                ),
+            });
+        }
+        let evidence = serde_json::to_string(&new.evidence)
+            .map_err(|e| Error::Internal(format!("evidence: {e}")))?;
+        realisasi::ActiveModel {
+            id: Set(id.clone()),
+            skp_id: Set(ind.skp_id.clone()),
+            indicator_id: Set(ind.id.clone()),
+            evaluation_period_id: Set(new.evaluation_period_id.clone()),
+            value: Set(new.value),
+            account: Set(new.account.clone()),
+            evidence: Set(evidence),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "realisasi.create",
+                detail: json!({"realisasi_id": id, "realisasi": new, "capaian_percent": capaian_of(&ind, new.value)}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_realisasi(&id).await
+    }
+
+    /// Reads a realisasi with its capaian.
+    pub async fn get_realisasi(&self, id: &str) -> Result<RealisasiDoc> {
+        let row = realisasi::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Realisasi", id))?;
+        let ind = skp_indicator::Entity::find_by_id(row.indicator_id.clone())
+            .one(self.conn())
+            .await?;
+        Ok(RealisasiDoc {
+            capaian: ind.and_then(|i| capaian_of(&i, row.value)),
+            row,
+        })
+    }
+
+    /// Changes a realisasi if `version` is current.
+    pub async fn update_realisasi(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: &str,
+        version: i64,
+        ch: RealisasiChanges,
+    ) -> Result<RealisasiDoc> {
+        let txn = self.begin_write().await?;
+        let cur = realisasi::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Realisasi", id))?;
+        let (_, _, ev) = self
+            .guard_report(&txn, &cur.skp_id, &cur.evaluation_period_id, now)
+            .await?;
+        if cur.version != version {
+            return Err(Error::Aborted {
+                kind: "Realisasi",
+                id: id.to_owned(),
+            });
+        }
+        let mut q = realisasi::Entity::update_many()
+            .col_expr(
+                realisasi::Column::Version,
+                Expr::col(realisasi::Column::Version).add(1),
+            )
+            .col_expr(realisasi::Column::UpdatedAt, Expr::value(now));
+        if let Some(v) = ch.value {
+            q = q.col_expr(realisasi::Column::Value, Expr::value(v));
+        }
+        if let Some(a) = &ch.account {
+            q = q.col_expr(realisasi::Column::Account, Expr::value(a.clone()));
+        }
+        if let Some(e) = &ch.evidence {
+            let json =
+                serde_json::to_string(e).map_err(|e| Error::Internal(format!("evidence: {e}")))?;
+            q = q.col_expr(realisasi::Column::Evidence, Expr::value(json));
+        }
+        q.filter(realisasi::Column::Id.eq(id)).exec(&txn).await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "realisasi.update",
+                detail: json!({"realisasi_id": id, "changes": ch, "previous_value": cur.value}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_realisasi(id).await
+    }
+
+    /// Lists the realisasi of an SKP in creation order, each with its capaian.
+    pub async fn list_realisasi(
+        &self,
+        skp_id: &str,
+        ep_id: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<RealisasiDoc>, String)> {
+        let mut q = realisasi::Entity::find()
+            .filter(realisasi::Column::SkpId.eq(skp_id))
+            .order_by_asc(realisasi::Column::Id);
+        if let Some(e) = ep_id {
+            q = q.filter(realisasi::Column::EvaluationPeriodId.eq(e));
+        }
+        if let Some(k) = &page.after {
+            q = q.filter(realisasi::Column::Id.gt(k.first().cloned().unwrap_or_default()));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        let (rows, next) = page.finish(rows, |r| vec![r.id.clone()]);
+        let inds: HashMap<String, IndicatorRow> = skp_indicator::Entity::find()
+            .filter(skp_indicator::Column::SkpId.eq(skp_id))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        let docs = rows
+            .into_iter()
+            .map(|row| RealisasiDoc {
+                capaian: inds
+                    .get(&row.indicator_id)
+                    .and_then(|i| capaian_of(i, row.value)),
+                row,
+            })
+            .collect();
+        Ok((docs, next))
+    }
+
+    /// Records feedback of the SKP's assessor (idempotent on `request_id`). Feedback is kept as
+    /// given: there is no update or delete.
+    pub async fn create_feedback(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        new: NewFeedback,
+        assessor_seen: Option<&str>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<FeedbackRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "CreateFeedback", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_feedback(&existing).await;
+        }
+        if !lock_row(&txn, self.kind(), "skps", &new.skp_id).await? {
+            return Err(Error::not_found("Skp", &new.skp_id));
+        }
+        let s = find_skp(&txn, &new.skp_id).await?;
+        let author = s
+            .assessor_id
+            .clone()
+            .filter(|a| Some(a.as_str()) == assessor_seen)
+            .ok_or_else(|| Error::Aborted {
+                kind: "Skp",
+                id: s.id.clone(),
+            })?;
+        if let Some(ep) = &new.evaluation_period_id {
+            check_period_of(&s, &find_period(&txn, ep).await?)?;
+        }
+        if let Some(r) = &new.rhk_id {
+            let rhk = skp_rhk::Entity::find_by_id(r.clone())
+                .one(&txn)
+                .await?
+                .filter(|x| x.skp_id == s.id);
+            if rhk.is_none() {
+                return Err(Error::invalid(
+                    "feedback.rhk_id",
+                    "is not an RHK of this SKP",
+                ));
+            }
+        }
+        let row = feedback::ActiveModel {
+            id: Set(id.clone()),
+            skp_id: Set(s.id.clone()),
+            evaluation_period_id: Set(new.evaluation_period_id.clone()),
+            rhk_id: Set(new.rhk_id.clone()),
+            behaviour: Set(new.behaviour.clone()),
+            text: Set(new.text.clone()),
+            author_id: Set(author),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: &s.id,
+                action: "feedback.create",
+                detail: json!({"feedback_id": id, "feedback": new}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Reads one feedback item.
+    pub async fn get_feedback(&self, id: &str) -> Result<FeedbackRow> {
+        feedback::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Feedback", id))
+    }
+
+    /// Lists the feedback on an SKP, newest first.
+    pub async fn list_feedback(
+        &self,
+        skp_id: &str,
+        ep_id: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<FeedbackRow>, String)> {
+        let mut q = feedback::Entity::find()
+            .filter(feedback::Column::SkpId.eq(skp_id))
+            .order_by_desc(feedback::Column::Id);
+        if let Some(e) = ep_id {
+            q = q.filter(feedback::Column::EvaluationPeriodId.eq(e));
+        }
+        if let Some(k) = &page.after {
+            q = q.filter(feedback::Column::Id.lt(k.first().cloned().unwrap_or_default()));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+    }
+
+    /// Records the employee's self-assessment (idempotent on `request_id`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn submit_self_assessment(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        skp_id: &str,
+        ep_id: &str,
+        input: SelfAssessmentInput,
+        version: Option<i64>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<EvaluationDoc> {
+        let txn = self.begin_write().await?;
+        if let Claim::Replay(_) =
+            claim(&txn, "SubmitSelfAssessment", request_id, digest, skp_id).await?
+        {
+            txn.commit().await?;
+            return self.get_evaluation(skp_id, ep_id, now).await;
+        }
+        let (_, _, ev) = self.guard_report(&txn, skp_id, ep_id, now).await?;
+        if version.is_some_and(|v| v != ev.version) {
+            return Err(Error::Aborted {
+                kind: "Evaluation",
+                id: ev.id.clone(),
+            });
+        }
+        skp_evaluation::Entity::update_many()
+            .col_expr(
+                skp_evaluation::Column::SelfAssessment,
+                Expr::value(input.text.clone()),
+            )
+            .col_expr(
+                skp_evaluation::Column::SelfResultsRating,
+                Expr::value(input.results.map(str::to_owned)),
+            )
+            .col_expr(
+                skp_evaluation::Column::SelfBehaviourRating,
+                Expr::value(input.behaviour.map(str::to_owned)),
+            )
+            .col_expr(skp_evaluation::Column::SelfAssessedAt, Expr::value(now))
+            .col_expr(
+                skp_evaluation::Column::Version,
+                Expr::col(skp_evaluation::Column::Version).add(1),
+            )
+            .col_expr(skp_evaluation::Column::UpdatedAt, Expr::value(now))
+            .filter(skp_evaluation::Column::Id.eq(&ev.id))
+            .exec(&txn)
+            .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "self_assessment",
+                detail: json!({"self_assessment": input, "version": ev.version + 1}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_evaluation(skp_id, ep_id, now).await
+    }
+
+    /// The assessor rates results and behaviour with a reason (idempotent on `request_id`);
+    /// the predikat is computed from the matrix. Allowed while TERBUKA or DINILAI, on an
+    /// approved SKP, in an unlocked period, by the assessor recorded on the SKP.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rate(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        skp_id: &str,
+        ep_id: &str,
+        results: Rating,
+        behaviour: Rating,
+        reason: String,
+        version: Option<i64>,
+        assessor_seen: Option<&str>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<EvaluationDoc> {
+        let txn = self.begin_write().await?;
+        if let Claim::Replay(_) = claim(&txn, "RateEvaluation", request_id, digest, skp_id).await? {
+            txn.commit().await?;
+            return self.get_evaluation(skp_id, ep_id, now).await;
+        }
+        let (s, ep) = self.lock_skp_period(&txn, skp_id, ep_id).await?;
+        let assessor = s
+            .assessor_id
+            .clone()
+            .filter(|a| Some(a.as_str()) == assessor_seen)
+            .ok_or_else(|| Error::Aborted {
+                kind: "Skp",
+                id: s.id.clone(),
+            })?;
+        if let Some(row) = evaluation_of(&txn, skp_id, ep_id).await? {
+            // A FINAL or set result is refused whatever else is wrong.
+            let obj = objection_of(&txn, &row.id).await?;
+            let (state, _, _) = effective(&row, obj.as_ref(), now)?;
+            rules::step(state, Action::Rate).map_err(|r| refusal(&row.id, r))?;
+        }
+        check_ratable(&s)?;
+        check_unlocked(&txn, &ep).await?;
+        let ev = ensure_evaluation(&txn, &s, &ep, now).await?;
+        if version.is_some_and(|v| v != ev.version) {
+            return Err(Error::Aborted {
+                kind: "Evaluation",
+                id: ev.id.clone(),
+            });
+        }
+        let from = state_of(&ev)?;
+        let cell = rating::predikat(results, behaviour);
+        skp_evaluation::Entity::update_many()
+            .col_expr(
+                skp_evaluation::Column::State,
+                Expr::value(State::Dinilai.as_str()),
+            )
+            .col_expr(
+                skp_evaluation::Column::ResultsRating,
+                Expr::value(results.as_str()),
+            )
+            .col_expr(
+                skp_evaluation::Column::BehaviourRating,
+                Expr::value(behaviour.as_str()),
+            )
+            .col_expr(
+                skp_evaluation::Column::RatingReason,
+                Expr::value(reason.clone()),
+            )
+            .col_expr(
+                skp_evaluation::Column::Predikat,
+                Expr::value(cell.predikat.as_str()),
+            )
+            .col_expr(
+                skp_evaluation::Column::RatedBy,
+                Expr::value(assessor.clone()),
+            )
+            .col_expr(skp_evaluation::Column::RatedAt, Expr::value(now))
+            .col_expr(
+                skp_evaluation::Column::Version,
+                Expr::col(skp_evaluation::Column::Version).add(1),
+            )
+            .col_expr(skp_evaluation::Column::UpdatedAt, Expr::value(now))
+            .filter(skp_evaluation::Column::Id.eq(&ev.id))
+            .exec(&txn)
+            .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "rate",
+                detail: json!({
+                    "from": from.as_str(), "to": State::Dinilai.as_str(),
+                    "results_rating": results.as_str(), "behaviour_rating": behaviour.as_str(),
+                    "predikat": cell.predikat.as_str(), "reason": reason,
+                    "previous": {"results_rating": ev.results_rating, "behaviour_rating": ev.behaviour_rating, "predikat": ev.predikat},
+                    "assessor_id": assessor, "version": ev.version + 1,
+                }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_evaluation(skp_id, ep_id, now).await
+    }
+
+    /// A result with what produced it.
+    pub async fn explain(
+        &self,
+        skp_id: &str,
+        ep_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Explanation> {
+        let doc = self.get_evaluation(skp_id, ep_id, now).await?;
+        let action_plans = action_plan::Entity::find()
+            .filter(action_plan::Column::SkpId.eq(skp_id))
+            .filter(action_plan::Column::EvaluationPeriodId.eq(ep_id))
+            .order_by_asc(action_plan::Column::Id)
+            .all(self.conn())
+            .await?;
+        let feedback = feedback::Entity::find()
+            .filter(feedback::Column::SkpId.eq(skp_id))
+            .order_by_desc(feedback::Column::Id)
+            .limit(1000)
+            .all(self.conn())
+            .await?;
+        let assessor_name = match &doc.skp.assessor_id {
+            Some(a) => employee::Entity::find_by_id(a.clone())
+                .one(self.conn())
+                .await?
+                .map(|e| e.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let exception_reason = match doc
+            .row
+            .as_ref()
+            .and_then(|r| r.calibration_exception_id.clone())
+        {
+            Some(x) => super::entities::calibration_exception::Entity::find_by_id(x)
+                .one(self.conn())
+                .await?
+                .map(|e| e.reason)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(Explanation {
+            doc,
+            action_plans,
+            feedback,
+            assessor_name,
+            exception_reason,
+        })
+    }
+
+    /// The employee files an objection against a set result within its window (idempotent on
+    /// `request_id`). The assessor's superior recorded on the SKP decides it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn file_objection(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        skp_id: &str,
+        ep_id: &str,
+        reasons: String,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<ObjectionRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "FileObjection", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return self.get_objection(&existing).await;
+        }
+        let (s, _) = self.lock_skp_period(&txn, skp_id, ep_id).await?;
+        let ev = evaluation_of(&txn, skp_id, ep_id).await?.ok_or_else(|| {
+            Error::precondition(
+                "EVALUATION_NOT_SET",
+                format!("skps/{skp_id}"),
+                "nothing was rated in this period; objections are filed against a set (DITETAPKAN) result",
+            )
+        })?;
+        if let Some(o) = objection_of(&txn, &ev.id).await? {
+            return Err(Error::precondition(
+                "OBJECTION_EXISTS",
+                format!("objections/{}", o.id),
+                format!(
+                    "objection {} was already filed against this result ({}); one objection per result",
+                    o.id, o.state
+                ),
+            ));
+        }
+        if let Some(deadline) = ev.objection_deadline
+            && now > deadline
+        {
+            return Err(Error::precondition(
+                "OBJECTION_WINDOW_CLOSED",
+                format!("evaluations/{}", ev.id),
+                format!(
+                    "the objection window closed at {} (the result is FINAL)",
+                    deadline.to_rfc3339()
+                ),
+            ));
+        }
+        let (state, _, _) = effective(&ev, None, now)?;
+        rules::step(state, Action::Object).map_err(|r| refusal(&ev.id, r))?;
+        let decider = s.assessor_superior_id.clone().ok_or_else(|| {
+            Error::precondition(
+                "OBJECTION_NO_DECIDER",
+                format!("skps/{skp_id}"),
+                "the SKP records no assessor's superior to decide an objection; an administrator must set one (SetSkpAssessor)",
+            )
+        })?;
+        let missing = || Error::Internal(format!("set evaluation {} has no ratings", ev.id));
+        let row = objection::ActiveModel {
+            id: Set(id.clone()),
+            evaluation_id: Set(ev.id.clone()),
+            skp_id: Set(s.id.clone()),
+            employee_id: Set(s.employee_id.clone()),
+            reasons: Set(reasons.clone()),
+            state: Set("DIAJUKAN".to_owned()),
+            filed_at: Set(now),
+            decider_id: Set(Some(decider.clone())),
+            decision: Set(None),
+            decision_reason: Set(None),
+            prev_results_rating: Set(ev.results_rating.clone().ok_or_else(missing)?),
+            prev_behaviour_rating: Set(ev.behaviour_rating.clone().ok_or_else(missing)?),
+            prev_predikat: Set(ev.predikat.clone().ok_or_else(missing)?),
+            new_results_rating: Set(None),
+            new_behaviour_rating: Set(None),
+            new_predikat: Set(None),
+            decided_at: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "objection.file",
+                detail: json!({"objection_id": id, "reasons": reasons, "decider_id": decider}),
+            },
+        )
+        .await?;
+        self.publish(
+            &txn,
+            actor,
+            Event {
+                event_type: "objection.filed",
+                resource_type: OBJECTION_RESOURCE,
+                resource_id: &id,
+                data: json!({
+                    "evaluation_id": ev.id, "skp_id": s.id, "evaluation_period_id": ep_id,
+                    "employee_id": s.employee_id, "decider_id": decider,
+                    "objection_deadline": ev.objection_deadline,
+                }),
+            },
+        )
+        .await?;
+        self.commit_with_events(txn).await?;
+        Ok(row)
+    }
+
+    /// The assessor's superior decides an objection (idempotent on `request_id`): the ratings
+    /// stand or are replaced; either way the result becomes FINAL.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decide_objection(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: &str,
+        decision: Decision,
+        reason: String,
+        decider_seen: Option<&str>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<ObjectionRow> {
+        let txn = self.begin_write().await?;
+        if let Claim::Replay(existing) =
+            claim(&txn, "DecideObjection", request_id, digest, id).await?
+        {
+            txn.commit().await?;
+            return self.get_objection(&existing).await;
+        }
+        let cur = objection::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Objection", id))?;
+        if !lock_row(&txn, self.kind(), "skps", &cur.skp_id).await? {
+            return Err(Error::not_found("Skp", &cur.skp_id));
+        }
+        let s = find_skp(&txn, &cur.skp_id).await?;
+        if s.assessor_superior_id.as_deref() != decider_seen {
+            return Err(Error::Aborted {
+                kind: "Skp",
+                id: s.id.clone(),
+            });
+        }
+        let cur = objection::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Objection", id))?;
+        if cur.state != "DIAJUKAN" {
+            return Err(Error::precondition(
+                "OBJECTION_DECIDED",
+                format!("objections/{id}"),
+                "the objection was already decided; the decision is final",
+            ));
+        }
+        let ev = skp_evaluation::Entity::find_by_id(cur.evaluation_id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Evaluation", &cur.evaluation_id))?;
+        rules::step(state_of(&ev)?, Action::Decide).map_err(|r| refusal(&ev.id, r))?;
+        let (results, behaviour, name) = match decision {
+            Decision::Uphold => (
+                Rating::parse(&cur.prev_results_rating),
+                Rating::parse(&cur.prev_behaviour_rating),
+                "UPHOLD",
+            ),
+            Decision::Change { results, behaviour } => (Some(results), Some(behaviour), "CHANGE"),
+        };
+        let (results, behaviour) = results
+            .zip(behaviour)
+            .ok_or_else(|| Error::Internal(format!("objection {id} holds unknown ratings")))?;
+        let predikat = rating::predikat(results, behaviour).predikat;
+        objection::Entity::update_many()
+            .col_expr(objection::Column::State, Expr::value("DIPUTUS"))
+            .col_expr(objection::Column::Decision, Expr::value(name))
+            .col_expr(
+                objection::Column::DecisionReason,
+                Expr::value(reason.clone()),
+            )
+            .col_expr(
+                objection::Column::NewResultsRating,
+                Expr::value(results.as_str()),
+            )
+            .col_expr(
+                objection::Column::NewBehaviourRating,
+                Expr::value(behaviour.as_str()),
+            )
+            .col_expr(
+                objection::Column::NewPredikat,
+                Expr::value(predikat.as_str()),
+            )
+            .col_expr(objection::Column::DecidedAt, Expr::value(now))
+            .col_expr(
+                objection::Column::Version,
+                Expr::col(objection::Column::Version).add(1),
+            )
+            .col_expr(objection::Column::UpdatedAt, Expr::value(now))
+            .filter(objection::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        let mut q = skp_evaluation::Entity::update_many()
+            .col_expr(
+                skp_evaluation::Column::State,
+                Expr::value(State::Final.as_str()),
+            )
+            .col_expr(skp_evaluation::Column::FinalAt, Expr::value(now))
+            .col_expr(
+                skp_evaluation::Column::FinalReason,
+                Expr::value("OBJECTION_DECIDED"),
+            )
+            .col_expr(
+                skp_evaluation::Column::Version,
+                Expr::col(skp_evaluation::Column::Version).add(1),
+            )
+            .col_expr(skp_evaluation::Column::UpdatedAt, Expr::value(now));
+        if let Decision::Change { .. } = decision {
+            q = q
+                .col_expr(
+                    skp_evaluation::Column::ResultsRating,
+                    Expr::value(results.as_str()),
+                )
+                .col_expr(
+                    skp_evaluation::Column::BehaviourRating,
+                    Expr::value(behaviour.as_str()),
+                )
+                .col_expr(
+                    skp_evaluation::Column::Predikat,
+                    Expr::value(predikat.as_str()),
+                )
+                .col_expr(
+                    skp_evaluation::Column::RatingReason,
+                    Expr::value(format!("objection decided: {reason}")),
+                );
+        }
+        q.filter(skp_evaluation::Column::Id.eq(&ev.id))
+            .exec(&txn)
+            .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                action: "objection.decide",
+                detail: json!({
+                    "objection_id": id, "decision": name, "reason": reason,
+                    "from": State::Ditetapkan.as_str(), "to": State::Final.as_str(),
+                    "previous": {"results_rating": cur.prev_results_rating, "behaviour_rating": cur.prev_behaviour_rating, "predikat": cur.prev_predikat},
+                    "results_rating": results.as_str(), "behaviour_rating": behaviour.as_str(),
+                    "predikat": predikat.as_str(), "version": ev.version + 1,
+                }),
+            },
+        )
+        .await?;
+        let base = json!({
+            "evaluation_id": ev.id, "skp_id": s.id, "employee_id": s.employee_id,
+            "evaluation_period_id": ev.evaluation_period_id, "predikat": predikat.as_str(),
+        });
+        let mut decided = base.clone();
+        decided["decision"] = json!(name);
+        decided["previous_predikat"] = json!(cur.prev_predikat);
+        self.publish(
+            &txn,
+            actor,
+            Event {
+                event_type: "objection.decided",
+                resource_type: OBJECTION_RESOURCE,
+                resource_id: id,
+                data: decided,
+            },
+        )
+        .await?;
+        let mut fin = base;
+        fin["final_reason"] = json!("OBJECTION_DECIDED");
+        fin["final_time"] = json!(now);
+        fin["results_rating"] = json!(results.as_str());
+        fin["behaviour_rating"] = json!(behaviour.as_str());
+        self.publish(
+            &txn,
+            actor,
+            Event {
+                event_type: "result.final",
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &ev.id,
+                data: fin,
+            },
+        )
+        .await?;
+        self.commit_with_events(txn).await?;
+        self.get_objection(id).await
+    }
+
+    /// Reads one objection.
+    pub async fn get_objection(&self, id: &str) -> Result<ObjectionRow> {
+        objection::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Objection", id))
+    }
+
+    /// The evaluation period of an objection's evaluation.
+    pub async fn objection_period(&self, o: &ObjectionRow) -> Result<String> {
+        Ok(skp_evaluation::Entity::find_by_id(o.evaluation_id.clone())
+            .one(self.conn())
+            .await?
+            .map(|e| e.evaluation_period_id)
+            .unwrap_or_default())
+    }
+
+    /// Lists objections of an SKP or of a decider, oldest first.
+    pub async fn list_objections(
+        &self,
+        skp_id: Option<&str>,
+        decider_id: Option<&str>,
+        state: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<ObjectionRow>, String)> {
+        let mut q = objection::Entity::find().order_by_asc(objection::Column::Id);
+        if let Some(s) = skp_id {
+            q = q.filter(objection::Column::SkpId.eq(s));
+        }
+        if let Some(d) = decider_id {
+            q = q.filter(objection::Column::DeciderId.eq(d));
+        }
+        if let Some(st) = state {
+            q = q.filter(objection::Column::State.eq(st));
+        }
+        if let Some(k) = &page.after {
+            q = q.filter(objection::Column::Id.gt(k.first().cloned().unwrap_or_default()));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+    }
+
+    /// Sets the angka kredit coefficient of an SKP of a functional position (JF).
+    pub async fn set_credit_coefficient(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        skp_id: &str,
+        coefficient: f64,
+        reason: String,
+        version: Option<i64>,
+    ) -> Result<CoefficientRow> {
+        let txn = self.begin_write().await?;
+        if !lock_row(&txn, self.kind(), "skps", skp_id).await? {
+            return Err(Error::not_found("Skp", skp_id));
+        }
+        let s = find_skp(&txn, skp_id).await?;
+        if s.position_type != "JF" {
+            return Err(Error::precondition(
+                "NOT_FUNCTIONAL_POSITION",
+                format!("skps/{skp_id}"),
+                format!(
+                    "angka kredit applies to functional positions (JF); this SKP is for a {} post",
+                    s.position_type
+                ),
+            ));
+        }
+        let cur = skp_credit_coefficient::Entity::find_by_id(skp_id.to_owned())
+            .one(&txn)
+            .await?;
+        let stale = match (&cur, version) {
+            (Some(c), Some(v)) => c.version != v,
+            (Some(_), None) => true,
+            (None, Some(v)) => v != 0,
+            (None, None) => false,
+        };
+        if stale {
+            return Err(Error::Aborted {
+                kind: "CreditCoefficient",
+                id: skp_id.to_owned(),
+            });
+        }
+        let previous = cur.as_ref().map(|c| c.coefficient);
+        match cur {
+            Some(c) => {
+                skp_credit_coefficient::Entity::update_many()
+                    .col_expr(
+                        skp_credit_coefficient::Column::Coefficient,
+                        Expr::value(coefficient),
+                    )
+                    .col_expr(
+                        skp_credit_coefficient::Column::Reason,
+                        Expr::value(reason.clone()),
+                    )
+                    .col_expr(
+                        skp_credit_coefficient::Column::SetBy,
+                        Expr::value(actor.subject.clone()),
+                    )
+                    .col_expr(
+                        skp_credit_coefficient::Column::Version,
+                        Expr::value(c.version + 1),
+                    )
+                    .col_expr(skp_credit_coefficient::Column::UpdatedAt, Expr::value(now))
+                    .filter(skp_credit_coefficient::Column::SkpId.eq(skp_id))
+                    .exec(&txn)
+                    .await?;
+            }
+            None => {
+                skp_credit_coefficient::ActiveModel {
+                    skp_id: Set(skp_id.to_owned()),
+                    coefficient: Set(coefficient),
+                    reason: Set(reason.clone()),
+                    set_by: Set(actor.subject.clone()),
+                    version: Set(1),
+                    updated_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: SKP_RESOURCE,
+                resource_id: skp_id,
+                action: "credit_coefficient.set",
+                detail: json!({"coefficient": coefficient, "previous": previous, "reason": reason}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        skp_credit_coefficient::Entity::find_by_id(skp_id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("CreditCoefficient", skp_id))
+    }
+
+    /// The annual result of an employee: each approved SKP of the year with its last evaluation,
+    /// the annual predikat and, for JF, angka kredit pro-rated by months. Drafts (unset results)
+    /// are shown per part but count neither for the annual predikat nor for angka kredit.
+    pub async fn annual_result(
+        &self,
+        employee_id: &str,
+        year: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Annual> {
+        let skps = skp::Entity::find()
+            .filter(skp::Column::EmployeeId.eq(employee_id))
+            .filter(skp::Column::Year.eq(year))
+            .filter(skp::Column::ApprovedAt.is_not_null())
+            .order_by_asc(skp::Column::StartDate)
+            .all(self.conn())
+            .await?;
+        let mut parts = Vec::new();
+        for s in skps {
+            let ep = evaluation_period::Entity::find()
+                .filter(evaluation_period::Column::PeriodId.eq(&s.period_id))
+                .filter(evaluation_period::Column::StartDate.lte(s.end_date))
+                .filter(evaluation_period::Column::EndDate.gte(s.start_date))
+                .order_by_desc(evaluation_period::Column::Sequence)
+                .one(self.conn())
+                .await?;
+            let coefficient = skp_credit_coefficient::Entity::find_by_id(s.id.clone())
+                .one(self.conn())
+                .await?
+                .map(|c| c.coefficient);
+            let months = rules::months_covered(s.start_date, s.end_date);
+            let (state, predikat) = match &ep {
+                Some(ep) => match evaluation_of(self.conn(), &s.id, &ep.id).await? {
+                    Some(row) => {
+                        let obj = objection_of(self.conn(), &row.id).await?;
+                        let (st, _, _) = effective(&row, obj.as_ref(), now)?;
+                        (st, row.predikat.as_deref().and_then(Predikat::parse))
+                    }
+                    None => (State::Terbuka, None),
+                },
+                None => (State::Terbuka, None),
+            };
+            let angka_kredit = match (s.position_type.as_str(), coefficient, predikat) {
+                ("JF", Some(c), Some(p)) if state.is_set() => {
+                    Some(rules::round3(rating::angka_kredit(c, p, months)))
+                }
+                _ => None,
+            };
+            parts.push(AnnualPart {
+                skp: s,
+                months,
+                period: ep,
+                state,
+                predikat,
+                coefficient,
+                angka_kredit,
+            });
+        }
+        let complete = !parts.is_empty() && parts.iter().all(|p| p.state.is_set());
+        let final_ = !parts.is_empty() && parts.iter().all(|p| p.state == State::Final);
+        let predikat = parts
+            .iter()
+            .max_by_key(|p| p.skp.end_date)
+            .filter(|p| p.state.is_set())
+            .and_then(|p| p.predikat);
+        let credits: Vec<f64> = parts.iter().filter_map(|p| p.angka_kredit).collect();
+        let angka_kredit_total =
+            (!credits.is_empty()).then(|| rules::round3(credits.iter().sum::<f64>()));
+        Ok(Annual {
+            parts,
+            predikat,
+            complete,
+            final_,
+            angka_kredit_total,
+        })
+    }
+
+    /// The coefficient recorded on an SKP, if any.
+    pub async fn credit_coefficient(&self, skp_id: &str) -> Result<Option<CoefficientRow>> {
+        Ok(
+            skp_credit_coefficient::Entity::find_by_id(skp_id.to_owned())
+                .one(self.conn())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,1294 @@
+//! Calibration and assessment administration: evaluation period locks, organisation ratings,
+//! calibration groups, the versioned distribution-curve rule sets, calibration exceptions,
+//! setting a unit's results, the objection window setting and finalising expired results.
+//!
+//! **Calibration group.** The group of a unit for an evaluation period is every approved SKP
+//! covering part of the period whose recorded assessor holds a definitive post in the unit on the
+//! SKP's last day in the period: a unit leader's team is calibrated in the unit; the leaders of
+//! sub-units (rated by the leader of the parent unit) are calibrated with the parent unit.
+//!
+//! **Setting results** locks the unit row, then every member's SKP row in id order (rating locks
+//! only the SKP row, so no lock cycle), recomputes the report under those locks and sets every
+//! rated member in one transaction, with one audit entry and one `result.set` event each.
+//!
+//! **FINAL on window expiry** happens twice over: readers see a set result whose window passed
+//! without objection as FINAL at once (computed), and [`Store::finalize_expired`] (run by the
+//! `FinalizeExpiredResults` RPC and by a background sweeper on every replica) writes it down,
+//! one evaluation per transaction under the SKP's row lock with a conditional update, so several
+//! replicas sweeping at once finalise each result exactly once.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::assessment::{
+    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
+    load_docs, objection_of, state_of,
+};
+use super::audit::{Actor, Change};
+use super::entities::{
+    agency, assessment_setting, assignment, calibration_exception, curve_rule_set, employee,
+    evaluation_period_lock, org_rating, performance_period, skp, skp_evaluation, unit,
+};
+use super::idempotency::{Claim, claim};
+use super::outbox::Event;
+use super::skp::SkpRow;
+use super::{Store, lock_row, new_id};
+use crate::domain::assessment::{self as rules, Action, DEFAULT_OBJECTION_DAYS, State};
+use crate::domain::curve::{self, Breach, Distribution, OrgRating, RuleSet};
+use crate::domain::org::TimeZone;
+use crate::domain::rating::{self, Predikat};
+use crate::error::{Error, Result};
+use crate::pagination::Page;
+
+pub use calibration_exception::Model as ExceptionRow;
+pub use evaluation_period_lock::Model as LockRow;
+pub use org_rating::Model as OrgRatingRow;
+
+/// Label of the built-in rule set's creator.
+pub const BUILT_IN: &str = "built-in";
+/// Scope key of the installation-wide settings row.
+const GLOBAL_SCOPE: &str = "*";
+
+/// A rule-set version as stored.
+#[derive(Debug, Clone)]
+pub struct StoredRuleSet {
+    /// The rules.
+    pub rules: RuleSet,
+    /// Who added it ([`BUILT_IN`] for the default).
+    pub created_by: String,
+    /// When it was added (`None` for the default before any version was added).
+    pub created_at: Option<DateTime<Utc>>,
+    /// True for the version in use.
+    pub current: bool,
+}
+
+/// One member of a calibration group.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The SKP.
+    pub skp: SkpRow,
+    /// Employee name.
+    pub name: String,
+    /// The stored evaluation, if any.
+    pub row: Option<EvaluationRow>,
+    /// Effective state.
+    pub state: State,
+    /// Predikat when rated.
+    pub predikat: Option<Predikat>,
+}
+
+/// Why a unit's results cannot be set now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    /// Stable reason.
+    pub reason: &'static str,
+    /// In words.
+    pub message: String,
+}
+
+/// A breach as stored with an exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreachRecord {
+    /// The rule.
+    pub rule: curve::Constraint,
+    /// People counted.
+    pub actual: u32,
+    /// Head-count bound.
+    pub bound: u32,
+    /// People to move.
+    pub excess: u32,
+    /// In words.
+    pub description: String,
+}
+
+/// The distribution of a group against its curve.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The unit.
+    pub unit_id: String,
+    /// The evaluation period.
+    pub period: EvaluationPeriodRow,
+    /// The unit's organisation rating.
+    pub org_rating: Option<OrgRating>,
+    /// The rule set checked against.
+    pub rule_set_version: String,
+    /// The members, by name.
+    pub members: Vec<Member>,
+    /// Members not rated.
+    pub unrated: u32,
+    /// Distribution of the rated members.
+    pub distribution: Distribution,
+    /// Broken rules with their descriptions.
+    pub breaches: Vec<BreachRecord>,
+    /// No blocking rule broken.
+    pub conforms: bool,
+    /// Exception matching this distribution, if any.
+    pub exception: Option<ExceptionRow>,
+    /// Why nothing can be set now (empty: settable).
+    pub blockers: Vec<Blocker>,
+}
+
+/// Effective assessment settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The agency, or `None` for the installation.
+    pub agency_id: Option<String>,
+    /// Objection window in days.
+    pub objection_window_days: u32,
+    /// DEFAULT, GLOBAL or AGENCY.
+    pub source: &'static str,
+    /// Stored row at the asked level, if any (etag and time).
+    pub row: Option<assessment_setting::Model>,
+}
+
+fn dist_json(d: &Distribution) -> String {
+    json!([
+        d.sangat_baik,
+        d.baik,
+        d.butuh_perbaikan,
+        d.kurang,
+        d.sangat_kurang
+    ])
+    .to_string()
+}
+
+/// The distribution stored with an exception.
+pub fn dist_of_json(s: &str) -> Distribution {
+    let v: Vec<u32> = serde_json::from_str(s).unwrap_or_default();
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    Distribution {
+        sangat_baik: at(0),
+        baik: at(1),
+        butuh_perbaikan: at(2),
+        kurang: at(3),
+        sangat_kurang: at(4),
+    }
+}
+
+/// The breaches stored with an exception.
+pub fn breaches_of_json(s: &str) -> Vec<BreachRecord> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn record(b: &Breach, n: u32) -> BreachRecord {
+    BreachRecord {
+        rule: b.constraint.clone(),
+        actual: b.actual,
+        bound: b.bound,
+        excess: b.excess,
+        description: rules::describe_breach(b, n),
+    }
+}
+
+fn covers(d: NaiveDate) -> Condition {
+    Condition::all()
+        .add(assignment::Column::StartDate.lte(d))
+        .add(
+            Condition::any()
+                .add(assignment::Column::EndDate.is_null())
+                .add(assignment::Column::EndDate.gte(d)),
+        )
+}
+
+fn rank(position_type: &str) -> u8 {
+    match position_type {
+        "JPT" => 0,
+        "ADMINISTRATOR" => 1,
+        "PENGAWAS" => 2,
+        "JF" => 3,
+        _ => 4,
+    }
+}
+
+/// The leader of a unit on a day: among the definitive posts of the unit on that day, the holder
+/// whose superior is not posted in the unit (or who has none); with several, the highest post
+/// type (JPT, Administrator, Pengawas, JF, Pelaksana), then the smallest employee id.
+pub(crate) async fn unit_leader_on<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    d: NaiveDate,
+) -> Result<Option<String>> {
+    let posts = assignment::Entity::find()
+        .filter(assignment::Column::UnitId.eq(unit_id))
+        .filter(assignment::Column::Kind.eq("DEFINITIF"))
+        .filter(covers(d))
+        .all(db)
+        .await?;
+    let inside: HashSet<&str> = posts.iter().map(|p| p.employee_id.as_str()).collect();
+    Ok(posts
+        .iter()
+        .filter(|p| {
+            p.superior_employee_id
+                .as_deref()
+                .is_none_or(|s| !inside.contains(s))
+        })
+        .min_by_key(|p| (rank(&p.position_type), p.employee_id.clone()))
+        .map(|p| p.employee_id.clone()))
+}
+
+/// The calibration group of a unit in an evaluation period (see the module documentation).
+pub(crate) async fn group<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+) -> Result<Vec<Member>> {
+    let posts = assignment::Entity::find()
+        .filter(assignment::Column::UnitId.eq(unit_id))
+        .filter(assignment::Column::Kind.eq("DEFINITIF"))
+        .filter(assignment::Column::StartDate.lte(ep.end_date))
+        .filter(
+            Condition::any()
+                .add(assignment::Column::EndDate.is_null())
+                .add(assignment::Column::EndDate.gte(ep.start_date)),
+        )
+        .all(db)
+        .await?;
+    let mut assessors: Vec<String> = posts.iter().map(|p| p.employee_id.clone()).collect();
+    assessors.sort();
+    assessors.dedup();
+    if assessors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let skps: Vec<SkpRow> = skp::Entity::find()
+        .filter(skp::Column::PeriodId.eq(&ep.period_id))
+        .filter(skp::Column::AssessorId.is_in(assessors))
+        .filter(skp::Column::ApprovedAt.is_not_null())
+        .filter(skp::Column::State.is_in(["DISETUJUI", "DITUTUP"]))
+        .filter(skp::Column::StartDate.lte(ep.end_date))
+        .filter(skp::Column::EndDate.gte(ep.start_date))
+        .order_by_asc(skp::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|s| {
+            let day = std::cmp::min(ep.end_date, s.end_date);
+            posts.iter().any(|p| {
+                Some(p.employee_id.as_str()) == s.assessor_id.as_deref()
+                    && p.start_date <= day
+                    && p.end_date.is_none_or(|e| e >= day)
+            })
+        })
+        .collect();
+    if skps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = skps.iter().map(|s| s.id.clone()).collect();
+    let mut rows: HashMap<String, EvaluationRow> = skp_evaluation::Entity::find()
+        .filter(skp_evaluation::Column::SkpId.is_in(ids))
+        .filter(skp_evaluation::Column::EvaluationPeriodId.eq(&ep.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.skp_id.clone(), r))
+        .collect();
+    let emp_ids: Vec<String> = skps.iter().map(|s| s.employee_id.clone()).collect();
+    let names: HashMap<String, String> = employee::Entity::find()
+        .filter(employee::Column::Id.is_in(emp_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e.name))
+        .collect();
+    let mut out = Vec::with_capacity(skps.len());
+    for s in skps {
+        let row = rows.remove(&s.id);
+        let (state, predikat) = match &row {
+            Some(r) => {
+                let obj = objection_of(db, &r.id).await?;
+                let (st, _, _) = effective(r, obj.as_ref(), now)?;
+                let p = match st {
+                    State::Terbuka => None,
+                    _ => r.predikat.as_deref().and_then(Predikat::parse),
+                };
+                (st, p)
+            }
+            None => (State::Terbuka, None),
+        };
+        out.push(Member {
+            name: names.get(&s.employee_id).cloned().unwrap_or_default(),
+            skp: s,
+            row,
+            state,
+            predikat,
+        });
+    }
+    Ok(out)
+}
+
+/// The rule set in use: the newest stored version, or the built-in default.
+pub(crate) async fn current_rule_set<C: ConnectionTrait>(db: &C) -> Result<StoredRuleSet> {
+    let row = curve_rule_set::Entity::find()
+        .order_by_desc(curve_rule_set::Column::Seq)
+        .one(db)
+        .await?;
+    match row {
+        Some(r) => Ok(StoredRuleSet {
+            rules: serde_json::from_str(&r.definition).map_err(|e| {
+                Error::Internal(format!("rule set {} is unreadable: {e}", r.version))
+            })?,
+            created_by: r.created_by,
+            created_at: Some(r.created_at),
+            current: true,
+        }),
+        None => Ok(StoredRuleSet {
+            rules: RuleSet::default_2022(),
+            created_by: BUILT_IN.to_owned(),
+            created_at: None,
+            current: true,
+        }),
+    }
+}
+
+async fn org_rating_of<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep_id: &str,
+) -> Result<Option<OrgRatingRow>> {
+    Ok(org_rating::Entity::find()
+        .filter(org_rating::Column::UnitId.eq(unit_id))
+        .filter(org_rating::Column::EvaluationPeriodId.eq(ep_id))
+        .one(db)
+        .await?)
+}
+
+/// Checks a group against the curve of its organisation rating.
+async fn build_report<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    let mut members = group(db, unit_id, ep, now).await?;
+    members.sort_by(|a, b| (&a.name, &a.skp.id).cmp(&(&b.name, &b.skp.id)));
+    let org = org_rating_of(db, unit_id, &ep.id)
+        .await?
+        .and_then(|r| OrgRating::parse(&r.rating));
+    let rules = current_rule_set(db).await?.rules;
+    let unrated = members.iter().filter(|m| m.predikat.is_none()).count() as u32;
+    let distribution = Distribution::of(members.iter().filter_map(|m| m.predikat));
+    let n = distribution.total();
+    let breaches: Vec<Breach> = match org.and_then(|o| rules.curve(o)) {
+        Some(c) => curve::check(c, &distribution),
+        None => Vec::new(),
+    };
+    let conforms = curve::conforms(&breaches);
+    let exception = match org {
+        Some(o) if !conforms => {
+            calibration_exception::Entity::find()
+                .filter(calibration_exception::Column::UnitId.eq(unit_id))
+                .filter(calibration_exception::Column::EvaluationPeriodId.eq(&ep.id))
+                .filter(calibration_exception::Column::RuleSetVersion.eq(&rules.version))
+                .filter(calibration_exception::Column::OrgRating.eq(o.as_str()))
+                .filter(calibration_exception::Column::Distribution.eq(dist_json(&distribution)))
+                .order_by_desc(calibration_exception::Column::Id)
+                .one(db)
+                .await?
+        }
+        _ => None,
+    };
+    let mut blockers = Vec::new();
+    let nothing_to_set =
+        !members.is_empty() && unrated == 0 && !members.iter().any(|m| m.state == State::Dinilai);
+    if nothing_to_set {
+        blockers.push(Blocker {
+            reason: "NOTHING_TO_SET",
+            message: "every result of the group is already set".into(),
+        });
+    }
+    if members.is_empty() {
+        blockers.push(Blocker {
+            reason: "EMPTY_GROUP",
+            message: "no approved SKP in this period is rated by an assessor posted in the unit"
+                .into(),
+        });
+    }
+    if org.is_none() {
+        blockers.push(Blocker {
+            reason: "ORG_RATING_MISSING",
+            message: "the unit has no organisation rating for this period; set it first (SetOrganizationRating)".into(),
+        });
+    }
+    if unrated > 0 {
+        let who: Vec<&str> = members
+            .iter()
+            .filter(|m| m.predikat.is_none())
+            .map(|m| m.name.as_str())
+            .collect();
+        blockers.push(Blocker {
+            reason: "UNIT_NOT_FULLY_RATED",
+            message: format!(
+                "{unrated} of {} members are not rated yet: {}",
+                members.len(),
+                who.join(", ")
+            ),
+        });
+    }
+    let records: Vec<BreachRecord> = breaches.iter().map(|b| record(b, n)).collect();
+    if !conforms && exception.is_none() && !nothing_to_set {
+        let broken: Vec<&str> = records
+            .iter()
+            .filter(|b| b.rule.blocking)
+            .map(|b| b.description.as_str())
+            .collect();
+        blockers.push(Blocker {
+            reason: "CALIBRATION_BREACH",
+            message: format!(
+                "the distribution breaks the curve of {} ({}): {}; change ratings or have an administrator record an exception",
+                org.map_or("", |o| o.as_str()),
+                rules.version,
+                broken.join("; ")
+            ),
+        });
+    }
+    Ok(Report {
+        unit_id: unit_id.to_owned(),
+        period: ep.clone(),
+        org_rating: org,
+        rule_set_version: rules.version,
+        members,
+        unrated,
+        distribution,
+        breaches: records,
+        conforms,
+        exception,
+        blockers,
+    })
+}
+
+/// Time zone of the agency of an evaluation period.
+async fn agency_of_period<C: ConnectionTrait>(
+    db: &C,
+    ep: &EvaluationPeriodRow,
+) -> Result<(String, TimeZone)> {
+    let p = performance_period::Entity::find_by_id(ep.period_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("PerformancePeriod", &ep.period_id))?;
+    let a = agency::Entity::find_by_id(p.agency_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("Agency", &p.agency_id))?;
+    Ok((a.id, TimeZone::parse(&a.time_zone).unwrap_or(TimeZone::Wib)))
+}
+
+/// The objection window of an agency: its own setting, else the installation's, else 14 days.
+async fn settings_for<C: ConnectionTrait>(db: &C, agency_id: Option<&str>) -> Result<Settings> {
+    let own = match agency_id {
+        Some(a) => {
+            assessment_setting::Entity::find_by_id(a.to_owned())
+                .one(db)
+                .await?
+        }
+        None => None,
+    };
+    let global = assessment_setting::Entity::find_by_id(GLOBAL_SCOPE.to_owned())
+        .one(db)
+        .await?;
+    let (days, source) = match (&own, &global) {
+        (Some(o), _) => (o.objection_window_days, "AGENCY"),
+        (None, Some(g)) => (g.objection_window_days, "GLOBAL"),
+        (None, None) => (DEFAULT_OBJECTION_DAYS as i32, "DEFAULT"),
+    };
+    Ok(Settings {
+        agency_id: agency_id.map(str::to_owned),
+        objection_window_days: u32::try_from(days).unwrap_or(DEFAULT_OBJECTION_DAYS),
+        source,
+        row: if agency_id.is_some() { own } else { global },
+    })
+}
+
+impl Store {
+    /// Whether an evaluation period is locked (the stored lock row, if any).
+    pub async fn get_period_lock(
+        &self,
+        ep_id: &str,
+    ) -> Result<(EvaluationPeriodRow, Option<LockRow>)> {
+        let ep = find_period(self.conn(), ep_id).await?;
+        let lock = evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
+            .one(self.conn())
+            .await?;
+        Ok((ep, lock))
+    }
+
+    /// The agency of an evaluation period.
+    pub async fn agency_of_period(&self, ep_id: &str) -> Result<String> {
+        let ep = find_period(self.conn(), ep_id).await?;
+        Ok(agency_of_period(self.conn(), &ep).await?.0)
+    }
+
+    /// Locks or unlocks an evaluation period; a call that changes nothing records nothing.
+    pub async fn set_period_lock(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        ep_id: &str,
+        locked: bool,
+        reason: String,
+    ) -> Result<LockRow> {
+        let txn = self.begin_write().await?;
+        let ep = find_period(&txn, ep_id).await?;
+        let cur = evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
+            .one(&txn)
+            .await?;
+        if cur.as_ref().is_some_and(|c| c.locked == locked) || (cur.is_none() && !locked) {
+            txn.commit().await?;
+            return Ok(cur.unwrap_or(LockRow {
+                evaluation_period_id: ep_id.to_owned(),
+                locked: false,
+                reason: String::new(),
+                changed_by: String::new(),
+                version: 0,
+                updated_at: now,
+            }));
+        }
+        match cur {
+            Some(c) => {
+                evaluation_period_lock::Entity::update_many()
+                    .col_expr(evaluation_period_lock::Column::Locked, Expr::value(locked))
+                    .col_expr(
+                        evaluation_period_lock::Column::Reason,
+                        Expr::value(reason.clone()),
+                    )
+                    .col_expr(
+                        evaluation_period_lock::Column::ChangedBy,
+                        Expr::value(actor.subject.clone()),
+                    )
+                    .col_expr(
+                        evaluation_period_lock::Column::Version,
+                        Expr::value(c.version + 1),
+                    )
+                    .col_expr(evaluation_period_lock::Column::UpdatedAt, Expr::value(now))
+                    .filter(evaluation_period_lock::Column::EvaluationPeriodId.eq(ep_id))
+                    .exec(&txn)
+                    .await?;
+            }
+            None => {
+                evaluation_period_lock::ActiveModel {
+                    evaluation_period_id: Set(ep_id.to_owned()),
+                    locked: Set(locked),
+                    reason: Set(reason.clone()),
+                    changed_by: Set(actor.subject.clone()),
+                    version: Set(1),
+                    updated_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "EvaluationPeriod",
+                resource_id: ep_id,
+                action: if locked { "lock" } else { "unlock" },
+                detail: json!({"reason": reason, "deadline": ep.deadline}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("EvaluationPeriodLock", ep_id))
+    }
+
+    /// The leader of a unit on the last day of an evaluation period (see [`unit_leader_on`]).
+    pub async fn unit_leader(&self, unit_id: &str, ep_id: &str) -> Result<Option<String>> {
+        let ep = find_period(self.conn(), ep_id).await?;
+        unit_leader_on(self.conn(), unit_id, ep.end_date).await
+    }
+
+    /// The organisation rating of a unit for an evaluation period.
+    pub async fn get_org_rating(&self, unit_id: &str, ep_id: &str) -> Result<OrgRatingRow> {
+        org_rating_of(self.conn(), unit_id, ep_id)
+            .await?
+            .ok_or_else(|| Error::not_found("OrganizationRating", format!("{unit_id}/{ep_id}")))
+    }
+
+    /// Sets a unit's organisation rating for an evaluation period (idempotent on `request_id`).
+    /// Changing an existing rating needs its etag; it is refused once results are set.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_org_rating(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        unit_id: &str,
+        ep_id: &str,
+        rating: OrgRating,
+        reason: String,
+        version: Option<i64>,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<OrgRatingRow> {
+        let txn = self.begin_write().await?;
+        if let Claim::Replay(_) =
+            claim(&txn, "SetOrganizationRating", request_id, digest, unit_id).await?
+        {
+            txn.commit().await?;
+            return self.get_org_rating(unit_id, ep_id).await;
+        }
+        if !lock_row(&txn, self.kind(), "units", unit_id).await? {
+            return Err(Error::not_found("Unit", unit_id));
+        }
+        let u = unit::Entity::find_by_id(unit_id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        let ep = find_period(&txn, ep_id).await?;
+        let (agency_id, _) = agency_of_period(&txn, &ep).await?;
+        if u.agency_id != agency_id {
+            return Err(Error::precondition(
+                "UNIT_OTHER_AGENCY",
+                format!("units/{unit_id}"),
+                "the unit belongs to another agency than the evaluation period",
+            ));
+        }
+        let set = group(&txn, unit_id, &ep, now)
+            .await?
+            .into_iter()
+            .filter(|m| m.state.is_set())
+            .count();
+        if set > 0 {
+            return Err(Error::precondition(
+                "ORG_RATING_LOCKED",
+                format!("units/{unit_id}"),
+                format!(
+                    "{set} result(s) of the unit are already set for this period; the organisation rating they were calibrated against cannot change"
+                ),
+            ));
+        }
+        let cur = org_rating_of(&txn, unit_id, ep_id).await?;
+        let stale = match (&cur, version) {
+            (Some(c), Some(v)) => c.version != v,
+            (Some(_), None) => true,
+            (None, Some(v)) => v != 0,
+            (None, None) => false,
+        };
+        if stale {
+            return Err(Error::Aborted {
+                kind: "OrganizationRating",
+                id: format!("{unit_id}/{ep_id}"),
+            });
+        }
+        let previous = cur.as_ref().map(|c| c.rating.clone());
+        let id = match cur {
+            Some(c) => {
+                org_rating::Entity::update_many()
+                    .col_expr(org_rating::Column::Rating, Expr::value(rating.as_str()))
+                    .col_expr(org_rating::Column::Reason, Expr::value(reason.clone()))
+                    .col_expr(
+                        org_rating::Column::SetBy,
+                        Expr::value(actor.subject.clone()),
+                    )
+                    .col_expr(org_rating::Column::Version, Expr::value(c.version + 1))
+                    .col_expr(org_rating::Column::UpdatedAt, Expr::value(now))
+                    .filter(org_rating::Column::Id.eq(&c.id))
+                    .exec(&txn)
+                    .await?;
+                c.id
+            }
+            None => {
+                let id = new_id();
+                org_rating::ActiveModel {
+                    id: Set(id.clone()),
+                    unit_id: Set(unit_id.to_owned()),
+                    evaluation_period_id: Set(ep_id.to_owned()),
+                    rating: Set(rating.as_str().to_owned()),
+                    reason: Set(reason.clone()),
+                    set_by: Set(actor.subject.clone()),
+                    version: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+                id
+            }
+        };
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "OrganizationRating",
+                resource_id: &id,
+                action: "set",
+                detail: json!({"unit_id": unit_id, "evaluation_period_id": ep_id, "rating": rating.as_str(), "previous": previous, "reason": reason}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.get_org_rating(unit_id, ep_id).await
+    }
+
+    /// Checks a unit's group against the current curve of its organisation rating.
+    pub async fn check_calibration(
+        &self,
+        unit_id: &str,
+        ep_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Report> {
+        unit::Entity::find_by_id(unit_id.to_owned())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        let ep = find_period(self.conn(), ep_id).await?;
+        build_report(self.conn(), unit_id, &ep, now).await
+    }
+
+    /// Records an exception for the group's current distribution (idempotent on `request_id`);
+    /// refused when the distribution breaks no blocking rule.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_exception(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        unit_id: &str,
+        ep_id: &str,
+        reason: String,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<ExceptionRow> {
+        let txn = self.begin_write().await?;
+        let id = new_id();
+        if let Claim::Replay(existing) =
+            claim(&txn, "RecordCalibrationException", request_id, digest, &id).await?
+        {
+            txn.commit().await?;
+            return calibration_exception::Entity::find_by_id(existing.clone())
+                .one(self.conn())
+                .await?
+                .ok_or_else(|| Error::not_found("CalibrationException", existing));
+        }
+        if !lock_row(&txn, self.kind(), "units", unit_id).await? {
+            return Err(Error::not_found("Unit", unit_id));
+        }
+        let ep = find_period(&txn, ep_id).await?;
+        let report = build_report(&txn, unit_id, &ep, now).await?;
+        let org = report.org_rating.ok_or_else(|| {
+            Error::precondition(
+                "ORG_RATING_MISSING",
+                format!("units/{unit_id}"),
+                "the unit has no organisation rating for this period",
+            )
+        })?;
+        if report.conforms {
+            return Err(Error::precondition(
+                "CALIBRATION_CONFORMS",
+                format!("units/{unit_id}"),
+                "the distribution breaks no blocking rule; no exception is needed",
+            ));
+        }
+        let breaches = serde_json::to_string(&report.breaches)
+            .map_err(|e| Error::Internal(format!("breaches: {e}")))?;
+        let row = calibration_exception::ActiveModel {
+            id: Set(id.clone()),
+            unit_id: Set(unit_id.to_owned()),
+            evaluation_period_id: Set(ep_id.to_owned()),
+            reason: Set(reason.clone()),
+            rule_set_version: Set(report.rule_set_version.clone()),
+            org_rating: Set(org.as_str().to_owned()),
+            distribution: Set(dist_json(&report.distribution)),
+            breaches: Set(breaches),
+            created_by: Set(actor.subject.clone()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "CalibrationException",
+                resource_id: &id,
+                action: "create",
+                detail: json!({
+                    "unit_id": unit_id, "evaluation_period_id": ep_id, "reason": reason,
+                    "rule_set_version": report.rule_set_version, "org_rating": org.as_str(),
+                    "distribution": dist_json(&report.distribution),
+                    "breaches": report.breaches.iter().map(|b| b.description.clone()).collect::<Vec<_>>(),
+                }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Sets every rated result of a unit's group (idempotent on `request_id`): refused unless the
+    /// unit has an organisation rating, every member is rated, and the distribution conforms to
+    /// the current curve or an exception covers exactly this distribution. Each result records
+    /// the rule-set version, the organisation rating, the exception and its objection deadline
+    /// (the agency's window, counted in the agency's time zone from `now`).
+    pub async fn set_unit_results(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        unit_id: &str,
+        ep_id: &str,
+        request_id: &str,
+        digest: &str,
+    ) -> Result<(Vec<EvaluationDoc>, Report)> {
+        let txn = self.begin_write().await?;
+        if let Claim::Replay(_) = claim(&txn, "SetUnitResults", request_id, digest, unit_id).await?
+        {
+            txn.commit().await?;
+            let report = self.check_calibration(unit_id, ep_id, now).await?;
+            let docs = self.member_docs(&report, now, true).await?;
+            return Ok((docs, report));
+        }
+        if !lock_row(&txn, self.kind(), "units", unit_id).await? {
+            return Err(Error::not_found("Unit", unit_id));
+        }
+        let ep = find_period(&txn, ep_id).await?;
+        for m in group(&txn, unit_id, &ep, now).await? {
+            lock_row(&txn, self.kind(), "skps", &m.skp.id).await?;
+        }
+        let report = build_report(&txn, unit_id, &ep, now).await?;
+        if let Some(first) = report.blockers.first() {
+            let all: Vec<&str> = report.blockers.iter().map(|b| b.message.as_str()).collect();
+            return Err(Error::precondition(
+                first.reason,
+                format!("units/{unit_id}"),
+                all.join("; "),
+            ));
+        }
+        let org = report
+            .org_rating
+            .ok_or_else(|| Error::Internal("settable report without org rating".into()))?;
+        let (agency_id, tz) = agency_of_period(&txn, &ep).await?;
+        let days = settings_for(&txn, Some(&agency_id))
+            .await?
+            .objection_window_days;
+        let deadline = rating::objection_deadline(now, tz, days);
+        let exception_id = report.exception.as_ref().map(|x| x.id.clone());
+        let mut set_ids = Vec::new();
+        for m in &report.members {
+            let Some(row) = &m.row else { continue };
+            if m.state != State::Dinilai {
+                continue;
+            }
+            rules::step(state_of(row)?, Action::Set).map_err(|r| {
+                Error::precondition(r.reason, format!("evaluations/{}", row.id), r.message)
+            })?;
+            let res = skp_evaluation::Entity::update_many()
+                .col_expr(
+                    skp_evaluation::Column::State,
+                    Expr::value(State::Ditetapkan.as_str()),
+                )
+                .col_expr(
+                    skp_evaluation::Column::RuleSetVersion,
+                    Expr::value(report.rule_set_version.clone()),
+                )
+                .col_expr(skp_evaluation::Column::OrgRating, Expr::value(org.as_str()))
+                .col_expr(
+                    skp_evaluation::Column::CalibrationExceptionId,
+                    Expr::value(exception_id.clone()),
+                )
+                .col_expr(skp_evaluation::Column::SetAt, Expr::value(now))
+                .col_expr(
+                    skp_evaluation::Column::ObjectionDeadline,
+                    Expr::value(deadline),
+                )
+                .col_expr(
+                    skp_evaluation::Column::Version,
+                    Expr::col(skp_evaluation::Column::Version).add(1),
+                )
+                .col_expr(skp_evaluation::Column::UpdatedAt, Expr::value(now))
+                .filter(skp_evaluation::Column::Id.eq(&row.id))
+                .filter(skp_evaluation::Column::State.eq(State::Dinilai.as_str()))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected != 1 {
+                return Err(Error::Aborted {
+                    kind: "Evaluation",
+                    id: row.id.clone(),
+                });
+            }
+            let detail = json!({
+                "from": State::Dinilai.as_str(), "to": State::Ditetapkan.as_str(),
+                "unit_id": unit_id, "predikat": row.predikat,
+                "results_rating": row.results_rating, "behaviour_rating": row.behaviour_rating,
+                "rule_set_version": report.rule_set_version, "org_rating": org.as_str(),
+                "calibration_exception_id": exception_id,
+                "objection_deadline": deadline, "objection_window_days": days,
+                "version": row.version + 1,
+            });
+            self.record(
+                &txn,
+                actor,
+                Change {
+                    resource_type: EVALUATION_RESOURCE,
+                    resource_id: &row.id,
+                    action: "set",
+                    detail: detail.clone(),
+                },
+            )
+            .await?;
+            let mut data = detail;
+            data["evaluation_id"] = json!(row.id);
+            data["skp_id"] = json!(m.skp.id);
+            data["employee_id"] = json!(m.skp.employee_id);
+            data["evaluation_period_id"] = json!(ep_id);
+            data["set_time"] = json!(now);
+            self.publish(
+                &txn,
+                actor,
+                Event {
+                    event_type: "result.set",
+                    resource_type: EVALUATION_RESOURCE,
+                    resource_id: &row.id,
+                    data,
+                },
+            )
+            .await?;
+            set_ids.push(row.id.clone());
+        }
+        self.commit_with_events(txn).await?;
+        let report = self.check_calibration(unit_id, ep_id, now).await?;
+        let docs = self
+            .member_docs(&report, now, false)
+            .await?
+            .into_iter()
+            .filter(|d| d.row.as_ref().is_some_and(|r| set_ids.contains(&r.id)))
+            .collect();
+        Ok((docs, report))
+    }
+
+    /// The evaluations of a report's members (only set ones when `set_only`).
+    pub async fn member_docs(
+        &self,
+        report: &Report,
+        now: DateTime<Utc>,
+        set_only: bool,
+    ) -> Result<Vec<EvaluationDoc>> {
+        let items = report
+            .members
+            .iter()
+            .filter(|m| !set_only || m.state.is_set())
+            .map(|m| (m.skp.clone(), report.period.clone(), m.row.clone()))
+            .collect();
+        load_docs(self.conn(), items, now).await
+    }
+
+    /// Writes down FINAL for set results whose objection window passed without objection (at
+    /// most `limit`, optionally of one agency). Safe to run on several replicas at once: each
+    /// result is finalised in its own transaction under its SKP's row lock with a conditional
+    /// update, so exactly one sweeper records it (one audit entry, one `result.final` event).
+    pub async fn finalize_expired(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        agency_id: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<String>> {
+        let candidates = skp_evaluation::Entity::find()
+            .filter(skp_evaluation::Column::State.eq(State::Ditetapkan.as_str()))
+            .filter(skp_evaluation::Column::ObjectionDeadline.lt(now))
+            .order_by_asc(skp_evaluation::Column::ObjectionDeadline)
+            .order_by_asc(skp_evaluation::Column::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await?;
+        let mut done = Vec::new();
+        for c in candidates {
+            if let Some(id) = self.finalize_one(actor, now, &c, agency_id).await? {
+                done.push(id);
+            }
+        }
+        Ok(done)
+    }
+
+    async fn finalize_one(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        c: &EvaluationRow,
+        agency_id: Option<&str>,
+    ) -> Result<Option<String>> {
+        let txn = self.begin_write().await?;
+        if !lock_row(&txn, self.kind(), "skps", &c.skp_id).await? {
+            return Ok(None);
+        }
+        let s = super::assessment::find_skp(&txn, &c.skp_id).await?;
+        if agency_id.is_some_and(|a| a != s.agency_id) {
+            return Ok(None);
+        }
+        let Some(row) = skp_evaluation::Entity::find_by_id(c.id.clone())
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let obj = objection_of(&txn, &row.id).await?;
+        let (state, final_at, _) = effective(&row, obj.as_ref(), now)?;
+        let (true, Some(final_at)) = (
+            state == State::Final && state_of(&row)? == State::Ditetapkan,
+            final_at,
+        ) else {
+            return Ok(None);
+        };
+        let res = skp_evaluation::Entity::update_many()
+            .col_expr(
+                skp_evaluation::Column::State,
+                Expr::value(State::Final.as_str()),
+            )
+            .col_expr(skp_evaluation::Column::FinalAt, Expr::value(final_at))
+            .col_expr(
+                skp_evaluation::Column::FinalReason,
+                Expr::value("WINDOW_PASSED"),
+            )
+            .col_expr(
+                skp_evaluation::Column::Version,
+                Expr::col(skp_evaluation::Column::Version).add(1),
+            )
+            .col_expr(skp_evaluation::Column::UpdatedAt, Expr::value(now))
+            .filter(skp_evaluation::Column::Id.eq(&row.id))
+            .filter(skp_evaluation::Column::State.eq(State::Ditetapkan.as_str()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Ok(None);
+        }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &row.id,
+                action: "finalize",
+                detail: json!({
+                    "from": State::Ditetapkan.as_str(), "to": State::Final.as_str(),
+                    "final_reason": "WINDOW_PASSED", "final_time": final_at,
+                    "objection_deadline": row.objection_deadline, "version": row.version + 1,
+                }),
+            },
+        )
+        .await?;
+        self.publish(
+            &txn,
+            actor,
+            Event {
+                event_type: "result.final",
+                resource_type: EVALUATION_RESOURCE,
+                resource_id: &row.id,
+                data: json!({
+                    "evaluation_id": row.id, "skp_id": s.id, "employee_id": s.employee_id,
+                    "evaluation_period_id": row.evaluation_period_id, "predikat": row.predikat,
+                    "results_rating": row.results_rating, "behaviour_rating": row.behaviour_rating,
+                    "final_reason": "WINDOW_PASSED", "final_time": final_at,
+                }),
+            },
+        )
+        .await?;
+        self.commit_with_events(txn).await?;
+        Ok(Some(row.id))
+    }
+
+    /// Effective assessment settings of an agency (or of the installation when `None`).
+    pub async fn get_settings(&self, agency_id: Option<&str>) -> Result<Settings> {
+        if let Some(a) = agency_id {
+            agency::Entity::find_by_id(a.to_owned())
+                .one(self.conn())
+                .await?
+                .ok_or_else(|| Error::not_found("Agency", a))?;
+        }
+        settings_for(self.conn(), agency_id).await
+    }
+
+    /// Changes the objection window of an agency (or of the installation) if `version` is the
+    /// stored version at that level (0 when none is stored).
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        agency_id: Option<&str>,
+        version: i64,
+        days: u32,
+    ) -> Result<Settings> {
+        let txn = self.begin_write().await?;
+        if let Some(a) = agency_id
+            && !lock_row(&txn, self.kind(), "agencies", a).await?
+        {
+            return Err(Error::not_found("Agency", a));
+        }
+        let scope = agency_id.unwrap_or(GLOBAL_SCOPE).to_owned();
+        let cur = assessment_setting::Entity::find_by_id(scope.clone())
+            .one(&txn)
+            .await?;
+        if cur.as_ref().map_or(0, |c| c.version) != version {
+            return Err(Error::Aborted {
+                kind: "AssessmentSettings",
+                id: scope,
+            });
+        }
+        let days_i = i32::try_from(days).unwrap_or(i32::MAX);
+        match &cur {
+            Some(c) => {
+                assessment_setting::Entity::update_many()
+                    .col_expr(
+                        assessment_setting::Column::ObjectionWindowDays,
+                        Expr::value(days_i),
+                    )
+                    .col_expr(
+                        assessment_setting::Column::Version,
+                        Expr::value(c.version + 1),
+                    )
+                    .col_expr(assessment_setting::Column::UpdatedAt, Expr::value(now))
+                    .filter(assessment_setting::Column::Scope.eq(&scope))
+                    .exec(&txn)
+                    .await?;
+            }
+            None => {
+                assessment_setting::ActiveModel {
+                    scope: Set(scope.clone()),
+                    objection_window_days: Set(days_i),
+                    version: Set(1),
+                    updated_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "AssessmentSettings",
+                resource_id: &scope,
+                action: "update",
+                detail: json!({"objection_window_days": days, "previous": cur.map(|c| c.objection_window_days)}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        settings_for(self.conn(), agency_id).await
+    }
+
+    /// Adds a rule-set version (validated by the caller); it is current from now on. The built-in
+    /// default is stored first when nothing is stored yet, so the order of versions is kept.
+    pub async fn create_rule_set(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        rules: RuleSet,
+    ) -> Result<StoredRuleSet> {
+        let txn = self.begin_write().await?;
+        // One writer at a time on the version sequence (SQLite holds its write lock already).
+        lock_row_seq(&txn, self.kind()).await?;
+        let mut last = curve_rule_set::Entity::find()
+            .order_by_desc(curve_rule_set::Column::Seq)
+            .one(&txn)
+            .await?
+            .map_or(0, |r| r.seq);
+        if last == 0 {
+            let d = RuleSet::default_2022();
+            curve_rule_set::ActiveModel {
+                version: Set(d.version.clone()),
+                seq: Set(1),
+                definition: Set(serde_json::to_string(&d)
+                    .map_err(|e| Error::Internal(format!("rule set: {e}")))?),
+                created_by: Set(BUILT_IN.to_owned()),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            last = 1;
+        }
+        let exists = curve_rule_set::Entity::find_by_id(rules.version.clone())
+            .one(&txn)
+            .await?;
+        if exists.is_some() {
+            return Err(Error::AlreadyExists {
+                kind: "CurveRuleSet",
+                detail: format!("version {} exists; versions never change", rules.version),
+            });
+        }
+        let definition =
+            serde_json::to_string(&rules).map_err(|e| Error::Internal(format!("rule set: {e}")))?;
+        curve_rule_set::ActiveModel {
+            version: Set(rules.version.clone()),
+            seq: Set(last + 1),
+            definition: Set(definition.clone()),
+            created_by: Set(actor.subject.clone()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.record(
+            &txn,
+            actor,
+            Change {
+                resource_type: "CurveRuleSet",
+                resource_id: &rules.version,
+                action: "create",
+                detail: serde_json::from_str(&definition).unwrap_or_default(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(StoredRuleSet {
+            rules,
+            created_by: actor.subject.clone(),
+            created_at: Some(now),
+            current: true,
+        })
+    }
+
+    /// Rule-set versions, newest first; the built-in default alone when none was added.
+    pub async fn list_rule_sets(&self, page: &Page) -> Result<(Vec<StoredRuleSet>, String)> {
+        let mut q = curve_rule_set::Entity::find().order_by_desc(curve_rule_set::Column::Seq);
+        if let Some(k) = &page.after {
+            let seq: i64 = k.first().and_then(|s| s.parse().ok()).ok_or_else(|| {
+                Error::invalid("page_token", "is not a token returned by this list call")
+            })?;
+            q = q.filter(curve_rule_set::Column::Seq.lt(seq));
+        }
+        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        if rows.is_empty() && page.after.is_none() {
+            return Ok((vec![current_rule_set(self.conn()).await?], String::new()));
+        }
+        let top = curve_rule_set::Entity::find()
+            .order_by_desc(curve_rule_set::Column::Seq)
+            .one(self.conn())
+            .await?
+            .map_or(0, |r| r.seq);
+        let (rows, next) = page.finish(rows, |r| vec![r.seq.to_string()]);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(StoredRuleSet {
+                rules: serde_json::from_str(&r.definition).map_err(|e| {
+                    Error::Internal(format!("rule set {} is unreadable: {e}", r.version))
+                })?,
+                current: r.seq == top,
+                created_by: r.created_by,
+                created_at: Some(r.created_at),
+            });
+        }
+        Ok((out, next))
+    }
+}
+
+/// Serialises rule-set creation on PostgreSQL (an advisory transaction lock; SQLite writers
+/// already hold the database write lock).
+async fn lock_row_seq(txn: &DatabaseTransaction, kind: super::DbKind) -> Result<()> {
+    if kind == super::DbKind::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [0x4b49_4e45_4355_5256_i64.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
