@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
+use tower::layer::util::{Identity, Stack};
 use tonic_health::server::HealthReporter;
 
 use crate::api::AppState;
@@ -123,6 +124,43 @@ impl RunningServer {
     }
 }
 
+/// The tower layers in front of every service, outermost first: request context, load
+/// shedding, the global in-flight limit, authentication (cached token verification, policy
+/// presence, per-caller rate limit), grpc-web.
+pub type Layers = tower::ServiceBuilder<
+    Stack<
+        tonic_web::GrpcWebLayer,
+        Stack<
+            AuthLayer,
+            Stack<
+                tower::limit::GlobalConcurrencyLimitLayer,
+                Stack<tower::load_shed::LoadShedLayer, Stack<ContextLayer, Identity>>,
+            >,
+        >,
+    >,
+>;
+
+/// Builds [`Layers`]. The server and the load generator's echo baseline (`kinerja-bench`) both
+/// use this, so the baseline measures exactly the stack the service runs behind.
+pub fn layers(auth: AuthLayer, max_in_flight: usize) -> Layers {
+    tower::ServiceBuilder::new()
+        .layer(ContextLayer)
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_in_flight.max(1),
+        ))
+        .layer(auth)
+        .layer(tonic_web::GrpcWebLayer::new())
+}
+
+/// The tonic server settings every Kinerja server (and the echo baseline) uses: HTTP/1 accepted
+/// for grpc-web, and the server-side deadline.
+pub fn server_builder(request_timeout: Duration) -> Server {
+    Server::builder()
+        .accept_http1(true)
+        .timeout(request_timeout)
+}
+
 /// Connects the database, applies migrations, binds the listener and starts serving.
 pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
     let store = Store::connect(&cfg.db).await?;
@@ -172,16 +210,11 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let router = Server::builder()
-        .accept_http1(true)
-        .timeout(cfg.request_timeout)
-        .layer(ContextLayer)
-        .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            cfg.max_in_flight.max(1),
+    let router = server_builder(cfg.request_timeout)
+        .layer(layers(
+            AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()),
+            cfg.max_in_flight,
         ))
-        .layer(AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()))
-        .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)
         .add_service(org)

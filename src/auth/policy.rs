@@ -180,6 +180,14 @@ pub const POLICY: &[Rule] = &[
         access: Read,
         grants: &[Auditor, SystemAdmin],
     },
+    // The load generator's no-op echo (`kinerja-bench`): exists only in `bench` builds and is
+    // served only by the bench's echo server, so it can go through this same layer.
+    #[cfg(feature = "bench")]
+    Rule {
+        rpc: "/kinerja.bench.v1.EchoService/Echo",
+        access: Read,
+        grants: &[Authenticated],
+    },
 ];
 
 /// The policy entry of `rpc`, if any.
@@ -672,6 +680,14 @@ mod tests {
             SELF,
             "/kinerja.v1.AuditService/VerifyAuditChain",
             false,
+        ),
+        #[cfg(feature = "bench")]
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            "/kinerja.bench.v1.EchoService/Echo",
+            true,
         ),
     ];
 
