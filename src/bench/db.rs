@@ -122,6 +122,29 @@ impl BenchDb {
         Ok(())
     }
 
+    /// Process ids of the PostgreSQL backends connected to this database (empty on SQLite).
+    pub async fn backend_pids(&self) -> Vec<u32> {
+        let Some((admin, name)) = &self.pg else {
+            return Vec::new();
+        };
+        let Ok(conn) = Database::connect(admin.as_str()).await else {
+            return Vec::new();
+        };
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1",
+                [name.clone().into()],
+            ))
+            .await
+            .unwrap_or_default();
+        conn.close().await.ok();
+        rows.iter()
+            .filter_map(|r| r.try_get::<i32>("", "pid").ok())
+            .map(|p| p as u32)
+            .collect()
+    }
+
     /// Size on disk (SQLite file + WAL, or `pg_database_size`).
     pub async fn size_bytes(&self) -> Result<u64> {
         if let Some(f) = &self.file {

@@ -29,19 +29,36 @@ pub type CallFn =
     Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
 
 /// Whose CPU time to read at the window's edges.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Probe {
     /// The server process, if the load goes to one.
     pub server_pid: Option<u32>,
+    /// PostgreSQL backend processes serving the run's database (their CPU is the database's
+    /// share of a call, which the server process does not see).
+    pub db_pids: Vec<u32>,
 }
 
+/// CPU readings at one instant: server, load generator, database backends.
+type Reading = (Option<Duration>, Option<Duration>, Option<Duration>);
+
 impl Probe {
-    fn read(&self) -> (Option<Duration>, Option<Duration>) {
+    fn read(&self) -> Reading {
+        let db = (!self.db_pids.is_empty()).then(|| {
+            self.db_pids
+                .iter()
+                .filter_map(|p| proc::cpu_time(*p).ok())
+                .sum::<Duration>()
+        });
         (
             self.server_pid.and_then(|p| proc::cpu_time(p).ok()),
             proc::own_cpu_time().ok(),
+            db,
         )
     }
+}
+
+fn delta(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    a.zip(b).map(|(a, b)| b.saturating_sub(a))
 }
 
 /// What one measured window gave.
@@ -69,6 +86,8 @@ pub struct Measurement {
     pub server_cpu_us_per_req: Option<f64>,
     /// Load generator CPU time per call in microseconds.
     pub client_cpu_us_per_req: Option<f64>,
+    /// PostgreSQL backend CPU time per call in microseconds (PostgreSQL runs only).
+    pub db_cpu_us_per_req: Option<f64>,
     /// Open loop: the rate asked for.
     pub target_rate: Option<f64>,
 }
@@ -87,6 +106,7 @@ struct Window {
     end: Instant,
     server: Option<Duration>,
     client: Option<Duration>,
+    db: Option<Duration>,
 }
 
 fn finish(
@@ -111,6 +131,7 @@ fn finish(
         max_us: hist.max(),
         server_cpu_us_per_req: per(w.server),
         client_cpu_us_per_req: per(w.client),
+        db_cpu_us_per_req: per(w.db),
         target_rate,
     }
 }
@@ -185,7 +206,7 @@ pub async fn closed_loop(
         }));
     }
     tokio::time::sleep(warmup).await;
-    let (s0, c0) = probe.read();
+    let r0 = probe.read();
     // Warm-up errors count as errors too (a scenario that fails must not look fast).
     let warm_errors = errors.count.swap(0, Ordering::Relaxed);
     let start = Instant::now();
@@ -193,7 +214,7 @@ pub async fn closed_loop(
     tokio::time::sleep(duration).await;
     phase.store(DONE, Ordering::Release);
     let end = Instant::now();
-    let (s1, c1) = probe.read();
+    let r1 = probe.read();
     let mut hist = histogram();
     for w in workers {
         if let Ok(h) = w.await {
@@ -203,8 +224,9 @@ pub async fn closed_loop(
     let window = Window {
         start,
         end,
-        server: s0.zip(s1).map(|(a, b)| b.saturating_sub(a)),
-        client: c0.zip(c1).map(|(a, b)| b.saturating_sub(a)),
+        server: delta(r0.0, r1.0),
+        client: delta(r0.1, r1.1),
+        db: delta(r0.2, r1.2),
     };
     let errs = errors.count.load(Ordering::Relaxed);
     finish(
@@ -280,13 +302,14 @@ pub async fn open_loop(
         let _ = t.await;
     }
     let end = Instant::now();
-    let (s1, c1) = probe.read();
-    let (s0, c0) = s0c0.unwrap_or((None, None));
+    let r1 = probe.read();
+    let r0 = s0c0.unwrap_or((None, None, None));
     let window = Window {
         start: measure_from,
         end: end.max(measure_to),
-        server: s0.zip(s1).map(|(a, b)| b.saturating_sub(a)),
-        client: c0.zip(c1).map(|(a, b)| b.saturating_sub(a)),
+        server: delta(r0.0, r1.0),
+        client: delta(r0.1, r1.1),
+        db: delta(r0.2, r1.2),
     };
     let hist = hist.lock().map(|h| h.clone()).unwrap_or_else(|_| histogram());
     let mut m = finish(

@@ -96,6 +96,8 @@ pub struct Summary {
     pub p999_us: Option<f64>,
     /// Median server CPU per call, µs.
     pub server_cpu_us: Option<f64>,
+    /// Median PostgreSQL backend CPU per call, µs.
+    pub db_cpu_us: Option<f64>,
     /// Median of the per-round ratio of server CPU per call to the bare echo's.
     pub cpu_vs_bare_echo: Option<f64>,
     /// Median of the per-round ratio of the rate to the round's write baseline (writes only).
@@ -159,6 +161,7 @@ pub fn summarise(rounds: &[Round]) -> Vec<Summary> {
                 p99_us: f(&|_, m| Some(m.p99_us as f64)),
                 p999_us: f(&|_, m| Some(m.p999_us as f64)),
                 server_cpu_us: f(&|_, m| m.server_cpu_us_per_req),
+                db_cpu_us: f(&|_, m| m.db_cpu_us_per_req),
                 cpu_vs_bare_echo: f(&|r, m| {
                     let base = r.closed.get("echo-bare")?.server_cpu_us_per_req?;
                     Some(m.server_cpu_us_per_req? / base)
@@ -211,12 +214,12 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 /// The summary as a text table.
 pub fn table(rows: &[Summary]) -> String {
     let mut out = format!(
-        "{:<24} {:>3} {:>10} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>8} {:>5}\n",
-        "scenario", "n", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "cpu us/rq", "x echo", "x writeB", "rss MB", "err"
+        "{:<24} {:>3} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8} {:>9} {:>8} {:>5}\n",
+        "scenario", "n", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "cpu us/rq", "db us/rq", "x echo", "x writeB", "rss MB", "err"
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<24} {:>3} {:>10} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>8} {:>5}\n",
+            "{:<24} {:>3} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8} {:>9} {:>8} {:>5}\n",
             r.scenario,
             r.rounds,
             fmt_opt(r.rate, 0),
@@ -224,6 +227,7 @@ pub fn table(rows: &[Summary]) -> String {
             fmt_opt(r.p99_us.map(|v| v / 1000.0), 2),
             fmt_opt(r.p999_us.map(|v| v / 1000.0), 2),
             fmt_opt(r.server_cpu_us, 1),
+            fmt_opt(r.db_cpu_us, 1),
             fmt_opt(r.cpu_vs_bare_echo, 2),
             fmt_opt(r.rate_vs_write_baseline, 2),
             fmt_opt(r.peak_rss.map(|v| v / 1048576.0), 1),
@@ -300,6 +304,7 @@ mod tests {
             max_us: 400,
             server_cpu_us_per_req: Some(cpu),
             client_cpu_us_per_req: None,
+            db_cpu_us_per_req: None,
             target_rate: None,
         }
     }

@@ -329,6 +329,8 @@ pub struct ImportResult {
     pub server_cpu_s: Option<f64>,
     /// Load generator CPU seconds.
     pub client_cpu_s: Option<f64>,
+    /// PostgreSQL backend CPU seconds (backends connected at the start).
+    pub db_cpu_s: Option<f64>,
 }
 
 /// Rows per stream message.
@@ -346,7 +348,18 @@ pub async fn import(
     batch: u64,
     streams: usize,
     server_pid: Option<u32>,
+    db_pids: &[u32],
 ) -> Result<ImportResult> {
+    let db_cpu = || -> Option<f64> {
+        (!db_pids.is_empty()).then(|| {
+            db_pids
+                .iter()
+                .filter_map(|p| super::proc::cpu_time(*p).ok())
+                .sum::<Duration>()
+                .as_secs_f64()
+        })
+    };
+    let db0 = db_cpu();
     let auth: MetadataValue<tonic::metadata::Ascii> = format!("Bearer {token}").parse()?;
     // Work list: (agency, start, end) batches in order per agency.
     let lanes = streams.max(1);
@@ -396,6 +409,7 @@ pub async fn import(
         employees_per_sec: emps as f64 / seconds.max(1e-9),
         server_cpu_s: cpu0.zip(cpu1).map(|(a, b)| (b - a).as_secs_f64()),
         client_cpu_s: own0.zip(own1).map(|(a, b)| (b - a).as_secs_f64()),
+        db_cpu_s: db0.zip(db_cpu()).map(|(a, b)| b - a),
     })
 }
 

@@ -348,6 +348,7 @@ async fn run_on(
         a.common.import_batch,
         a.common.import_streams,
         Some(kin.pid()),
+        &db.backend_pids().await,
     )
     .await?;
     let import_peak_rss = kin.take_peak_rss();
@@ -419,17 +420,25 @@ async fn run_on(
                 }
             };
             kin.take_peak_rss();
+            let db_pids = if sc.server == ServerRole::Kinerja {
+                db.backend_pids().await
+            } else {
+                Vec::new()
+            };
             let m = load::closed_loop(
                 call,
                 a.concurrency,
                 warmup,
                 secs,
-                Probe { server_pid: pid },
+                Probe {
+                    server_pid: pid,
+                    db_pids,
+                },
             )
             .await;
             let peak = kin.take_peak_rss();
             eprintln!(
-                "round {} {:<18} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  cpu {:>7} us/req  rss {:.1} MB  errors {}{}",
+                "round {} {:<18} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms  cpu {:>7} us/req  db {:>7} us/req  rss {:.1} MB  errors {}{}",
                 r + 1,
                 sc.name,
                 m.rate,
@@ -437,6 +446,7 @@ async fn run_on(
                 m.p99_us as f64 / 1000.0,
                 m.p999_us as f64 / 1000.0,
                 m.server_cpu_us_per_req.map_or("-".into(), |v| format!("{v:.1}")),
+                m.db_cpu_us_per_req.map_or("-".into(), |v| format!("{v:.1}")),
                 mb(peak),
                 m.errors,
                 m.first_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
@@ -475,6 +485,7 @@ async fn run_on(
                     secs,
                     Probe {
                         server_pid: Some(kin.pid()),
+                        db_pids: db.backend_pids().await,
                     },
                 )
                 .await;
@@ -627,6 +638,7 @@ async fn import_rounds(a: ImportArgs) -> Result<()> {
                 a.common.import_batch,
                 a.common.import_streams,
                 Some(kin.pid()),
+                &db.backend_pids().await,
             )
             .await?;
             let peak = kin.take_peak_rss();
@@ -638,13 +650,14 @@ async fn import_rounds(a: ImportArgs) -> Result<()> {
         }
         let (res, peak) = out?;
         eprintln!(
-            "import round {}: {} employees + {} assignments in {:.1} s = {:.0} employees/s (server CPU {:.1} s, client CPU {:.1} s, peak RSS {:.1} MB)",
+            "import round {}: {} employees + {} assignments in {:.1} s = {:.0} employees/s (server CPU {:.1} s, database CPU {:.1} s, client CPU {:.1} s, peak RSS {:.1} MB)",
             r + 1,
             res.employees,
             res.assignments,
             res.seconds,
             res.employees_per_sec,
             res.server_cpu_s.unwrap_or(0.0),
+            res.db_cpu_s.unwrap_or(0.0),
             res.client_cpu_s.unwrap_or(0.0),
             mb(peak)
         );

@@ -90,7 +90,11 @@ pub async fn append(
     change: Change<'_>,
 ) -> Result<()> {
     let chain = chain_of(change.resource_type, change.resource_id);
-    lock_row_by(txn, kind, "audit_heads", "chain", chain.into()).await?;
+    // PostgreSQL: lock the chain head row. SQLite: the IMMEDIATE transaction already holds the
+    // database's only write lock, so a locking statement would be a wasted round trip.
+    if kind == DbKind::Postgres {
+        lock_row_by(txn, kind, "audit_heads", "chain", chain.into()).await?;
+    }
     let head = audit_head::Entity::find_by_id(chain)
         .one(txn)
         .await?

@@ -7,7 +7,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
@@ -116,7 +116,18 @@ pub struct ImportOutcome {
     pub errors: Vec<RowError>,
 }
 
+/// Keys per lookup query of an import (`IN (...)` lists).
 const INSERT_CHUNK: usize = 500;
+/// Rows per multi-row `INSERT` of an import: 12 columns x 2,000 rows stays below SQLite's
+/// 32,766 and PostgreSQL's 65,535 bind parameters, and is 4x fewer statements than 500.
+const ROWS_PER_INSERT: usize = 2_000;
+/// SQLite page cache (KiB, as `PRAGMA cache_size = -N`) of the connection running an import,
+/// so a batch's dirty pages stay in memory instead of spilling to the WAL mid-transaction
+/// (the default 2 MB spills: a 10,000-employee batch dirties about 10 MB of table and index
+/// pages). Restored to the default when the import ends.
+const IMPORT_CACHE_KIB: i64 = 32 * 1024;
+/// SQLite's default page cache (`PRAGMA cache_size = -2000`).
+const DEFAULT_CACHE_KIB: i64 = 2000;
 
 impl Store {
     /// Creates an employee (idempotent on `request_id`); a duplicate NIP is ALREADY_EXISTS.
@@ -130,18 +141,18 @@ impl Store {
         let txn = self.begin_write().await?;
         let id = new_id();
         if let Claim::Replay(existing) =
-            claim(&txn, "CreateEmployee", request_id, digest, &id).await?
+            claim(&*txn, "CreateEmployee", request_id, digest, &id).await?
         {
             txn.commit().await?;
             return self.get_employee(&existing).await;
         }
         agency::Entity::find_by_id(new.agency_id.clone())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
         let nip = new.nip.clone();
         let row = employee_model(id, new)
-            .insert(&txn)
+            .insert(&*txn)
             .await
             .map_err(|e| match Error::from(e) {
                 Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -151,7 +162,7 @@ impl Store {
                 other => other,
             })?;
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Employee",
@@ -201,25 +212,41 @@ impl Store {
         if let Some(unit_id) = &f.unit_id {
             let u = self.get_unit(unit_id).await?;
             let d = f.as_of.unwrap_or_else(|| Utc::now().date_naive());
-            let sub = Query::select()
-                .column((assignment::Entity, assignment::Column::EmployeeId))
-                .from(assignment::Entity)
-                .inner_join(
-                    unit::Entity,
-                    Expr::col((unit::Entity, unit::Column::Id))
-                        .equals((assignment::Entity, assignment::Column::UnitId)),
-                )
-                .and_where(
-                    Expr::col((unit::Entity, unit::Column::Path)).like(format!("{}%", u.path)),
-                )
-                .and_where(Expr::col((assignment::Entity, assignment::Column::StartDate)).lte(d))
-                .and_where(
-                    Expr::col((assignment::Entity, assignment::Column::EndDate))
-                        .is_null()
-                        .or(Expr::col((assignment::Entity, assignment::Column::EndDate)).gte(d)),
-                )
-                .to_owned();
-            q = q.filter(employee::Column::Id.in_subquery(sub));
+            match self.small_subtree_members(&u, d).await? {
+                // A small subtree: its members are few, so fetch them by id (an index probe per
+                // member) instead of walking every employee in id order looking for them.
+                Some(ids) => q = q.filter(employee::Column::Id.is_in(ids)),
+                // A large subtree: members are dense in the id order, so walking employees in id
+                // order finds a page quickly; the subtree is a path-prefix subquery.
+                None => {
+                    let sub = Query::select()
+                        .column((assignment::Entity, assignment::Column::EmployeeId))
+                        .from(assignment::Entity)
+                        .inner_join(
+                            unit::Entity,
+                            Expr::col((unit::Entity, unit::Column::Id))
+                                .equals((assignment::Entity, assignment::Column::UnitId)),
+                        )
+                        .and_where(
+                            Expr::col((unit::Entity, unit::Column::Path))
+                                .like(format!("{}%", u.path)),
+                        )
+                        .and_where(
+                            Expr::col((assignment::Entity, assignment::Column::StartDate)).lte(d),
+                        )
+                        .and_where(
+                            Expr::col((assignment::Entity, assignment::Column::EndDate))
+                                .is_null()
+                                .or(Expr::col((
+                                    assignment::Entity,
+                                    assignment::Column::EndDate,
+                                ))
+                                .gte(d)),
+                        )
+                        .to_owned();
+                    q = q.filter(employee::Column::Id.in_subquery(sub));
+                }
+            }
         }
         if let Some(k) = &page.after {
             q = q.filter(employee::Column::Id.gt(k.first().cloned().unwrap_or_default()));
@@ -258,19 +285,24 @@ impl Store {
         if let Some(v) = ch.position_name {
             q = q.col_expr(employee::Column::PositionName, Expr::value(v));
         }
-        let res = q
+        // RETURNING gives the updated row in the same statement (no read after the commit).
+        let updated = q
             .filter(employee::Column::Id.eq(id))
             .filter(employee::Column::Version.eq(version))
-            .exec(&txn)
-            .await?;
-        let exists = res.rows_affected == 1
-            || employee::Entity::find_by_id(id.to_owned())
-                .one(&txn)
+            .exec_with_returning(&*txn)
+            .await?
+            .into_iter()
+            .next();
+        let Some(row) = updated else {
+            let exists = employee::Entity::find_by_id(id.to_owned())
+                .one(&*txn)
                 .await?
                 .is_some();
-        check_versioned(res.rows_affected, exists, "Employee", id)?;
+            check_versioned(0, exists, "Employee", id)?;
+            return Err(Error::not_found("Employee", id));
+        };
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Employee",
@@ -281,7 +313,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        self.get_employee(id).await
+        Ok(row)
     }
 
     /// Imports a batch all-or-nothing: referential checks against the batch and the database,
@@ -324,8 +356,8 @@ impl Store {
             }
         }
         let known_agencies =
-            ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
-        let stored_nips = existing_nips(&txn, batch_nips.keys().cloned().collect()).await?;
+            ids_present::<agency::Entity>(&*txn, agencies.into_iter().collect()).await?;
+        let stored_nips = existing_nips(&*txn, batch_nips.keys().cloned().collect()).await?;
         for (row, m) in &employees {
             if let sea_orm::ActiveValue::Set(nip) = &m.nip
                 && stored_nips.contains_key(nip)
@@ -360,9 +392,9 @@ impl Store {
             }
         }
         want_nips.retain(|n| !batch_nips.contains_key(n));
-        let db_nips = existing_nips(&txn, want_nips.into_iter().collect()).await?;
+        let db_nips = existing_nips(&*txn, want_nips.into_iter().collect()).await?;
         let known_units =
-            ids_present::<unit::Entity>(&txn, want_units.into_iter().collect()).await?;
+            ids_present::<unit::Entity>(&*txn, want_units.into_iter().collect()).await?;
         let resolve = |nip: &str| batch_nips.get(nip).or_else(|| db_nips.get(nip)).cloned();
         let mut spans: HashMap<(String, String), Vec<crate::domain::org::Span>> = HashMap::new();
         let mut assignments = Vec::new();
@@ -445,7 +477,7 @@ impl Store {
             for chunk in existing_emp_ids.chunks(INSERT_CHUNK) {
                 let stored = assignment::Entity::find()
                     .filter(assignment::Column::EmployeeId.is_in(chunk.to_vec()))
-                    .all(&txn)
+                    .all(&*txn)
                     .await?;
                 for s in stored {
                     let span = crate::domain::org::Span {
@@ -486,18 +518,23 @@ impl Store {
         let n_emp = employees.len() as i64;
         let n_asg = assignments.len() as i64;
         let emp_models: Vec<_> = employees.into_iter().map(|(_, m)| m).collect();
-        for chunk in emp_models.chunks(INSERT_CHUNK) {
-            employee::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
+        let sqlite = self.kind() == super::DbKind::Sqlite;
+        if sqlite {
+            txn.execute_unprepared(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
                 .await?;
         }
-        for chunk in assignments.chunks(INSERT_CHUNK) {
+        for chunk in emp_models.chunks(ROWS_PER_INSERT) {
+            employee::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&*txn)
+                .await?;
+        }
+        for chunk in assignments.chunks(ROWS_PER_INSERT) {
             assignment::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
+                .exec_without_returning(&*txn)
                 .await?;
         }
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "ImportBatch",
@@ -507,10 +544,79 @@ impl Store {
             },
         )
         .await?;
+        if sqlite {
+            txn.execute_unprepared(&format!("PRAGMA cache_size = -{DEFAULT_CACHE_KIB}"))
+                .await?;
+        }
         txn.commit().await?;
         out.employees = n_emp;
         out.assignments = n_asg;
         Ok(out)
+    }
+}
+
+/// Largest unit subtree listed by member ids rather than by walking employees in id order.
+const SMALL_SUBTREE_UNITS: usize = 200;
+/// Largest member count listed by ids (bounded by the databases' bind-parameter limits).
+const SMALL_SUBTREE_MEMBERS: usize = 5_000;
+
+impl Store {
+    /// The ids of the employees assigned on `d` to unit `u` or a unit below it, when the subtree
+    /// is small (at most [`SMALL_SUBTREE_UNITS`] units and [`SMALL_SUBTREE_MEMBERS`] members);
+    /// `None` for a large subtree. The subtree is walked through the parent index (a recursive
+    /// query), not by a `LIKE` on the path, which neither database can serve from an index here.
+    async fn small_subtree_members(
+        &self,
+        u: &super::UnitRow,
+        d: NaiveDate,
+    ) -> Result<Option<Vec<String>>> {
+        let backend = self.conn().get_database_backend();
+        let (p1, p2, p3) = match self.kind() {
+            super::DbKind::Sqlite => ("?", "?", "?"),
+            super::DbKind::Postgres => ("$1", "$2", "$3"),
+        };
+        let sql = format!(
+            "WITH RECURSIVE sub(id) AS ( \
+               SELECT id FROM units WHERE id = {p1} \
+               UNION ALL \
+               SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id WHERE c.agency_id = {p2} \
+             ) SELECT id FROM sub LIMIT {p3}"
+        );
+        let rows = self
+            .conn()
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    u.id.clone().into(),
+                    u.agency_id.clone().into(),
+                    (SMALL_SUBTREE_UNITS as i64 + 1).into(),
+                ],
+            ))
+            .await?;
+        if rows.len() > SMALL_SUBTREE_UNITS {
+            return Ok(None);
+        }
+        let mut units = Vec::with_capacity(rows.len());
+        for r in rows {
+            units.push(r.try_get::<String>("", "id")?);
+        }
+        let members: Vec<String> = assignment::Entity::find()
+            .select_only()
+            .column(assignment::Column::EmployeeId)
+            .distinct()
+            .filter(assignment::Column::UnitId.is_in(units))
+            .filter(assignment::Column::StartDate.lte(d))
+            .filter(
+                assignment::Column::EndDate
+                    .is_null()
+                    .or(assignment::Column::EndDate.gte(d)),
+            )
+            .limit(SMALL_SUBTREE_MEMBERS as u64 + 1)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        Ok((members.len() <= SMALL_SUBTREE_MEMBERS).then_some(members))
     }
 }
 

@@ -82,7 +82,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let id = new_id();
         if let Claim::Replay(existing) =
-            claim(&txn, "CreateAgency", request_id, digest, &id).await?
+            claim(&*txn, "CreateAgency", request_id, digest, &id).await?
         {
             txn.commit().await?;
             return self.get_agency(&existing).await;
@@ -97,7 +97,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await
         .map_err(|e| match Error::from(e) {
             Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -107,7 +107,7 @@ impl Store {
             other => other,
         })?;
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Agency",
@@ -164,16 +164,16 @@ impl Store {
         let res = q
             .filter(agency::Column::Id.eq(id))
             .filter(agency::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         let exists = res.rows_affected == 1
             || agency::Entity::find_by_id(id.to_owned())
-                .one(&txn)
+                .one(&*txn)
                 .await?
                 .is_some();
         check_versioned(res.rows_affected, exists, "Agency", id)?;
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Agency",
@@ -197,18 +197,18 @@ impl Store {
     ) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
         let id = new_id();
-        if let Claim::Replay(existing) = claim(&txn, "CreateUnit", request_id, digest, &id).await? {
+        if let Claim::Replay(existing) = claim(&*txn, "CreateUnit", request_id, digest, &id).await? {
             txn.commit().await?;
             return self.get_unit(&existing).await;
         }
         agency::Entity::find_by_id(new.agency_id.clone())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
         let (depth, path) = match &new.parent_id {
             None => (0, format!("/{id}/")),
             Some(pid) => {
-                let parent = find_unit(&txn, pid).await?;
+                let parent = find_unit(&*txn, pid).await?;
                 if parent.agency_id != new.agency_id {
                     return Err(Error::invalid(
                         "unit.parent_id",
@@ -239,7 +239,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await
         .map_err(|e| match Error::from(e) {
             Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -249,7 +249,7 @@ impl Store {
             other => other,
         })?;
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Unit",
@@ -305,7 +305,7 @@ impl Store {
         new_parent: Option<&str>,
     ) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
-        let u = find_unit(&txn, id).await?;
+        let u = find_unit(&*txn, id).await?;
         if u.version != version {
             return Err(Error::Aborted {
                 kind: "Unit",
@@ -315,7 +315,7 @@ impl Store {
         let (depth, prefix) = match new_parent {
             None => (0, "/".to_owned()),
             Some(pid) => {
-                let p = find_unit(&txn, pid).await?;
+                let p = find_unit(&*txn, pid).await?;
                 if p.agency_id != u.agency_id {
                     return Err(Error::invalid("new_parent_id", "belongs to another agency"));
                 }
@@ -350,13 +350,13 @@ impl Store {
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         // Re-root the subtree: every path that starts with the old path gets the new prefix.
         let subtree = unit::Entity::find()
             .filter(unit::Column::Path.starts_with(&u.path))
-            .all(&txn)
+            .all(&*txn)
             .await?;
         for s in subtree {
             let path = format!("{new_path}{}", &s.path[u.path.len()..]);
@@ -364,11 +364,11 @@ impl Store {
                 .col_expr(unit::Column::Path, Expr::value(path))
                 .col_expr(unit::Column::Depth, Expr::value(s.depth + delta))
                 .filter(unit::Column::Id.eq(s.id))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
         }
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Unit",
@@ -385,14 +385,14 @@ impl Store {
     /// Deactivates a unit; refused while an active child remains.
     pub async fn deactivate_unit(&self, actor: &Actor, id: &str, version: i64) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
-        find_unit(&txn, id).await?;
+        find_unit(&*txn, id).await?;
         let active_child = unit::Entity::find()
             .filter(
                 Condition::all()
                     .add(unit::Column::ParentId.eq(id))
                     .add(unit::Column::Active.eq(true)),
             )
-            .one(&txn)
+            .one(&*txn)
             .await?;
         if active_child.is_some() {
             return Err(Error::precondition(
@@ -410,11 +410,11 @@ impl Store {
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         self.record(
-            &txn,
+            &*txn,
             actor,
             Change {
                 resource_type: "Unit",
