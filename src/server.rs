@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
-use tower::layer::util::{Identity, Stack};
 use tonic_health::server::HealthReporter;
+use tower::layer::util::{Identity, Stack};
 
 use crate::api::AppState;
 use crate::api::assignments::AssignmentApi;

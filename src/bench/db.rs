@@ -38,7 +38,9 @@ pub struct BenchDb {
 
 /// Replaces the database (path) of a PostgreSQL URL.
 pub fn pg_with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
     let host_end = base[after_scheme..]
         .find('/')
@@ -369,6 +371,9 @@ mod tests {
             pg_with_database("postgres://u@h/postgres?sslmode=disable", "b1"),
             "postgres://u@h/b1?sslmode=disable"
         );
-        assert_eq!(pg_with_database("postgres://u@h:1", "b1"), "postgres://u@h:1/b1");
+        assert_eq!(
+            pg_with_database("postgres://u@h:1", "b1"),
+            "postgres://u@h:1/b1"
+        );
     }
 }

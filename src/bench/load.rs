@@ -311,7 +311,10 @@ pub async fn open_loop(
         client: delta(r0.1, r1.1),
         db: delta(r0.2, r1.2),
     };
-    let hist = hist.lock().map(|h| h.clone()).unwrap_or_else(|_| histogram());
+    let hist = hist
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_else(|_| histogram());
     let mut m = finish(
         &hist,
         ok.load(Ordering::Relaxed),

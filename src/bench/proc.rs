@@ -84,7 +84,8 @@ impl ServerProcess {
         addr: std::net::SocketAddr,
         log: &Path,
     ) -> Result<Self> {
-        let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let out =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let child = Command::new(program)
             .args(args)
@@ -107,10 +108,7 @@ impl ServerProcess {
         };
         loop {
             if let Some(status) = me.child.try_wait()? {
-                bail!(
-                    "{name} exited at start ({status}); see {}",
-                    log.display()
-                );
+                bail!("{name} exited at start ({status}); see {}", log.display());
             }
             if let Ok(ch) = endpoint.connect().await {
                 let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());

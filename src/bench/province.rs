@@ -175,7 +175,8 @@ pub fn nip(index: u64) -> String {
     let p = p / 2;
     let month = (p % 240) as u32; // appointment: 2000-01 .. 2019-12
     let day = (p / 240) as i64; // birth: 1960-01-01 + day (< 7300 days, before 1980)
-    let birth = NaiveDate::from_ymd_opt(1960, 1, 1).unwrap_or_default() + chrono::Days::new(day as u64);
+    let birth =
+        NaiveDate::from_ymd_opt(1960, 1, 1).unwrap_or_default() + chrono::Days::new(day as u64);
     format!(
         "{}{:04}{:02}{}{:03}",
         birth.format("%Y%m%d"),

@@ -144,7 +144,11 @@ pub fn summarise(rounds: &[Round]) -> Vec<Summary> {
             let ms: Vec<(&Round, &Measurement)> = rounds
                 .iter()
                 .filter_map(|r| {
-                    let m = if open { r.open.get(&name) } else { r.closed.get(&name) };
+                    let m = if open {
+                        r.open.get(&name)
+                    } else {
+                        r.closed.get(&name)
+                    };
                     m.map(|m| (r, m))
                 })
                 .collect();
@@ -154,7 +158,11 @@ pub fn summarise(rounds: &[Round]) -> Vec<Summary> {
             let is_write = super::scenarios::scenario(&name)
                 .is_some_and(|s| s.kind == super::scenarios::Kind::Write);
             Summary {
-                scenario: if open { format!("{name}@open") } else { name.clone() },
+                scenario: if open {
+                    format!("{name}@open")
+                } else {
+                    name.clone()
+                },
                 rounds: ms.len(),
                 rate: f(&|_, m| Some(m.rate)),
                 p50_us: f(&|_, m| Some(m.p50_us as f64)),
@@ -215,7 +223,18 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 pub fn table(rows: &[Summary]) -> String {
     let mut out = format!(
         "{:<24} {:>3} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8} {:>9} {:>8} {:>5}\n",
-        "scenario", "n", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "cpu us/rq", "db us/rq", "x echo", "x writeB", "rss MB", "err"
+        "scenario",
+        "n",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "cpu us/rq",
+        "db us/rq",
+        "x echo",
+        "x writeB",
+        "rss MB",
+        "err"
     );
     for r in rows {
         out.push_str(&format!(

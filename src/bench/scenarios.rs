@@ -379,7 +379,11 @@ pub async fn import(
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for (lane, work) in per_lane.into_iter().enumerate() {
-        let (p, auth, ch) = (p.clone(), auth.clone(), channels[lane % channels.len()].clone());
+        let (p, auth, ch) = (
+            p.clone(),
+            auth.clone(),
+            channels[lane % channels.len()].clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut out = (0u64, 0u64, 0u64);
             for (s, e) in work {

@@ -25,7 +25,10 @@ use kinerja::bench::scenarios::{self, ServerRole, World};
 use kinerja::config::AuthArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "kinerja-bench", about = "Load generator and benchmarks of Kinerja")]
+#[command(
+    name = "kinerja-bench",
+    about = "Load generator and benchmarks of Kinerja"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -197,7 +200,9 @@ fn setup(work_dir: Option<PathBuf>) -> Result<Setup> {
             (d, None)
         }
         None => {
-            let t = tempfile::Builder::new().prefix("kinerja-bench-").tempdir()?;
+            let t = tempfile::Builder::new()
+                .prefix("kinerja-bench-")
+                .tempdir()?;
             (t.path().to_owned(), Some(t))
         }
     };
@@ -445,11 +450,16 @@ async fn run_on(
                 m.p50_us as f64 / 1000.0,
                 m.p99_us as f64 / 1000.0,
                 m.p999_us as f64 / 1000.0,
-                m.server_cpu_us_per_req.map_or("-".into(), |v| format!("{v:.1}")),
-                m.db_cpu_us_per_req.map_or("-".into(), |v| format!("{v:.1}")),
+                m.server_cpu_us_per_req
+                    .map_or("-".into(), |v| format!("{v:.1}")),
+                m.db_cpu_us_per_req
+                    .map_or("-".into(), |v| format!("{v:.1}")),
                 mb(peak),
                 m.errors,
-                m.first_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                m.first_error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
             );
             if sc.server == ServerRole::Kinerja {
                 round.peak_rss.insert(sc.name.to_owned(), peak);
@@ -461,11 +471,18 @@ async fn run_on(
         {
             match db::pgbench_insert(db, a.pgbench_clients, a.secs.ceil() as u64).await {
                 Ok(p) => {
-                    eprintln!("round {} pgbench single-row insert: {:.0} tps", r + 1, p.tps);
+                    eprintln!(
+                        "round {} pgbench single-row insert: {:.0} tps",
+                        r + 1,
+                        p.tps
+                    );
                     round.pgbench = Some(p);
                 }
                 // Without pgbench the raw insert loop is the write baseline (said in the report).
-                Err(e) => eprintln!("round {} pgbench unavailable, raw insert loop is the write baseline: {e:#}", r + 1),
+                Err(e) => eprintln!(
+                    "round {} pgbench unavailable, raw insert loop is the write baseline: {e:#}",
+                    r + 1
+                ),
             }
         }
         if !a.no_open_loop {
@@ -500,10 +517,7 @@ async fn run_on(
                     m.p999_us as f64 / 1000.0,
                     m.errors
                 );
-                round
-                    .peak_rss
-                    .entry(format!("{name}@open"))
-                    .or_insert(peak);
+                round.peak_rss.entry(format!("{name}@open")).or_insert(peak);
                 round.open.insert(name.to_owned(), m);
             }
         }

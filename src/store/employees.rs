@@ -7,8 +7,8 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::audit::{Actor, Change};
@@ -151,16 +151,17 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
         let nip = new.nip.clone();
-        let row = employee_model(id, new)
-            .insert(&*txn)
-            .await
-            .map_err(|e| match Error::from(e) {
-                Error::AlreadyExists { .. } => Error::AlreadyExists {
-                    kind: "Employee",
-                    detail: format!("an employee with NIP {nip} exists"),
-                },
-                other => other,
-            })?;
+        let row =
+            employee_model(id, new)
+                .insert(&*txn)
+                .await
+                .map_err(|e| match Error::from(e) {
+                    Error::AlreadyExists { .. } => Error::AlreadyExists {
+                        kind: "Employee",
+                        detail: format!("an employee with NIP {nip} exists"),
+                    },
+                    other => other,
+                })?;
         self.record(
             &*txn,
             actor,
@@ -216,16 +217,22 @@ impl Store {
                 // A small subtree: its members are few, so fetch them by id (an index probe per
                 // member) instead of walking every employee in id order looking for them.
                 Some(ids) => q = q.filter(employee::Column::Id.is_in(ids)),
-                // A large subtree: members are dense in the id order, so walking employees in id
-                // order finds a page quickly; the subtree is a path-prefix subquery.
+                // A large subtree: members are dense in the id order, so walk employees in id
+                // order and keep those with an assignment in the subtree (an index probe on the
+                // employee's assignments each) until the page is full, rather than collecting
+                // every member of the subtree first.
                 None => {
-                    let sub = Query::select()
-                        .column((assignment::Entity, assignment::Column::EmployeeId))
+                    let member = Query::select()
+                        .expr(Expr::val(1))
                         .from(assignment::Entity)
                         .inner_join(
                             unit::Entity,
                             Expr::col((unit::Entity, unit::Column::Id))
                                 .equals((assignment::Entity, assignment::Column::UnitId)),
+                        )
+                        .and_where(
+                            Expr::col((assignment::Entity, assignment::Column::EmployeeId))
+                                .equals((employee::Entity, employee::Column::Id)),
                         )
                         .and_where(
                             Expr::col((unit::Entity, unit::Column::Path))
@@ -237,14 +244,11 @@ impl Store {
                         .and_where(
                             Expr::col((assignment::Entity, assignment::Column::EndDate))
                                 .is_null()
-                                .or(Expr::col((
-                                    assignment::Entity,
-                                    assignment::Column::EndDate,
-                                ))
-                                .gte(d)),
+                                .or(Expr::col((assignment::Entity, assignment::Column::EndDate))
+                                    .gte(d)),
                         )
                         .to_owned();
-                    q = q.filter(employee::Column::Id.in_subquery(sub));
+                    q = q.filter(Expr::exists(member));
                 }
             }
         }
@@ -326,6 +330,15 @@ impl Store {
         let items_len = items.len();
         let batch_id = new_id();
         let txn = self.begin_write().await?;
+        if self.kind() == super::DbKind::Postgres {
+            // The lookups below are prepared `IN ($1, ..., $500)` statements. PostgreSQL caches a
+            // generic plan per connection after five runs, planned for the table as it was
+            // then (empty, at the first import): a sequential scan that rebuilds the 500-value
+            // array for every row, so an import slows down quadratically as the table grows.
+            // Custom plans see the values and the table's current size (an index probe each).
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                .await?;
+        }
         let mut out = ImportOutcome::default();
         let mut err = |row: i64, field: &str, reason: String| {
             out.errors.push(RowError {
@@ -549,6 +562,7 @@ impl Store {
                 .await?;
         }
         txn.commit().await?;
+        super::release_free_memory();
         out.employees = n_emp;
         out.assignments = n_asg;
         Ok(out)

@@ -197,7 +197,8 @@ impl Store {
     ) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
         let id = new_id();
-        if let Claim::Replay(existing) = claim(&*txn, "CreateUnit", request_id, digest, &id).await? {
+        if let Claim::Replay(existing) = claim(&*txn, "CreateUnit", request_id, digest, &id).await?
+        {
             txn.commit().await?;
             return self.get_unit(&existing).await;
         }
