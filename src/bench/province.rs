@@ -278,7 +278,7 @@ impl Province {
         let k = self.spec.employees_per_unit;
         let unit_local = (local / k) as usize;
         let unit = ag.first_unit + unit_local;
-        let head = local % k == 0;
+        let head = local.is_multiple_of(k);
         let superior = if head {
             self.units[unit].parent.map(|p| {
                 let parent_local = (p - ag.first_unit) as u64;
@@ -294,7 +294,7 @@ impl Province {
             (true, 1) => (1, "Kepala Dinas".to_owned()),
             (true, 2) => (2, "Kepala Bidang".to_owned()),
             (true, _) => (3, "Kepala Seksi".to_owned()),
-            (false, _) if r % 3 == 0 => (5, "Analis Kebijakan Ahli Muda".to_owned()),
+            (false, _) if r.is_multiple_of(3) => (5, "Analis Kebijakan Ahli Muda".to_owned()),
             (false, _) => (4, "Pengadministrasi Umum".to_owned()),
         };
         let n = self.spec.nip_offset + i;
@@ -306,7 +306,7 @@ impl Province {
                 FIRST[(r % FIRST.len() as u64) as usize],
                 LAST[((r >> 16) % LAST.len() as u64) as usize]
             ),
-            status: if (r >> 32) % 10 == 0 { 2 } else { 1 },
+            status: if (r >> 32).is_multiple_of(10) { 2 } else { 1 },
             position_type,
             position_name,
             agency: a,

@@ -333,23 +333,32 @@ pub struct ImportResult {
     pub db_cpu_s: Option<f64>,
 }
 
+/// How an import is cut up.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportShape {
+    /// Employees per stream (one all-or-nothing batch).
+    pub batch: u64,
+    /// Concurrent streams.
+    pub streams: usize,
+}
+
 /// Rows per stream message.
 const ROWS_PER_MESSAGE: usize = 1000;
 
 /// Imports employees `range` of the province (each with its assignment) through
 /// `EmployeeService/ImportEmployees`, in batches (one stream each, all-or-nothing) of
-/// `batch` employees; agencies are spread over `streams` concurrent streams, each agency's
-/// batches in order (a batch may name superiors of earlier batches).
+/// `shape.batch` employees; agencies are spread over `shape.streams` concurrent streams, each
+/// agency's batches in order (a batch may name superiors of earlier batches).
 pub async fn import(
     p: Arc<Province>,
     range: std::ops::Range<u64>,
     channels: &[Channel],
     token: &str,
-    batch: u64,
-    streams: usize,
+    shape: ImportShape,
     server_pid: Option<u32>,
     db_pids: &[u32],
 ) -> Result<ImportResult> {
+    let ImportShape { batch, streams } = shape;
     let db_cpu = || -> Option<f64> {
         (!db_pids.is_empty()).then(|| {
             db_pids

@@ -350,8 +350,10 @@ async fn run_on(
         0..province.len(),
         &import_chans,
         &s.token,
-        a.common.import_batch,
-        a.common.import_streams,
+        scenarios::ImportShape {
+            batch: a.common.import_batch,
+            streams: a.common.import_streams,
+        },
         Some(kin.pid()),
         &db.backend_pids().await,
     )
@@ -539,7 +541,7 @@ async fn run_on(
         .iter()
         .flat_map(|r| r.peak_rss.values().copied())
         .max()
-        .map(|b| mb(b));
+        .map(mb);
     let mut targets = vec![
         Target::check(
             "point read (get-employee): server CPU per call <= 4x bare echo",
@@ -649,8 +651,10 @@ async fn import_rounds(a: ImportArgs) -> Result<()> {
                 0..province.len(),
                 &chans,
                 &s.token,
-                a.common.import_batch,
-                a.common.import_streams,
+                scenarios::ImportShape {
+                    batch: a.common.import_batch,
+                    streams: a.common.import_streams,
+                },
                 Some(kin.pid()),
                 &db.backend_pids().await,
             )

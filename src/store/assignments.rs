@@ -75,21 +75,21 @@ impl Store {
         let txn = self.begin_write().await?;
         let id = new_id();
         if let Claim::Replay(existing) =
-            claim(&*txn, "CreateAssignment", request_id, digest, &id).await?
+            claim(&txn, "CreateAssignment", request_id, digest, &id).await?
         {
             txn.commit().await?;
             return self.get_assignment(&existing).await;
         }
-        if !lock_row(&*txn, self.kind(), "employees", &new.employee_id).await? {
+        if !lock_row(&txn, self.kind(), "employees", &new.employee_id).await? {
             return Err(Error::not_found("Employee", &new.employee_id));
         }
-        self.check_refs(&*txn, &new.unit_id, new.superior_employee_id.as_deref())
+        self.check_refs(&txn, &new.unit_id, new.superior_employee_id.as_deref())
             .await?;
         let span = Span {
             start: new.start_date,
             end: new.end_date,
         };
-        check_overlap(&*txn, &new.employee_id, &new.kind, span, None).await?;
+        check_overlap(&txn, &new.employee_id, &new.kind, span, None).await?;
         let now = Utc::now();
         let row = assignment::ActiveModel {
             id: Set(id),
@@ -108,7 +108,7 @@ impl Store {
         .insert(&*txn)
         .await?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Assignment",
@@ -196,7 +196,7 @@ impl Store {
             .one(&*txn)
             .await?
             .ok_or_else(|| Error::not_found("Assignment", id))?;
-        lock_row(&*txn, self.kind(), "employees", &cur.employee_id).await?;
+        lock_row(&txn, self.kind(), "employees", &cur.employee_id).await?;
         if let Some(Some(s)) = &ch.superior_employee_id {
             if *s == cur.employee_id {
                 return Err(Error::invalid(
@@ -204,7 +204,7 @@ impl Store {
                     "an employee cannot be their own superior",
                 ));
             }
-            self.check_refs(&*txn, &cur.unit_id, Some(s)).await?;
+            self.check_refs(&txn, &cur.unit_id, Some(s)).await?;
         }
         if let Some(end) = ch.end_date {
             if end.is_some_and(|e| e < cur.start_date) {
@@ -217,7 +217,7 @@ impl Store {
                 start: cur.start_date,
                 end,
             };
-            check_overlap(&*txn, &cur.employee_id, &cur.kind, span, Some(id)).await?;
+            check_overlap(&txn, &cur.employee_id, &cur.kind, span, Some(id)).await?;
         }
         let mut q = assignment::Entity::update_many()
             .col_expr(
@@ -244,7 +244,7 @@ impl Store {
             .await?;
         check_versioned(res.rows_affected, true, "Assignment", id)?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Assignment",

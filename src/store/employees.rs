@@ -141,7 +141,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let id = new_id();
         if let Claim::Replay(existing) =
-            claim(&*txn, "CreateEmployee", request_id, digest, &id).await?
+            claim(&txn, "CreateEmployee", request_id, digest, &id).await?
         {
             txn.commit().await?;
             return self.get_employee(&existing).await;
@@ -163,7 +163,7 @@ impl Store {
                     other => other,
                 })?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Employee",
@@ -306,7 +306,7 @@ impl Store {
             return Err(Error::not_found("Employee", id));
         };
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Employee",
@@ -369,8 +369,8 @@ impl Store {
             }
         }
         let known_agencies =
-            ids_present::<agency::Entity>(&*txn, agencies.into_iter().collect()).await?;
-        let stored_nips = existing_nips(&*txn, batch_nips.keys().cloned().collect()).await?;
+            ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
+        let stored_nips = existing_nips(&txn, batch_nips.keys().cloned().collect()).await?;
         for (row, m) in &employees {
             if let sea_orm::ActiveValue::Set(nip) = &m.nip
                 && stored_nips.contains_key(nip)
@@ -405,9 +405,9 @@ impl Store {
             }
         }
         want_nips.retain(|n| !batch_nips.contains_key(n));
-        let db_nips = existing_nips(&*txn, want_nips.into_iter().collect()).await?;
+        let db_nips = existing_nips(&txn, want_nips.into_iter().collect()).await?;
         let known_units =
-            ids_present::<unit::Entity>(&*txn, want_units.into_iter().collect()).await?;
+            ids_present::<unit::Entity>(&txn, want_units.into_iter().collect()).await?;
         let resolve = |nip: &str| batch_nips.get(nip).or_else(|| db_nips.get(nip)).cloned();
         let mut spans: HashMap<(String, String), Vec<crate::domain::org::Span>> = HashMap::new();
         let mut assignments = Vec::new();
@@ -547,7 +547,7 @@ impl Store {
                 .await?;
         }
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "ImportBatch",

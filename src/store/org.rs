@@ -82,7 +82,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let id = new_id();
         if let Claim::Replay(existing) =
-            claim(&*txn, "CreateAgency", request_id, digest, &id).await?
+            claim(&txn, "CreateAgency", request_id, digest, &id).await?
         {
             txn.commit().await?;
             return self.get_agency(&existing).await;
@@ -107,7 +107,7 @@ impl Store {
             other => other,
         })?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Agency",
@@ -173,7 +173,7 @@ impl Store {
                 .is_some();
         check_versioned(res.rows_affected, exists, "Agency", id)?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Agency",
@@ -197,8 +197,7 @@ impl Store {
     ) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
         let id = new_id();
-        if let Claim::Replay(existing) = claim(&*txn, "CreateUnit", request_id, digest, &id).await?
-        {
+        if let Claim::Replay(existing) = claim(&txn, "CreateUnit", request_id, digest, &id).await? {
             txn.commit().await?;
             return self.get_unit(&existing).await;
         }
@@ -209,7 +208,7 @@ impl Store {
         let (depth, path) = match &new.parent_id {
             None => (0, format!("/{id}/")),
             Some(pid) => {
-                let parent = find_unit(&*txn, pid).await?;
+                let parent = find_unit(&txn, pid).await?;
                 if parent.agency_id != new.agency_id {
                     return Err(Error::invalid(
                         "unit.parent_id",
@@ -250,7 +249,7 @@ impl Store {
             other => other,
         })?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Unit",
@@ -306,7 +305,7 @@ impl Store {
         new_parent: Option<&str>,
     ) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
-        let u = find_unit(&*txn, id).await?;
+        let u = find_unit(&txn, id).await?;
         if u.version != version {
             return Err(Error::Aborted {
                 kind: "Unit",
@@ -316,7 +315,7 @@ impl Store {
         let (depth, prefix) = match new_parent {
             None => (0, "/".to_owned()),
             Some(pid) => {
-                let p = find_unit(&*txn, pid).await?;
+                let p = find_unit(&txn, pid).await?;
                 if p.agency_id != u.agency_id {
                     return Err(Error::invalid("new_parent_id", "belongs to another agency"));
                 }
@@ -369,7 +368,7 @@ impl Store {
                 .await?;
         }
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Unit",
@@ -386,7 +385,7 @@ impl Store {
     /// Deactivates a unit; refused while an active child remains.
     pub async fn deactivate_unit(&self, actor: &Actor, id: &str, version: i64) -> Result<UnitRow> {
         let txn = self.begin_write().await?;
-        find_unit(&*txn, id).await?;
+        find_unit(&txn, id).await?;
         let active_child = unit::Entity::find()
             .filter(
                 Condition::all()
@@ -415,7 +414,7 @@ impl Store {
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         self.record(
-            &*txn,
+            &txn,
             actor,
             Change {
                 resource_type: "Unit",
