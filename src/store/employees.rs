@@ -6,6 +6,7 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
+use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -116,8 +117,8 @@ pub struct ImportOutcome {
     pub errors: Vec<RowError>,
 }
 
-/// Keys per lookup query of an import (`IN (...)` lists).
-const INSERT_CHUNK: usize = 500;
+/// Keys per lookup query of an import.
+const INSERT_CHUNK: usize = 5_000;
 /// Rows per multi-row `INSERT` of an import: 12 columns x 2,000 rows stays below SQLite's
 /// 32,766 and PostgreSQL's 65,535 bind parameters, and is 4x fewer statements than 500.
 const ROWS_PER_INSERT: usize = 2_000;
@@ -330,15 +331,8 @@ impl Store {
         let items_len = items.len();
         let batch_id = new_id();
         let txn = self.begin_write().await?;
-        if self.kind() == super::DbKind::Postgres {
-            // The lookups below are prepared `IN ($1, ..., $500)` statements. PostgreSQL caches a
-            // generic plan per connection after five runs, planned for the table as it was
-            // then (empty, at the first import): a sequential scan that rebuilds the 500-value
-            // array for every row, so an import slows down quadratically as the table grows.
-            // Custom plans see the values and the table's current size (an index probe each).
-            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-                .await?;
-        }
+        // The lookups below send their keys as one array on PostgreSQL (`= ANY($1)`, see
+        // `one_of`), so their cached plans are index probes whatever the batch or table size.
         let mut out = ImportOutcome::default();
         let mut err = |row: i64, field: &str, reason: String| {
             out.errors.push(RowError {
@@ -489,7 +483,11 @@ impl Store {
         if !existing_emp_ids.is_empty() {
             for chunk in existing_emp_ids.chunks(INSERT_CHUNK) {
                 let stored = assignment::Entity::find()
-                    .filter(assignment::Column::EmployeeId.is_in(chunk.to_vec()))
+                    .filter(one_of(
+                        self.kind(),
+                        Expr::col(assignment::Column::EmployeeId),
+                        chunk.to_vec(),
+                    ))
                     .all(&*txn)
                     .await?;
                 for s in stored {
@@ -651,6 +649,25 @@ fn employee_model(id: String, new: NewEmployee) -> employee::ActiveModel {
     }
 }
 
+/// `col IN (values)`. On PostgreSQL it is `col = ANY($1)` with one array parameter: the
+/// statement text does not depend on the number of values, and the plan PostgreSQL caches for
+/// it is an index probe per value. (A prepared `IN ($1, ..., $500)` gets a generic plan after
+/// five runs, made for the table as it was then — empty at the first import — a sequential
+/// scan that rebuilds the 500-value list for every row: imports slowed down quadratically.)
+fn one_of(kind: super::DbKind, col: Expr, values: Vec<String>) -> Expr {
+    match kind {
+        super::DbKind::Postgres => col.eq(PgFunc::any(Expr::val(values))),
+        super::DbKind::Sqlite => col.is_in(values),
+    }
+}
+
+fn kind_of(txn: &DatabaseTransaction) -> super::DbKind {
+    match txn.get_database_backend() {
+        sea_orm::DbBackend::Postgres => super::DbKind::Postgres,
+        _ => super::DbKind::Sqlite,
+    }
+}
+
 /// NIP -> id of the employees stored with one of `nips`.
 async fn existing_nips(
     txn: &DatabaseTransaction,
@@ -662,7 +679,11 @@ async fn existing_nips(
             .select_only()
             .column(employee::Column::Nip)
             .column(employee::Column::Id)
-            .filter(employee::Column::Nip.is_in(chunk.to_vec()))
+            .filter(one_of(
+                kind_of(txn),
+                Expr::col(employee::Column::Nip),
+                chunk.to_vec(),
+            ))
             .into_tuple()
             .all(txn)
             .await?;
@@ -682,7 +703,7 @@ where
         let rows: Vec<String> = E::find()
             .select_only()
             .expr(id_col.clone())
-            .filter(id_col.clone().is_in(chunk.to_vec()))
+            .filter(one_of(kind_of(txn), id_col.clone(), chunk.to_vec()))
             .into_tuple()
             .all(txn)
             .await?;
