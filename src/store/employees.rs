@@ -217,7 +217,9 @@ impl Store {
             match self.small_subtree_members(&u, d).await? {
                 // A small subtree: its members are few, so fetch them by id (an index probe per
                 // member) instead of walking every employee in id order looking for them.
-                Some(ids) => q = q.filter(employee::Column::Id.is_in(ids)),
+                Some(ids) => {
+                    q = q.filter(one_of(self.kind(), Expr::col(employee::Column::Id), ids))
+                }
                 // A large subtree: members are dense in the id order, so walk employees in id
                 // order and keep those with an assignment in the subtree (an index probe on the
                 // employee's assignments each) until the page is full, rather than collecting
@@ -617,7 +619,11 @@ impl Store {
             .select_only()
             .column(assignment::Column::EmployeeId)
             .distinct()
-            .filter(assignment::Column::UnitId.is_in(units))
+            .filter(one_of(
+                self.kind(),
+                Expr::col(assignment::Column::UnitId),
+                units,
+            ))
             .filter(assignment::Column::StartDate.lte(d))
             .filter(
                 assignment::Column::EndDate
