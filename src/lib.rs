@@ -10,6 +10,8 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod context;

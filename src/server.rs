@@ -9,9 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, Identity as TlsIdentity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::layer::util::{Identity, Stack};
 
 use crate::api::AppState;
 use crate::api::assessment::AssessmentApi;
@@ -105,7 +106,7 @@ impl TlsFiles {
                 .map_err(|e| Error::Internal(format!("cannot read {}: {e}", p.display())))
         };
         let mut tls = ServerTlsConfig::new()
-            .identity(Identity::from_pem(read(&self.cert)?, read(&self.key)?));
+            .identity(TlsIdentity::from_pem(read(&self.cert)?, read(&self.key)?));
         if let Some(ca) = &self.client_ca {
             tls = tls
                 .client_ca_root(Certificate::from_pem(read(ca)?))
@@ -191,6 +192,47 @@ impl RunningServer {
     }
 }
 
+/// The tower layers in front of every service, outermost first: grpc-web, telemetry (the
+/// SERVER span and RPC metrics), request context, load shedding, the global in-flight limit,
+/// authentication (cached token verification, policy presence, per-caller rate limit).
+pub type Layers = tower::ServiceBuilder<
+    Stack<
+        AuthLayer,
+        Stack<
+            tower::limit::GlobalConcurrencyLimitLayer,
+            Stack<
+                tower::load_shed::LoadShedLayer,
+                Stack<
+                    ContextLayer,
+                    Stack<TelemetryLayer, Stack<tonic_web::GrpcWebLayer, Identity>>,
+                >,
+            >,
+        >,
+    >,
+>;
+
+/// Builds [`Layers`]. The server and the load generator's echo baseline (`kinerja-bench`) both
+/// use this, so the baseline measures exactly the stack the service runs behind.
+pub fn layers(telemetry: TelemetryLayer, auth: AuthLayer, max_in_flight: usize) -> Layers {
+    tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(telemetry)
+        .layer(ContextLayer)
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_in_flight.max(1),
+        ))
+        .layer(auth)
+}
+
+/// The tonic server settings every Kinerja server (and the echo baseline) uses: HTTP/1 accepted
+/// for grpc-web, and the server-side deadline.
+pub fn server_builder(request_timeout: Duration) -> Server {
+    Server::builder()
+        .accept_http1(true)
+        .timeout(request_timeout)
+}
+
 /// Connects the database, applies migrations, binds the listener and starts serving.
 pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
     let mut store = Store::connect(&cfg.db).await?;
@@ -269,30 +311,26 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let mut builder = Server::builder();
+    let mut builder = server_builder(cfg.request_timeout);
     if let Some(tls) = &cfg.tls {
         builder = builder
             .tls_config(tls.server_config()?)
-            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?
+            .accept_http1(false);
     }
     let router = builder
-        .accept_http1(cfg.tls.is_none())
-        .timeout(cfg.request_timeout)
-        .layer(tonic_web::GrpcWebLayer::new())
-        .layer(TelemetryLayer::new(
-            telemetry,
-            Some(cfg.request_timeout),
-            SERVICE_NAMES.iter().copied().chain([
-                "grpc.health.v1.Health",
-                "grpc.reflection.v1.ServerReflection",
-            ]),
+        .layer(layers(
+            TelemetryLayer::new(
+                telemetry,
+                Some(cfg.request_timeout),
+                SERVICE_NAMES.iter().copied().chain([
+                    "grpc.health.v1.Health",
+                    "grpc.reflection.v1.ServerReflection",
+                ]),
+            ),
+            AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()),
+            cfg.max_in_flight,
         ))
-        .layer(ContextLayer)
-        .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            cfg.max_in_flight.max(1),
-        ))
-        .layer(AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(org)

@@ -544,6 +544,14 @@ pub const POLICY: &[Rule] = &[
         access: Read,
         grants: &[Authenticated],
     },
+    // The load generator's no-op echo (`kinerja-bench`): exists only in `bench` builds and is
+    // served only by the bench's echo server, so it can go through this same layer.
+    #[cfg(feature = "bench")]
+    Rule {
+        rpc: "/kinerja.bench.v1.EchoService/Echo",
+        access: Read,
+        grants: &[Authenticated],
+    },
 ];
 
 /// Full paths of every RPC the Kinerja API defines (from the compiled descriptor set).
@@ -1753,6 +1761,14 @@ mod tests {
             &[],
             NONE,
             calib!("ListCurveRuleSets"),
+            true,
+        ),
+        #[cfg(feature = "bench")]
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            "/kinerja.bench.v1.EchoService/Echo",
             true,
         ),
     ];

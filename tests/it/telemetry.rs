@@ -466,7 +466,7 @@ async fn import_progress_is_recorded_as_events() {
     );
     let db = children(&spans, server);
     let inserts = db.iter().filter(|d| d.name == "INSERT employees").count();
-    assert_eq!(inserts, 5, "one span per 500-row chunk");
+    assert_eq!(inserts, 2, "one span per 2,000-row chunk");
     assert!(db.len() < 50, "{} database spans", db.len());
     for sp in &spans {
         for v in all_values(sp) {
