@@ -265,7 +265,7 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     let big_list = listed(&s, &big).await; // 206 units: large subtree
     assert_eq!(sorted(&big_list), nips(10..40));
     assert_eq!(sorted(&listed(&s, &small).await), nips(5..10)); // one unit: small
-    let leaf = leaves[70].clone();
+    let leaf = leaves[70].clone(); // employee 10: (10 * 7) % 205
     assert_eq!(listed(&s, &leaf).await, vec![nip(10)]);
     assert!(listed(&s, &leaves[1]).await.is_empty(), "ended in 2025");
     assert!(listed(&s, &leaves[2]).await.is_empty(), "starts in 2027");
