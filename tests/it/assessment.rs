@@ -1523,6 +1523,7 @@ async fn settings_rule_set_versions_and_the_sweeper() {
         .calib(&w.admin)
         .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
             rule_set: Some(custom.clone()),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -1537,20 +1538,34 @@ async fn settings_rule_set_versions_and_the_sweeper() {
         .calib(&w.s.admin_token)
         .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
             rule_set: Some(broken),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
     assert_eq!(fields(&e), vec!["rule_set.curves"]);
-    w.calib(&w.s.admin_token)
-        .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
-            rule_set: Some(custom.clone()),
-        })
+    let create = pb::CreateCurveRuleSetRequest {
+        rule_set: Some(custom.clone()),
+        request_id: "5b0c9d1e-6a57-4d8e-8f4b-2f3c1a9e7d21".into(),
+    };
+    let first = w
+        .calib(&w.s.admin_token)
+        .create_curve_rule_set(create.clone())
         .await
-        .expect("new version");
+        .expect("new version")
+        .into_inner();
+    assert!(first.current);
+    let retry = w
+        .calib(&w.s.admin_token)
+        .create_curve_rule_set(create)
+        .await
+        .expect("a retry returns the first result")
+        .into_inner();
+    assert_eq!(retry, first);
     let e = w
         .calib(&w.s.admin_token)
         .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
             rule_set: Some(custom),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -1616,5 +1631,148 @@ async fn settings_rule_set_versions_and_the_sweeper() {
     assert_eq!(finalize(&w).await.finalized, 0);
     let ev = get_eval(&w, &emp(World::staff_n(3)), 3, 0).await.unwrap();
     assert_eq!(ev.state, pb::EvaluationState::Final as i32);
+    w.s.stop().await;
+}
+
+async fn rate_skp(
+    w: &World,
+    skp_id: &str,
+    q: usize,
+    h: pb::Rating,
+    p: pb::Rating,
+) -> pb::Evaluation {
+    w.assess(&emp(HEAD))
+        .rate_evaluation(pb::RateEvaluationRequest {
+            skp_id: skp_id.into(),
+            evaluation_period_id: w.ep(q),
+            results_rating: h as i32,
+            behaviour_rating: p as i32,
+            reason: "Penilaian".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("rate")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn angka_kredit_is_pro_rated_across_a_mutasi() {
+    let w = world(|cfg| cfg.finalize_interval = Duration::ZERO).await;
+    let bupati = emp(BUPATI);
+    let jf = STAFF_N - 1;
+    let n = World::staff_n(jf);
+    // Promoted on 10 June: the first SKP is closed on 9 June, a second one covers the rest.
+    w.clock.set(t("2026-06-10T01:00:00Z"));
+    let first = w.plans[jf].0.clone();
+    w.skp(&w.admin)
+        .close_skp(pb::CloseSkpRequest {
+            id: first.id.clone(),
+            end_date: d(2026, 6, 9),
+            reason: "Kenaikan jenjang ke Ahli Muda".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("close");
+    let parent = w.plans[jf].1.parent_rhk_id.clone();
+    let (second, _, _, _) = plan(&w.s, n, &w.staff[jf].id, &w.period.id, &parent).await;
+    let second = approve(&w.s, HEAD, &second.id).await;
+    assert_eq!(second.start_date, d(2026, 6, 10));
+    for (skp, c, why) in [
+        (&first.id, 12.5, "Perencana Ahli Pertama"),
+        (&second.id, 25.0, "Perencana Ahli Muda"),
+    ] {
+        w.assess(&w.admin)
+            .set_credit_coefficient(pb::SetCreditCoefficientRequest {
+                credit_coefficient: Some(pb::CreditCoefficient {
+                    skp_id: skp.clone(),
+                    coefficient: c,
+                    reason: why.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("coefficient");
+    }
+    // Q2: both SKP of the JF are in the group (11 people: at most 8 SANGAT_BAIK).
+    w.clock.set(t("2026-07-02T02:00:00Z"));
+    for i in 0..STAFF_N {
+        let (h, p) = if i < 7 {
+            (ATAS, ATAS)
+        } else {
+            (SESUAI, SESUAI)
+        };
+        rate_skp(&w, &w.plans[i].0.id, 1, h, p).await;
+    }
+    rate_skp(&w, &second.id, 1, SESUAI, SESUAI).await;
+    org_rating(&w, &bupati, 1, pb::OrganizationPredikat::Istimewa)
+        .await
+        .unwrap();
+    let report = check(&w, &bupati, 1).await;
+    assert_eq!(report.head_count, 11);
+    assert!(report.settable, "{:?}", report.blockers);
+    set(&w, &bupati, 1).await.expect("set Q2");
+    // Q4: the closed SKP is not part of it.
+    w.clock.set(t("2027-01-05T02:00:00Z"));
+    for i in 0..jf {
+        rate_skp(&w, &w.plans[i].0.id, 3, SESUAI, SESUAI).await;
+    }
+    let e = w
+        .assess(&emp(HEAD))
+        .rate_evaluation(pb::RateEvaluationRequest {
+            skp_id: first.id.clone(),
+            evaluation_period_id: w.ep(3),
+            results_rating: ATAS as i32,
+            behaviour_rating: ATAS as i32,
+            reason: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "EVALUATION_PERIOD_OUTSIDE_SKP");
+    rate_skp(&w, &second.id, 3, ATAS, ATAS).await;
+    org_rating(&w, &bupati, 3, pb::OrganizationPredikat::Baik)
+        .await
+        .unwrap();
+    // BAIK: at most 70% BAIK (7 of 10); 9 BAIK break it by two.
+    let report = check(&w, &bupati, 3).await;
+    let b = report
+        .breaches
+        .iter()
+        .find(|b| b.rule.as_ref().is_some_and(|r| r.id == "BAIK.max_baik"))
+        .expect("breach");
+    assert_eq!((b.actual, b.bound, b.excess), (9, 7, 2));
+    for i in 0..2 {
+        rate_skp(&w, &w.plans[i].0.id, 3, BAWAH, SESUAI).await;
+    }
+    let out = set(&w, &bupati, 3).await.expect("set Q4");
+    assert_eq!(out.evaluations.len(), 10);
+    let annual = w
+        .assess(&emp(n))
+        .get_annual_result(pb::GetAnnualResultRequest {
+            employee_id: w.staff[jf].id.clone(),
+            year: 2026,
+        })
+        .await
+        .expect("annual")
+        .into_inner();
+    // Months: January to May (5) and June to December (7), by whose SKP covers the 15th.
+    let parts: Vec<_> = annual
+        .parts
+        .iter()
+        .map(|p| (p.months, p.predikat, p.angka_kredit))
+        .collect();
+    assert_eq!(
+        parts,
+        vec![
+            (5, P::Baik as i32, Some(5.208)),
+            (7, P::SangatBaik as i32, Some(21.875)),
+        ]
+    );
+    assert_eq!(annual.predikat, P::SangatBaik as i32);
+    assert_eq!(annual.angka_kredit_total, Some(27.083));
+    assert!(
+        annual.complete && !annual.r#final,
+        "set, the windows still open"
+    );
     w.s.stop().await;
 }
