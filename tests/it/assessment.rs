@@ -1603,31 +1603,61 @@ async fn settings_rule_set_versions_and_the_sweeper() {
     let deadline = t("2026-04-14T15:59:59.999Z");
     assert_eq!(ts_of(&out.evaluations[0].objection_deadline), deadline);
 
-    // The sweeper (every 100 ms here) writes FINAL once the window passed.
+    // The sweepers of two replicas (every 100 ms here) write FINAL once the window passed,
+    // each result exactly once.
+    let mut cfg = kinerja::server::ServerConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        kinerja::store::DbConfig {
+            url: w.s.db_url.clone(),
+            ..Default::default()
+        },
+        crate::harness::test_auth(),
+    );
+    cfg.finalize_interval = Duration::from_millis(100);
+    let replica = kinerja::server::start(cfg, Arc::new(w.clock.clone()))
+        .await
+        .expect("replica");
     w.clock.set(deadline + chrono::Duration::seconds(1));
     let feed = token("svc-simpeg", &[Role::Service], &[], &["events:read"]);
-    let mut finals = 0;
-    for _ in 0..100 {
-        let mut stream = EventServiceClient::new(w.s.authed(Some(&feed)))
-            .watch(pb::WatchRequest {
-                after_event_id: String::new(),
-                event_types: vec!["result.final".into()],
-                follow: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        finals = 0;
-        while let Some(item) = stream.next().await {
-            item.unwrap();
-            finals += 1;
+    let count_finals = || {
+        let c = EventServiceClient::new(w.s.authed(Some(&feed)));
+        async move {
+            let mut stream = c
+                .clone()
+                .watch(pb::WatchRequest {
+                    after_event_id: String::new(),
+                    event_types: vec!["result.final".into()],
+                    follow: false,
+                })
+                .await
+                .expect("watch")
+                .into_inner();
+            let mut ids = std::collections::HashSet::new();
+            let mut n = 0;
+            while let Some(item) = stream.next().await {
+                ids.insert(item.expect("event").event.expect("event").resource_id);
+                n += 1;
+            }
+            (n, ids.len())
         }
-        if finals == 10 {
+    };
+    let mut finals = (0, 0);
+    for _ in 0..100 {
+        finals = count_finals().await;
+        if finals.0 >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(finals, 10, "the sweeper finalised every result once");
+    // A few more sweeps of both replicas change nothing.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    replica.shutdown().await.expect("replica stops");
+    assert_eq!(finals, (10, 10));
+    assert_eq!(
+        count_finals().await,
+        (10, 10),
+        "every result finalised once"
+    );
     assert_eq!(finalize(&w).await.finalized, 0);
     let ev = get_eval(&w, &emp(World::staff_n(3)), 3, 0).await.unwrap();
     assert_eq!(ev.state, pb::EvaluationState::Final as i32);
