@@ -925,6 +925,55 @@ async fn a_unit_of_ten_through_a_year() {
     assert_eq!(x0.feedback.len(), 2);
     assert_eq!(x0.action_plans.len(), 1);
 
+    // The employee sees every change of their result: the first rating, the one after
+    // calibration, the set and FINAL.
+    let history = w
+        .assess(&emp(World::staff_n(7)))
+        .list_evaluation_history(pb::ListEvaluationHistoryRequest {
+            skp_id: w.plans[7].0.id.clone(),
+            evaluation_period_id: q1.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .entries;
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            "realisasi.create",
+            "realisasi.create",
+            "self_assessment",
+            "rate",
+            "rate",
+            "set",
+            "finalize"
+        ]
+    );
+    assert_eq!(history[4].actor, nip(HEAD));
+    assert!(
+        history[4].change_json.contains("SANGAT_BAIK"),
+        "the predikat before"
+    );
+    let payroll = token("svc-payroll", &[Role::Service], &[], &["results:read"]);
+    let e = w
+        .assess(&payroll)
+        .list_evaluation_history(pb::ListEvaluationHistoryRequest {
+            skp_id: w.plans[7].0.id.clone(),
+            evaluation_period_id: q1.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::PermissionDenied,
+        "drafts are not for services"
+    );
+
     // ---- Q2: the curve broken again, set under an admin's exception ----
     w.clock.set(t("2026-05-20T02:00:00Z"));
     report_all(&w, 1).await;
