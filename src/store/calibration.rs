@@ -1012,9 +1012,21 @@ impl Store {
         agency_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<String>> {
-        let candidates = skp_evaluation::Entity::find()
+        let mut q = skp_evaluation::Entity::find()
             .filter(skp_evaluation::Column::State.eq(State::Ditetapkan.as_str()))
-            .filter(skp_evaluation::Column::ObjectionDeadline.lt(now))
+            .filter(skp_evaluation::Column::ObjectionDeadline.lt(now));
+        if let Some(a) = agency_id {
+            q = q.filter(
+                skp_evaluation::Column::SkpId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(skp::Column::Id)
+                        .from(skp::Entity)
+                        .and_where(skp::Column::AgencyId.eq(a))
+                        .to_owned(),
+                ),
+            );
+        }
+        let candidates = q
             .order_by_asc(skp_evaluation::Column::ObjectionDeadline)
             .order_by_asc(skp_evaluation::Column::Id)
             .limit(limit)

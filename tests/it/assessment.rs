@@ -531,7 +531,20 @@ async fn decide(
 /// Moves the clock past the objection window of a set and finalises.
 async fn pass_window(w: &World, deadline: DateTime<Utc>) -> pb::FinalizeExpiredResultsResponse {
     w.clock.set(deadline + chrono::Duration::seconds(1));
-    finalize(w).await
+    // An admin of the agency finalises its results; the whole installation is not theirs.
+    let e = w
+        .calib(&w.admin)
+        .finalize_expired_results(pb::FinalizeExpiredResultsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    w.calib(&w.admin)
+        .finalize_expired_results(pb::FinalizeExpiredResultsRequest {
+            agency_id: w.agency.clone(),
+        })
+        .await
+        .expect("finalize the agency's results")
+        .into_inner()
 }
 
 #[tokio::test]
