@@ -1064,6 +1064,55 @@ impl AssessmentService for AssessmentApi {
         .await
     }
 
+    async fn list_evaluation_history(
+        &self,
+        req: Request<pb::ListEvaluationHistoryRequest>,
+    ) -> Result<Response<pb::ListEvaluationHistoryResponse>, Status> {
+        let ctx = RequestContext::of(&req);
+        let req = req.into_inner();
+        respond(async {
+            let mut v = Violations::new();
+            v.check(require_id("skp_id", &req.skp_id));
+            v.check(require_id(
+                "evaluation_period_id",
+                &req.evaluation_period_id,
+            ));
+            v.finish()?;
+            self.skp_checked(&ctx, &req.skp_id).await?;
+            let page = Page::parse(
+                req.page_size,
+                &req.page_token,
+                &[&req.skp_id, &req.evaluation_period_id],
+            )?;
+            let (rows, next) = self
+                .state
+                .store
+                .evaluation_history(&req.skp_id, &req.evaluation_period_id, &page)
+                .await?;
+            Ok(pb::ListEvaluationHistoryResponse {
+                entries: rows
+                    .into_iter()
+                    .map(|r| pb::SkpHistoryEntry {
+                        time: ts(r.at),
+                        reason: serde_json::from_str::<serde_json::Value>(&r.change)
+                            .ok()
+                            .and_then(|v| {
+                                v.get("reason").and_then(|x| x.as_str()).map(str::to_owned)
+                            })
+                            .unwrap_or_default(),
+                        actor: r.actor,
+                        calling_service: r.calling_service.unwrap_or_default(),
+                        action: r.action,
+                        change_json: r.change,
+                        request_id: r.request_id,
+                    })
+                    .collect(),
+                next_page_token: next,
+            })
+        })
+        .await
+    }
+
     async fn file_objection(
         &self,
         req: Request<pb::FileObjectionRequest>,

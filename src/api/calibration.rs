@@ -315,6 +315,8 @@ impl CalibrationService for CalibrationApi {
                         &req.evaluation_period_id,
                         true,
                         reason,
+                        &req.request_id,
+                        &super::digest(&req),
                     )
                     .await?,
             ))
@@ -347,6 +349,8 @@ impl CalibrationService for CalibrationApi {
                         &req.evaluation_period_id,
                         false,
                         req.reason.trim().to_owned(),
+                        &req.request_id,
+                        &super::digest(&req),
                     )
                     .await?,
             ))
@@ -641,6 +645,7 @@ impl CalibrationService for CalibrationApi {
         respond(async {
             let r = req
                 .rule_set
+                .clone()
                 .ok_or_else(|| Error::invalid("rule_set", "is required"))?;
             let mut v = Violations::new();
             let rules = rule_set_of(&mut v, &r);
@@ -649,7 +654,13 @@ impl CalibrationService for CalibrationApi {
             Ok(rule_set_pb(
                 self.state
                     .store
-                    .create_rule_set(&ctx.actor(), self.now(), rules)
+                    .create_rule_set(
+                        &ctx.actor(),
+                        self.now(),
+                        rules,
+                        &req.request_id,
+                        &super::digest(&req),
+                    )
                     .await?,
             ))
         })

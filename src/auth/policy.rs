@@ -92,6 +92,15 @@ const RESULT_READERS: &[Grant] = &[
     SystemAdmin,
     Scope("results:read"),
 ];
+/// Readers of an evaluation's history (drafts included, so no service scope).
+const HISTORY_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AssessorSuperiorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+];
 /// Who calibrates a unit: admins of the unit and the leader one level up (the assessor of the
 /// unit's leader).
 const CALIBRATORS: &[Grant] = &[SystemAdmin, AdminOfTarget, AssessorOfTarget];
@@ -446,6 +455,11 @@ pub const POLICY: &[Rule] = &[
         rpc: assess!("ExplainEvaluation"),
         access: Read,
         grants: RESULT_READERS,
+    },
+    Rule {
+        rpc: assess!("ListEvaluationHistory"),
+        access: Read,
+        grants: HISTORY_READERS,
     },
     Rule {
         rpc: assess!("FileObjection"),
@@ -1484,6 +1498,20 @@ mod tests {
             &[],
             NONE,
             assess!("ExplainEvaluation"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            assess!("ListEvaluationHistory"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            assess!("ListEvaluationHistory"),
             false,
         ),
         (&[Role::Employee], &[], SELF, assess!("FileObjection"), true),

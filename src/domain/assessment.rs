@@ -315,10 +315,10 @@ pub fn describe_breach(b: &Breach, n: u32) -> String {
 pub fn validate_rule_set(r: &RuleSet) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let v = r.version.trim();
-    if v.is_empty() || v.len() > 64 {
+    if v.is_empty() || v.len() > 36 {
         out.push((
             "rule_set.version".into(),
-            "must be 1 to 64 characters".into(),
+            "must be 1 to 36 characters".into(),
         ));
     } else if !v
         .chars()

@@ -1236,6 +1236,21 @@ impl Store {
         })
     }
 
+    /// The audit entries of an evaluation, oldest first (none while nothing was entered).
+    pub async fn evaluation_history(
+        &self,
+        skp_id: &str,
+        ep_id: &str,
+        page: &Page,
+    ) -> Result<(Vec<super::audit::AuditRow>, String)> {
+        let s = find_skp(self.conn(), skp_id).await?;
+        check_period_of(&s, &find_period(self.conn(), ep_id).await?)?;
+        match evaluation_of(self.conn(), skp_id, ep_id).await? {
+            Some(ev) => self.audit_history(EVALUATION_RESOURCE, &ev.id, page).await,
+            None => Ok((Vec::new(), String::new())),
+        }
+    }
+
     /// The employee files an objection against a set result within its window (idempotent on
     /// `request_id`). The assessor's superior recorded on the SKP decides it.
     #[allow(clippy::too_many_arguments)]

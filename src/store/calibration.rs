@@ -526,7 +526,9 @@ impl Store {
         Ok(agency_of_period(self.conn(), &ep).await?.0)
     }
 
-    /// Locks or unlocks an evaluation period; a call that changes nothing records nothing.
+    /// Locks or unlocks an evaluation period (idempotent on `request_id`: a retry does not undo
+    /// a later change); a call that changes nothing records nothing.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set_period_lock(
         &self,
         actor: &Actor,
@@ -534,9 +536,27 @@ impl Store {
         ep_id: &str,
         locked: bool,
         reason: String,
+        request_id: &str,
+        digest: &str,
     ) -> Result<LockRow> {
         let txn = self.begin_write().await?;
+        let method = if locked {
+            "LockEvaluationPeriod"
+        } else {
+            "UnlockEvaluationPeriod"
+        };
         let ep = find_period(&txn, ep_id).await?;
+        if let Claim::Replay(_) = claim(&txn, method, request_id, digest, ep_id).await? {
+            txn.commit().await?;
+            return Ok(self.get_period_lock(ep_id).await?.1.unwrap_or(LockRow {
+                evaluation_period_id: ep_id.to_owned(),
+                locked: false,
+                reason: String::new(),
+                changed_by: String::new(),
+                version: 0,
+                updated_at: now,
+            }));
+        }
         let cur = evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
             .one(&txn)
             .await?;
@@ -992,9 +1012,21 @@ impl Store {
         agency_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<String>> {
-        let candidates = skp_evaluation::Entity::find()
+        let mut q = skp_evaluation::Entity::find()
             .filter(skp_evaluation::Column::State.eq(State::Ditetapkan.as_str()))
-            .filter(skp_evaluation::Column::ObjectionDeadline.lt(now))
+            .filter(skp_evaluation::Column::ObjectionDeadline.lt(now));
+        if let Some(a) = agency_id {
+            q = q.filter(
+                skp_evaluation::Column::SkpId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(skp::Column::Id)
+                        .from(skp::Entity)
+                        .and_where(skp::Column::AgencyId.eq(a))
+                        .to_owned(),
+                ),
+            );
+        }
+        let candidates = q
             .order_by_asc(skp_evaluation::Column::ObjectionDeadline)
             .order_by_asc(skp_evaluation::Column::Id)
             .limit(limit)
@@ -1182,8 +1214,37 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
         rules: RuleSet,
+        request_id: &str,
+        digest: &str,
     ) -> Result<StoredRuleSet> {
         let txn = self.begin_write().await?;
+        if let Claim::Replay(version) = claim(
+            &txn,
+            "CreateCurveRuleSet",
+            request_id,
+            digest,
+            &rules.version,
+        )
+        .await?
+        {
+            txn.commit().await?;
+            let row = curve_rule_set::Entity::find_by_id(version.clone())
+                .one(self.conn())
+                .await?
+                .ok_or_else(|| Error::not_found("CurveRuleSet", &version))?;
+            let top = curve_rule_set::Entity::find()
+                .order_by_desc(curve_rule_set::Column::Seq)
+                .one(self.conn())
+                .await?
+                .map_or(0, |r| r.seq);
+            return Ok(StoredRuleSet {
+                rules: serde_json::from_str(&row.definition)
+                    .map_err(|e| Error::Internal(format!("rule set {version}: {e}")))?,
+                created_by: row.created_by,
+                created_at: Some(row.created_at),
+                current: row.seq == top,
+            });
+        }
         // One writer at a time on the version sequence (SQLite holds its write lock already).
         lock_row_seq(&txn, self.kind()).await?;
         let mut last = curve_rule_set::Entity::find()

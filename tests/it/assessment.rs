@@ -531,7 +531,20 @@ async fn decide(
 /// Moves the clock past the objection window of a set and finalises.
 async fn pass_window(w: &World, deadline: DateTime<Utc>) -> pb::FinalizeExpiredResultsResponse {
     w.clock.set(deadline + chrono::Duration::seconds(1));
-    finalize(w).await
+    // An admin of the agency finalises its results; the whole installation is not theirs.
+    let e = w
+        .calib(&w.admin)
+        .finalize_expired_results(pb::FinalizeExpiredResultsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    w.calib(&w.admin)
+        .finalize_expired_results(pb::FinalizeExpiredResultsRequest {
+            agency_id: w.agency.clone(),
+        })
+        .await
+        .expect("finalize the agency's results")
+        .into_inner()
 }
 
 #[tokio::test]
@@ -924,6 +937,55 @@ async fn a_unit_of_ten_through_a_year() {
         .into_inner();
     assert_eq!(x0.feedback.len(), 2);
     assert_eq!(x0.action_plans.len(), 1);
+
+    // The employee sees every change of their result: the first rating, the one after
+    // calibration, the set and FINAL.
+    let history = w
+        .assess(&emp(World::staff_n(7)))
+        .list_evaluation_history(pb::ListEvaluationHistoryRequest {
+            skp_id: w.plans[7].0.id.clone(),
+            evaluation_period_id: q1.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .entries;
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            "realisasi.create",
+            "realisasi.create",
+            "self_assessment",
+            "rate",
+            "rate",
+            "set",
+            "finalize"
+        ]
+    );
+    assert_eq!(history[4].actor, nip(HEAD));
+    assert!(
+        history[4].change_json.contains("SANGAT_BAIK"),
+        "the predikat before"
+    );
+    let payroll = token("svc-payroll", &[Role::Service], &[], &["results:read"]);
+    let e = w
+        .assess(&payroll)
+        .list_evaluation_history(pb::ListEvaluationHistoryRequest {
+            skp_id: w.plans[7].0.id.clone(),
+            evaluation_period_id: q1.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::PermissionDenied,
+        "drafts are not for services"
+    );
 
     // ---- Q2: the curve broken again, set under an admin's exception ----
     w.clock.set(t("2026-05-20T02:00:00Z"));
@@ -1523,6 +1585,7 @@ async fn settings_rule_set_versions_and_the_sweeper() {
         .calib(&w.admin)
         .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
             rule_set: Some(custom.clone()),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -1537,20 +1600,34 @@ async fn settings_rule_set_versions_and_the_sweeper() {
         .calib(&w.s.admin_token)
         .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
             rule_set: Some(broken),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
     assert_eq!(fields(&e), vec!["rule_set.curves"]);
-    w.calib(&w.s.admin_token)
-        .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
-            rule_set: Some(custom.clone()),
-        })
+    let create = pb::CreateCurveRuleSetRequest {
+        rule_set: Some(custom.clone()),
+        request_id: "5b0c9d1e-6a57-4d8e-8f4b-2f3c1a9e7d21".into(),
+    };
+    let first = w
+        .calib(&w.s.admin_token)
+        .create_curve_rule_set(create.clone())
         .await
-        .expect("new version");
+        .expect("new version")
+        .into_inner();
+    assert!(first.current);
+    let retry = w
+        .calib(&w.s.admin_token)
+        .create_curve_rule_set(create)
+        .await
+        .expect("a retry returns the first result")
+        .into_inner();
+    assert_eq!(retry, first);
     let e = w
         .calib(&w.s.admin_token)
         .create_curve_rule_set(pb::CreateCurveRuleSetRequest {
             rule_set: Some(custom),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -1578,7 +1655,15 @@ async fn settings_rule_set_versions_and_the_sweeper() {
     org_rating(&w, &bupati, 0, pb::OrganizationPredikat::Istimewa)
         .await
         .unwrap();
-    let out = set(&w, &bupati, 0).await.expect("set");
+    // The regent and an admin set at the same moment: one sets all ten, the other finds
+    // nothing left to set.
+    let (a, b) = tokio::join!(set(&w, &bupati, 0), set(&w, &w.admin, 0));
+    let (out, other) = match (a, b) {
+        (Ok(out), Err(e)) | (Err(e), Ok(out)) => (out, e),
+        other => panic!("exactly one set must succeed: {other:?}"),
+    };
+    assert_eq!(reason(&other), "NOTHING_TO_SET");
+    assert_eq!(out.evaluations.len(), 10);
     assert!(
         out.evaluations
             .iter()
@@ -1588,33 +1673,206 @@ async fn settings_rule_set_versions_and_the_sweeper() {
     let deadline = t("2026-04-14T15:59:59.999Z");
     assert_eq!(ts_of(&out.evaluations[0].objection_deadline), deadline);
 
-    // The sweeper (every 100 ms here) writes FINAL once the window passed.
+    // The sweepers of two replicas (every 100 ms here) write FINAL once the window passed,
+    // each result exactly once.
+    let mut cfg = kinerja::server::ServerConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        kinerja::store::DbConfig {
+            url: w.s.db_url.clone(),
+            ..Default::default()
+        },
+        crate::harness::test_auth(),
+    );
+    cfg.finalize_interval = Duration::from_millis(100);
+    let replica = kinerja::server::start(cfg, Arc::new(w.clock.clone()))
+        .await
+        .expect("replica");
     w.clock.set(deadline + chrono::Duration::seconds(1));
     let feed = token("svc-simpeg", &[Role::Service], &[], &["events:read"]);
-    let mut finals = 0;
-    for _ in 0..100 {
-        let mut stream = EventServiceClient::new(w.s.authed(Some(&feed)))
-            .watch(pb::WatchRequest {
-                after_event_id: String::new(),
-                event_types: vec!["result.final".into()],
-                follow: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        finals = 0;
-        while let Some(item) = stream.next().await {
-            item.unwrap();
-            finals += 1;
+    let count_finals = || {
+        let c = EventServiceClient::new(w.s.authed(Some(&feed)));
+        async move {
+            let mut stream = c
+                .clone()
+                .watch(pb::WatchRequest {
+                    after_event_id: String::new(),
+                    event_types: vec!["result.final".into()],
+                    follow: false,
+                })
+                .await
+                .expect("watch")
+                .into_inner();
+            let mut ids = std::collections::HashSet::new();
+            let mut n = 0;
+            while let Some(item) = stream.next().await {
+                ids.insert(item.expect("event").event.expect("event").resource_id);
+                n += 1;
+            }
+            (n, ids.len())
         }
-        if finals == 10 {
+    };
+    let mut finals = (0, 0);
+    for _ in 0..100 {
+        finals = count_finals().await;
+        if finals.0 >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(finals, 10, "the sweeper finalised every result once");
+    // A few more sweeps of both replicas change nothing.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    replica.shutdown().await.expect("replica stops");
+    assert_eq!(finals, (10, 10));
+    assert_eq!(
+        count_finals().await,
+        (10, 10),
+        "every result finalised once"
+    );
     assert_eq!(finalize(&w).await.finalized, 0);
     let ev = get_eval(&w, &emp(World::staff_n(3)), 3, 0).await.unwrap();
     assert_eq!(ev.state, pb::EvaluationState::Final as i32);
+    w.s.stop().await;
+}
+
+async fn rate_skp(
+    w: &World,
+    skp_id: &str,
+    q: usize,
+    h: pb::Rating,
+    p: pb::Rating,
+) -> pb::Evaluation {
+    w.assess(&emp(HEAD))
+        .rate_evaluation(pb::RateEvaluationRequest {
+            skp_id: skp_id.into(),
+            evaluation_period_id: w.ep(q),
+            results_rating: h as i32,
+            behaviour_rating: p as i32,
+            reason: "Penilaian".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("rate")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn angka_kredit_is_pro_rated_across_a_mutasi() {
+    let w = world(|cfg| cfg.finalize_interval = Duration::ZERO).await;
+    let bupati = emp(BUPATI);
+    let jf = STAFF_N - 1;
+    let n = World::staff_n(jf);
+    // Promoted on 10 June: the first SKP is closed on 9 June, a second one covers the rest.
+    w.clock.set(t("2026-06-10T01:00:00Z"));
+    let first = w.plans[jf].0.clone();
+    w.skp(&w.admin)
+        .close_skp(pb::CloseSkpRequest {
+            id: first.id.clone(),
+            end_date: d(2026, 6, 9),
+            reason: "Kenaikan jenjang ke Ahli Muda".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("close");
+    let parent = w.plans[jf].1.parent_rhk_id.clone();
+    let (second, _, _, _) = plan(&w.s, n, &w.staff[jf].id, &w.period.id, &parent).await;
+    let second = approve(&w.s, HEAD, &second.id).await;
+    assert_eq!(second.start_date, d(2026, 6, 10));
+    for (skp, c, why) in [
+        (&first.id, 12.5, "Perencana Ahli Pertama"),
+        (&second.id, 25.0, "Perencana Ahli Muda"),
+    ] {
+        w.assess(&w.admin)
+            .set_credit_coefficient(pb::SetCreditCoefficientRequest {
+                credit_coefficient: Some(pb::CreditCoefficient {
+                    skp_id: skp.clone(),
+                    coefficient: c,
+                    reason: why.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("coefficient");
+    }
+    // Q2: both SKP of the JF are in the group (11 people: at most 8 SANGAT_BAIK).
+    w.clock.set(t("2026-07-02T02:00:00Z"));
+    for i in 0..STAFF_N {
+        let (h, p) = if i < 7 {
+            (ATAS, ATAS)
+        } else {
+            (SESUAI, SESUAI)
+        };
+        rate_skp(&w, &w.plans[i].0.id, 1, h, p).await;
+    }
+    rate_skp(&w, &second.id, 1, SESUAI, SESUAI).await;
+    org_rating(&w, &bupati, 1, pb::OrganizationPredikat::Istimewa)
+        .await
+        .unwrap();
+    let report = check(&w, &bupati, 1).await;
+    assert_eq!(report.head_count, 11);
+    assert!(report.settable, "{:?}", report.blockers);
+    set(&w, &bupati, 1).await.expect("set Q2");
+    // Q4: the closed SKP is not part of it.
+    w.clock.set(t("2027-01-05T02:00:00Z"));
+    for i in 0..jf {
+        rate_skp(&w, &w.plans[i].0.id, 3, SESUAI, SESUAI).await;
+    }
+    let e = w
+        .assess(&emp(HEAD))
+        .rate_evaluation(pb::RateEvaluationRequest {
+            skp_id: first.id.clone(),
+            evaluation_period_id: w.ep(3),
+            results_rating: ATAS as i32,
+            behaviour_rating: ATAS as i32,
+            reason: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "EVALUATION_PERIOD_OUTSIDE_SKP");
+    rate_skp(&w, &second.id, 3, ATAS, ATAS).await;
+    org_rating(&w, &bupati, 3, pb::OrganizationPredikat::Baik)
+        .await
+        .unwrap();
+    // BAIK: at most 70% BAIK (7 of 10); 9 BAIK break it by two.
+    let report = check(&w, &bupati, 3).await;
+    let b = report
+        .breaches
+        .iter()
+        .find(|b| b.rule.as_ref().is_some_and(|r| r.id == "BAIK.max_baik"))
+        .expect("breach");
+    assert_eq!((b.actual, b.bound, b.excess), (9, 7, 2));
+    for i in 0..2 {
+        rate_skp(&w, &w.plans[i].0.id, 3, BAWAH, SESUAI).await;
+    }
+    let out = set(&w, &bupati, 3).await.expect("set Q4");
+    assert_eq!(out.evaluations.len(), 10);
+    let annual = w
+        .assess(&emp(n))
+        .get_annual_result(pb::GetAnnualResultRequest {
+            employee_id: w.staff[jf].id.clone(),
+            year: 2026,
+        })
+        .await
+        .expect("annual")
+        .into_inner();
+    // Months: January to May (5) and June to December (7), by whose SKP covers the 15th.
+    let parts: Vec<_> = annual
+        .parts
+        .iter()
+        .map(|p| (p.months, p.predikat, p.angka_kredit))
+        .collect();
+    assert_eq!(
+        parts,
+        vec![
+            (5, P::Baik as i32, Some(5.208)),
+            (7, P::SangatBaik as i32, Some(21.875)),
+        ]
+    );
+    assert_eq!(annual.predikat, P::SangatBaik as i32);
+    assert_eq!(annual.angka_kredit_total, Some(27.083));
+    assert!(
+        annual.complete && !annual.r#final,
+        "set, the windows still open"
+    );
     w.s.stop().await;
 }
