@@ -1,5 +1,7 @@
 //! Compiles the protobuf definitions under `proto/` into Rust with tonic-prost-build, using the
-//! vendored `protoc` so a fresh machine needs no system protobuf compiler.
+//! vendored `protoc` so a fresh machine needs no system protobuf compiler. The bench-only echo
+//! service (`kinerja.bench.v1`) is compiled only with the `bench` feature, into its own module
+//! and descriptor set, so the service's API and reflection never contain it.
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,5 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("kinerja_descriptor.bin"))
         .compile_protos(&files, &["proto", include.as_str()])?;
+    if std::env::var_os("CARGO_FEATURE_BENCH").is_some() {
+        tonic_prost_build::configure()
+            .file_descriptor_set_path(out_dir.join("kinerja_bench_descriptor.bin"))
+            .compile_protos(
+                &["proto/kinerja/bench/v1/echo.proto"],
+                &["proto", include.as_str()],
+            )?;
+    }
     Ok(())
 }

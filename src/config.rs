@@ -12,6 +12,7 @@ use crate::auth::layer::AuthSettings;
 use crate::error::{Error, Result};
 use crate::server::{AuthConfig, ServerConfig, TlsFiles};
 use crate::store::DbConfig;
+use crate::telemetry::TelemetryConfig;
 
 /// Kinerja: performance management of Indonesian civil servants (ASN) over gRPC.
 #[derive(Debug, Parser)]
@@ -26,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gRPC service (migrations are applied at start unless --no-migrate).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
     /// Print a token signed by the local development key (for local use only).
@@ -132,6 +133,17 @@ pub struct ServeArgs {
     /// certificate's common name is recorded as the calling service when the token names none.
     #[arg(long, env = "KINERJA_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Baggage keys copied onto each call's span as attributes (comma-separated), e.g.
+    /// `app.name`. Export itself is set with the standard OTEL_* variables.
+    #[arg(long, env = "KINERJA_BAGGAGE_ATTRIBUTES", value_delimiter = ',')]
+    pub baggage_attributes: Vec<String>,
+    /// Milliseconds shutdown waits for the last traces, metrics and logs to reach the collector.
+    #[arg(
+        long,
+        env = "KINERJA_TELEMETRY_FLUSH_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub telemetry_flush_timeout_ms: u64,
 }
 
 /// How callers are authenticated.
@@ -286,6 +298,20 @@ impl TokenArgs {
 }
 
 impl ServeArgs {
+    /// Telemetry settings: the standard OTEL_* variables plus the flags above.
+    pub fn telemetry_config(&self) -> TelemetryConfig {
+        TelemetryConfig {
+            baggage_attributes: self
+                .baggage_attributes
+                .iter()
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            flush_timeout: Duration::from_millis(self.telemetry_flush_timeout_ms),
+            ..TelemetryConfig::from_env()
+        }
+    }
+
     /// The server settings these arguments describe.
     pub fn to_config(&self) -> Result<ServerConfig> {
         Ok(ServerConfig {
@@ -308,6 +334,7 @@ impl ServeArgs {
                 }),
                 _ => None,
             },
+            telemetry: self.telemetry_config(),
         })
     }
 }
@@ -318,7 +345,7 @@ mod tests {
 
     fn serve(args: &[&str]) -> ServeArgs {
         match Cli::try_parse_from(args).expect("parses").command {
-            Command::Serve(s) => s,
+            Command::Serve(s) => *s,
             other => panic!("serve expected, got {other:?}"),
         }
     }
@@ -334,6 +361,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(c.db.url, "sqlite://kinerja.db?mode=rwc");
         assert!(c.migrate);
+        assert!(c.telemetry.baggage_attributes.is_empty());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -393,6 +421,25 @@ mod tests {
         assert_eq!(
             v.verify(&token).expect("valid").subject,
             "198503152010011001"
+        );
+    }
+
+    #[test]
+    fn baggage_attributes_are_a_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("dev.pem");
+        let key = key.to_str().expect("utf-8");
+        let s = serve(&[
+            "kinerja",
+            "serve",
+            "--dev-key-file",
+            key,
+            "--baggage-attributes",
+            "app.name, app.version,",
+        ]);
+        assert_eq!(
+            s.to_config().expect("config").telemetry.baggage_attributes,
+            vec!["app.name".to_owned(), "app.version".to_owned()]
         );
     }
 }

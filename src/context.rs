@@ -36,7 +36,7 @@ pub struct RequestContext {
     pub principal: Option<Arc<Principal>>,
     /// Request id (the caller's `x-request-id` or a generated one).
     pub request_id: String,
-    /// W3C trace id (from `traceparent`, or new).
+    /// W3C trace id of the call's OpenTelemetry span (continuing `traceparent`, or new).
     pub trace_id: String,
     /// Full gRPC method path, e.g. `/kinerja.v1.EmployeeService/GetEmployee`.
     pub rpc: String,
@@ -164,8 +164,10 @@ where
         };
         let request_id =
             header(&req, REQUEST_ID_HEADER).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let trace_id = header(&req, "traceparent")
-            .and_then(|v| trace_id_from_traceparent(&v))
+        // The trace id of the span `telemetry::TelemetryLayer` opened (it continues the
+        // caller's `traceparent`); without that layer, the caller's or a new one.
+        let trace_id = crate::telemetry::current_trace_id()
+            .or_else(|| header(&req, "traceparent").and_then(|v| trace_id_from_traceparent(&v)))
             .unwrap_or_else(new_trace_id);
         let ctx = RequestContext {
             caller,

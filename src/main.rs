@@ -7,45 +7,49 @@ use clap::Parser;
 use kinerja::clock::SystemClock;
 use kinerja::config::{Cli, Command, LogFormat};
 use kinerja::store::Store;
-use tracing_subscriber::EnvFilter;
-
-fn init_logs(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
-    }
-}
+use kinerja::telemetry::{TelemetryConfig, logs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Migrate(db) => {
-            init_logs(LogFormat::Text, "info");
-            async {
-                let store = Store::connect(&db.to_config()).await?;
-                store.migrate().await?;
-                tracing::info!(database = store.kind().as_str(), "migrations applied");
-                store.close().await;
-                Ok::<_, kinerja::error::Error>(())
+            match logs::init(LogFormat::Text, "info", &TelemetryConfig::default()) {
+                Err(e) => Err(e),
+                Ok(_logs) => {
+                    async {
+                        let store = Store::connect(&db.to_config()).await?;
+                        store.migrate().await?;
+                        tracing::info!(database = store.kind().as_str(), "migrations applied");
+                        store.close().await;
+                        Ok::<_, kinerja::error::Error>(())
+                    }
+                    .await
+                }
             }
-            .await
         }
         Command::Token(args) => args.token().map(|t| println!("{t}")),
         Command::Serve(args) => {
-            init_logs(args.log_format, &args.log);
-            async {
-                let server =
-                    kinerja::server::start(args.to_config()?, Arc::new(SystemClock)).await?;
-                kinerja::server::shutdown_signal().await;
-                tracing::info!("shutdown requested; finishing in-flight calls");
-                server.shutdown().await
+            // Logs first, so warnings about the configuration (e.g. the development key) show.
+            match logs::init(args.log_format, &args.log, &args.telemetry_config()) {
+                Err(e) => Err(e),
+                Ok(log_guard) => {
+                    let served = async {
+                        let server =
+                            kinerja::server::start(args.to_config()?, Arc::new(SystemClock))
+                                .await?;
+                        kinerja::server::shutdown_signal().await;
+                        tracing::info!("shutdown requested; finishing in-flight calls");
+                        server.shutdown().await
+                    }
+                    .await;
+                    if let Err(e) = &served {
+                        tracing::error!(error = %e, "kinerja stopped with an error");
+                    }
+                    log_guard.shutdown().await;
+                    served
+                }
             }
-            .await
         }
     };
     match result {

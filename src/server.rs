@@ -1,5 +1,5 @@
-//! The tonic server: services, tower layers (request context, grpc-web), health checking driven
-//! by the database, reflection, deadlines, message limits and graceful shutdown.
+//! The tonic server: services, tower layers (grpc-web, telemetry, request context), health
+//! checking driven by the database, reflection, deadlines, message limits and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,9 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, Identity as TlsIdentity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::layer::util::{Identity, Stack};
 
 use crate::api::AppState;
 use crate::api::assessment::AssessmentApi;
@@ -39,6 +40,8 @@ use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
 use crate::store::{DbConfig, Store};
+use crate::telemetry::db::{DbObserver, DbTarget};
+use crate::telemetry::{Telemetry, TelemetryConfig, TelemetryGuard, TelemetryLayer};
 
 /// Fully qualified names of the services, as health checking and reflection report them.
 pub const SERVICE_NAMES: &[&str] = &[
@@ -78,6 +81,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// How often event-feed streams look for events committed by other replicas.
     pub watch_poll: Duration,
+    /// OpenTelemetry: export, sampling, baggage attributes (off by default).
+    pub telemetry: TelemetryConfig,
     /// How often the sweeper makes FINAL the set results whose objection window passed
     /// (zero: never).
     pub finalize_interval: Duration,
@@ -101,7 +106,7 @@ impl TlsFiles {
                 .map_err(|e| Error::Internal(format!("cannot read {}: {e}", p.display())))
         };
         let mut tls = ServerTlsConfig::new()
-            .identity(Identity::from_pem(read(&self.cert)?, read(&self.key)?));
+            .identity(TlsIdentity::from_pem(read(&self.cert)?, read(&self.key)?));
         if let Some(ca) = &self.client_ca {
             tls = tls
                 .client_ca_root(Certificate::from_pem(read(ca)?))
@@ -135,6 +140,7 @@ impl ServerConfig {
             max_in_flight: 1024,
             tls: None,
             watch_poll: Duration::from_millis(500),
+            telemetry: TelemetryConfig::default(),
             finalize_interval: Duration::from_secs(60),
         }
     }
@@ -154,6 +160,7 @@ pub struct RunningServer {
     keys: JoinHandle<()>,
     finalizer: JoinHandle<()>,
     grace: Duration,
+    telemetry: Option<TelemetryGuard>,
 }
 
 impl RunningServer {
@@ -175,6 +182,9 @@ impl RunningServer {
         self.finalizer.abort();
         self.store.close().await;
         tracing::info!("server stopped");
+        if let Some(t) = self.telemetry.take() {
+            t.shutdown().await;
+        }
         match outcome {
             Ok(Ok(Err(e))) => Err(Error::Internal(format!("server error: {e}"))),
             _ => Ok(()),
@@ -182,9 +192,61 @@ impl RunningServer {
     }
 }
 
+/// The tower layers in front of every service, outermost first: grpc-web, telemetry (the
+/// SERVER span and RPC metrics), request context, load shedding, the global in-flight limit,
+/// authentication (cached token verification, policy presence, per-caller rate limit).
+pub type Layers = tower::ServiceBuilder<
+    Stack<
+        AuthLayer,
+        Stack<
+            tower::limit::GlobalConcurrencyLimitLayer,
+            Stack<
+                tower::load_shed::LoadShedLayer,
+                Stack<
+                    ContextLayer,
+                    Stack<TelemetryLayer, Stack<tonic_web::GrpcWebLayer, Identity>>,
+                >,
+            >,
+        >,
+    >,
+>;
+
+/// Builds [`Layers`]. The server and the load generator's echo baseline (`kinerja-bench`) both
+/// use this, so the baseline measures exactly the stack the service runs behind.
+pub fn layers(telemetry: TelemetryLayer, auth: AuthLayer, max_in_flight: usize) -> Layers {
+    tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(telemetry)
+        .layer(ContextLayer)
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_in_flight.max(1),
+        ))
+        .layer(auth)
+}
+
+/// The tonic server settings every Kinerja server (and the echo baseline) uses: HTTP/1 accepted
+/// for grpc-web, and the server-side deadline.
+pub fn server_builder(request_timeout: Duration) -> Server {
+    Server::builder()
+        .accept_http1(true)
+        .timeout(request_timeout)
+}
+
 /// Connects the database, applies migrations, binds the listener and starts serving.
 pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer> {
-    let store = Store::connect(&cfg.db).await?;
+    let mut store = Store::connect(&cfg.db).await?;
+    let (telemetry, telemetry_guard) = match Telemetry::init(&cfg.telemetry) {
+        Ok(t) => t,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let target = DbTarget::from_url(store.kind(), &cfg.db.url);
+    store
+        .set_statement_observer(DbObserver::new(telemetry.clone(), store.kind(), target).into_fn());
+    telemetry.metrics().observe_pool(&store);
     if cfg.migrate {
         store.migrate().await?;
     }
@@ -199,6 +261,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         store: store.clone(),
         authz: Authorizer::new(store.clone(), clock.clone()),
         clock,
+        telemetry: telemetry.clone(),
     };
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -248,22 +311,26 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let mut builder = Server::builder();
+    let mut builder = server_builder(cfg.request_timeout);
     if let Some(tls) = &cfg.tls {
         builder = builder
             .tls_config(tls.server_config()?)
-            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?
+            .accept_http1(false);
     }
     let router = builder
-        .accept_http1(cfg.tls.is_none())
-        .timeout(cfg.request_timeout)
-        .layer(ContextLayer)
-        .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            cfg.max_in_flight.max(1),
+        .layer(layers(
+            TelemetryLayer::new(
+                telemetry,
+                Some(cfg.request_timeout),
+                SERVICE_NAMES.iter().copied().chain([
+                    "grpc.health.v1.Health",
+                    "grpc.reflection.v1.ServerReflection",
+                ]),
+            ),
+            AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()),
+            cfg.max_in_flight,
         ))
-        .layer(AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()))
-        .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)
         .add_service(org)
@@ -305,6 +372,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         keys,
         finalizer,
         grace: cfg.shutdown_grace,
+        telemetry: Some(telemetry_guard),
     })
 }
 

@@ -19,11 +19,15 @@ use crate::store::employees::{
     EmployeeChanges, EmployeeFilter, ImportAssignment, ImportItem, NewEmployee,
 };
 use crate::store::org::parse_etag;
+use crate::telemetry::{KeyValue, add_event};
 
 /// Rows accepted in one import stream.
 pub const MAX_IMPORT_ROWS: usize = 5_000_000;
 /// Refused rows listed in an import response.
 pub const MAX_LISTED_ERRORS: usize = 1000;
+/// Rows received when the first progress event is recorded on the call's span; each later one
+/// comes at twice the rows of the one before, so even the largest import makes few events.
+pub const FIRST_PROGRESS_EVENT_ROWS: i64 = 1000;
 
 /// Handler of the employee service.
 #[derive(Debug, Clone)]
@@ -321,10 +325,21 @@ impl EmployeeService for EmployeeApi {
         let mut errors: Vec<Violation> = Vec::new();
         let mut error_rows = Vec::new();
         let mut row: i64 = 0;
+        let mut next_progress = FIRST_PROGRESS_EVENT_ROWS;
         while let Some(msg) = stream.next().await {
             let msg = msg?;
             for r in msg.rows {
                 row += 1;
+                if row == next_progress {
+                    add_event(
+                        "import.progress",
+                        vec![
+                            KeyValue::new("kinerja.import.rows_received", row),
+                            KeyValue::new("kinerja.import.rows_refused", errors.len() as i64),
+                        ],
+                    );
+                    next_progress = next_progress.saturating_mul(2);
+                }
                 if row as usize > MAX_IMPORT_ROWS {
                     return Err(Error::invalid(
                         "rows",
@@ -356,6 +371,13 @@ impl EmployeeService for EmployeeApi {
                 }
             }
         }
+        add_event(
+            "import.received",
+            vec![
+                KeyValue::new("kinerja.import.rows_received", row),
+                KeyValue::new("kinerja.import.rows_refused", errors.len() as i64),
+            ],
+        );
         let mut resp = pb::ImportEmployeesResponse {
             rows_received: row,
             ..Default::default()
@@ -395,6 +417,21 @@ impl EmployeeService for EmployeeApi {
             resp.assignments_created = 0;
         }
         resp.errors = row_errors.into_iter().take(MAX_LISTED_ERRORS).collect();
+        add_event(
+            if resp.committed {
+                "import.committed"
+            } else {
+                "import.refused"
+            },
+            vec![
+                KeyValue::new("kinerja.import.employees_created", resp.employees_created),
+                KeyValue::new(
+                    "kinerja.import.assignments_created",
+                    resp.assignments_created,
+                ),
+                KeyValue::new("kinerja.import.error_count", resp.error_count),
+            ],
+        );
         Ok(Response::new(resp))
     }
 }

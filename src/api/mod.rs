@@ -21,6 +21,7 @@ use crate::authz::Authorizer;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct AppState {
     pub authz: Authorizer,
     /// Becomes true when the server shuts down; long streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The server's telemetry; domain counters are made from `telemetry.metrics().meter()`.
+    pub telemetry: Telemetry,
 }
 
 /// SHA-256 of a request message, used to tell a retry from a different request with the same id.

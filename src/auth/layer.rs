@@ -115,7 +115,9 @@ impl AuthState {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Error::Unauthenticated("send `authorization: Bearer <token>`".into()))?;
         let principal = self.verifier.verify(token)?;
-        if policy::rule(path).is_none() {
+        // An RPC the API defines but the policy does not name is refused; a path no service
+        // serves goes on to the router, which answers UNIMPLEMENTED.
+        if policy::rule(path).is_none() && policy::is_api_method(path) {
             return Err(Error::PermissionDenied(format!(
                 "{path} has no policy entry and is refused"
             )));
@@ -195,6 +197,7 @@ where
                 let principal = with_client_certificate(principal, &req);
                 if let Some(ctx) = req.extensions_mut().get_mut::<RequestContext>() {
                     ctx.set_principal(principal.clone());
+                    crate::telemetry::record_caller(&ctx.caller);
                 }
                 req.extensions_mut().insert(principal);
                 Box::pin(self.inner.call(req))

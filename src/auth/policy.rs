@@ -558,7 +558,41 @@ pub const POLICY: &[Rule] = &[
         access: Read,
         grants: &[Authenticated],
     },
+    // The load generator's no-op echo (`kinerja-bench`): exists only in `bench` builds and is
+    // served only by the bench's echo server, so it can go through this same layer.
+    #[cfg(feature = "bench")]
+    Rule {
+        rpc: "/kinerja.bench.v1.EchoService/Echo",
+        access: Read,
+        grants: &[Authenticated],
+    },
 ];
+
+/// Full paths of every RPC the Kinerja API defines (from the compiled descriptor set).
+pub fn api_methods() -> &'static std::collections::HashSet<String> {
+    static METHODS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    METHODS.get_or_init(|| {
+        use prost::Message;
+        let mut out = std::collections::HashSet::new();
+        if let Ok(set) = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET) {
+            for file in set.file {
+                let pkg = file.package.clone().unwrap_or_default();
+                for svc in &file.service {
+                    for m in &svc.method {
+                        out.insert(format!("/{pkg}.{}/{}", svc.name(), m.name()));
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// True when `path` is an RPC of the Kinerja API.
+pub fn is_api_method(path: &str) -> bool {
+    api_methods().contains(path)
+}
 
 /// The policy entry of `rpc`, if any.
 pub fn rule(rpc: &str) -> Option<&'static Rule> {
@@ -1757,6 +1791,14 @@ mod tests {
             calib!("ListCurveRuleSets"),
             true,
         ),
+        #[cfg(feature = "bench")]
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            "/kinerja.bench.v1.EchoService/Echo",
+            true,
+        ),
     ];
 
     #[test]
@@ -1816,5 +1858,9 @@ mod tests {
     #[test]
     fn unknown_rpcs_have_no_rule() {
         assert!(rule("/kinerja.v1.EmployeeService/DeleteEverything").is_none());
+        assert!(!is_api_method(
+            "/kinerja.v1.EmployeeService/DeleteEverything"
+        ));
+        assert!(is_api_method("/kinerja.v1.EmployeeService/GetEmployee"));
     }
 }

@@ -106,7 +106,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         self.record(
             &txn,
@@ -205,7 +205,7 @@ impl Store {
         let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
         let cur = assignment::Entity::find_by_id(id.to_owned())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| Error::not_found("Assignment", id))?;
         lock_row(&txn, self.kind(), "employees", &cur.employee_id).await?;
@@ -252,7 +252,7 @@ impl Store {
         let res = q
             .filter(assignment::Column::Id.eq(id))
             .filter(assignment::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         check_versioned(res.rows_affected, true, "Assignment", id)?;
         if let Some(Some(end)) = ch.end_date {

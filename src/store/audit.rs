@@ -15,7 +15,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use super::entities::{audit_entry, audit_head};
-use super::{DbKind, Store, lock_row_by, new_id};
+use super::{DbKind, Store, new_id};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
@@ -90,8 +90,13 @@ pub async fn append(
     change: Change<'_>,
 ) -> Result<()> {
     let chain = chain_of(change.resource_type, change.resource_id);
-    lock_row_by(txn, kind, "audit_heads", "chain", chain.into()).await?;
-    let head = audit_head::Entity::find_by_id(chain)
+    // PostgreSQL: read the chain head with a row lock (`FOR UPDATE`) in one round trip.
+    // SQLite: the IMMEDIATE transaction already holds the database's only write lock.
+    let mut find = audit_head::Entity::find_by_id(chain);
+    if kind == DbKind::Postgres {
+        find = find.lock_exclusive();
+    }
+    let head = find
         .one(txn)
         .await?
         .ok_or_else(|| Error::Internal(format!("audit chain {chain} has no head")))?;

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod periods;
 pub mod skp;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -74,6 +75,29 @@ impl Default for DbConfig {
     }
 }
 
+/// What the store reports about one executed SQL statement, for telemetry: the SQL text with
+/// placeholders (never the bound values), how long it ran and whether it failed.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementInfo<'a> {
+    /// SQL text with backend placeholders (`?` / `$1`); parameter values are not part of it.
+    pub sql: &'a str,
+    /// Execution time as seen by the pool (including waiting for a connection).
+    pub elapsed: Duration,
+    /// True when the statement returned an error.
+    pub failed: bool,
+}
+
+/// Connections of the pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open connections (idle and in use).
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Most connections the pool may open.
+    pub max: u32,
+}
+
 /// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
 const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 
@@ -83,6 +107,67 @@ pub struct Store {
     db: DatabaseConnection,
     kind: DbKind,
     events: std::sync::Arc<tokio::sync::Notify>,
+    /// SQLite only: writers take turns here before `BEGIN IMMEDIATE`, so at most one pooled
+    /// connection asks SQLite for the write lock at a time. Without it, concurrent writers spin
+    /// in SQLite's busy handler, which sleeps 1, 2, 5, 10, ... 100 ms between tries: throughput
+    /// collapses and the tail latency grows to tens of milliseconds under load.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction: IMMEDIATE on SQLite, holding the process's write turn until it commits
+/// or is dropped (rolled back).
+#[derive(Debug)]
+pub(crate) struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl sea_orm::ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute_raw(
+        &self,
+        stmt: Statement,
+    ) -> std::result::Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> std::result::Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(
+        &self,
+        stmt: Statement,
+    ) -> std::result::Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then gives the write turn to the next writer.
+    pub(crate) async fn commit(self) -> std::result::Result<(), sea_orm::DbErr> {
+        self.txn.commit().await
+    }
 }
 
 impl Store {
@@ -116,9 +201,11 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot open the database: {e}")))?;
+        let write_turn = (kind == DbKind::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Self {
             db,
             kind,
+            write_turn,
             events: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
@@ -130,7 +217,7 @@ impl Store {
     }
 
     /// Commits `txn` and wakes local feed consumers.
-    pub(crate) async fn commit_with_events(&self, txn: DatabaseTransaction) -> Result<()> {
+    pub(crate) async fn commit_with_events(&self, txn: WriteTxn) -> Result<()> {
         txn.commit().await?;
         self.events.notify_waiters();
         Ok(())
@@ -139,6 +226,39 @@ impl Store {
     /// Database engine in use.
     pub fn kind(&self) -> DbKind {
         self.kind
+    }
+
+    /// Calls `observer` after every SQL statement the store runs (inside and outside
+    /// transactions), on the task that ran it, so the caller's trace context is current. Set it
+    /// before the store is cloned: clones made earlier keep the previous observer.
+    pub fn set_statement_observer<F>(&mut self, observer: F)
+    where
+        F: Fn(&StatementInfo<'_>) + Send + Sync + 'static,
+    {
+        self.db.set_metric_callback(move |info| {
+            observer(&StatementInfo {
+                sql: &info.statement.sql,
+                elapsed: info.elapsed,
+                failed: info.failed,
+            })
+        });
+    }
+
+    /// Connections of the pool now (cheap: reads the pool's counters).
+    pub fn pool_usage(&self) -> PoolUsage {
+        fn usage<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolUsage {
+            let open = pool.size();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(open).min(open);
+            PoolUsage {
+                open,
+                idle,
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => usage(self.db.get_postgres_connection_pool()),
+            _ => usage(self.db.get_sqlite_connection_pool()),
+        }
     }
 
     /// The raw connection, for the store's own modules.
@@ -203,13 +323,22 @@ impl Store {
 
     /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
     /// concurrent writers wait for it (busy timeout) instead of failing on upgrade.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+    /// On SQLite the process's writers also take turns first (see [`Store`]); the busy timeout
+    /// still covers other processes (`kinerja migrate`).
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn> {
+        let turn = match &self.write_turn {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        };
         let opts = TransactionOptions {
             sqlite_transaction_mode: (self.kind == DbKind::Sqlite)
                 .then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(opts).await?)
+        Ok(WriteTxn {
+            txn: self.db.begin_with_options(opts).await?,
+            _turn: turn,
+        })
     }
 }
 
@@ -250,6 +379,21 @@ pub(crate) async fn lock_row_by(
         .execute_raw(Statement::from_sql_and_values(kind.backend(), sql, [key]))
         .await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// Hands memory freed by a large operation (a bulk import batch: its rows, statements and the
+/// enlarged SQLite page cache) back to the operating system. glibc's allocator otherwise keeps
+/// freed heap pages in each thread's arena, so the server's resident set would stay at its
+/// import peak while idle. Runs on a blocking thread; a no-op off glibc.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::task::spawn_blocking(|| {
+        // SAFETY: malloc_trim only releases free pages of the allocator's own arenas; it takes
+        // the arena locks itself and is safe to call from any thread at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    });
 }
 
 /// A new time-ordered identifier (UUID v7) as text.

@@ -97,7 +97,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await
         .map_err(|e| match Error::from(e) {
             Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -164,11 +164,11 @@ impl Store {
         let res = q
             .filter(agency::Column::Id.eq(id))
             .filter(agency::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         let exists = res.rows_affected == 1
             || agency::Entity::find_by_id(id.to_owned())
-                .one(&txn)
+                .one(&*txn)
                 .await?
                 .is_some();
         check_versioned(res.rows_affected, exists, "Agency", id)?;
@@ -202,7 +202,7 @@ impl Store {
             return self.get_unit(&existing).await;
         }
         agency::Entity::find_by_id(new.agency_id.clone())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
         let (depth, path) = match &new.parent_id {
@@ -239,7 +239,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await
         .map_err(|e| match Error::from(e) {
             Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -350,13 +350,13 @@ impl Store {
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         // Re-root the subtree: every path that starts with the old path gets the new prefix.
         let subtree = unit::Entity::find()
             .filter(unit::Column::Path.starts_with(&u.path))
-            .all(&txn)
+            .all(&*txn)
             .await?;
         for s in subtree {
             let path = format!("{new_path}{}", &s.path[u.path.len()..]);
@@ -364,7 +364,7 @@ impl Store {
                 .col_expr(unit::Column::Path, Expr::value(path))
                 .col_expr(unit::Column::Depth, Expr::value(s.depth + delta))
                 .filter(unit::Column::Id.eq(s.id))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
         }
         self.record(
@@ -392,7 +392,7 @@ impl Store {
                     .add(unit::Column::ParentId.eq(id))
                     .add(unit::Column::Active.eq(true)),
             )
-            .one(&txn)
+            .one(&*txn)
             .await?;
         if active_child.is_some() {
             return Err(Error::precondition(
@@ -410,7 +410,7 @@ impl Store {
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         self.record(

@@ -160,3 +160,136 @@ async fn import_employees_with_assignments_and_reference_errors() {
     );
     s.stop().await;
 }
+
+async fn unit_under(s: &TestServer, agency: &str, parent: &str, code: &str) -> String {
+    s.org()
+        .create_unit(pb::CreateUnitRequest {
+            unit: Some(pb::Unit {
+                agency_id: agency.into(),
+                parent_id: parent.into(),
+                code: code.into(),
+                name: format!("Unit {code}"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create unit")
+        .into_inner()
+        .id
+}
+
+fn asg_dated(unit: &str, n: u32, start: (i32, i32), end: Option<(i32, i32)>) -> pb::ImportRow {
+    pb::ImportRow {
+        row: Some(pb::import_row::Row::Assignment(pb::ImportAssignment {
+            employee_nip: nip(n),
+            unit_id: unit.into(),
+            superior_nip: String::new(),
+            position_name: "Pelaksana".into(),
+            position_type: pb::PositionType::Pelaksana as i32,
+            start_date: d(start.0, start.1, 1),
+            end_date: end.and_then(|(y, m)| d(y, m, 28)),
+            kind: pb::AssignmentKind::Definitif as i32,
+        })),
+    }
+}
+
+/// Every employee listed for `unit` on 2026-03-01, following pages of 7.
+async fn listed(s: &TestServer, unit: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let p = s
+            .employees()
+            .list_employees(pb::ListEmployeesRequest {
+                unit_id: unit.into(),
+                as_of_date: d(2026, 3, 1),
+                page_size: 7,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.extend(p.employees.into_iter().map(|e| e.nip));
+        if p.next_page_token.is_empty() {
+            return out;
+        }
+        token = p.next_page_token;
+    }
+}
+
+/// The unit filter of ListEmployees answers the same for small subtrees (listed by member ids)
+/// and large ones (more than 200 units: employees walked in id order), on the date asked for.
+#[tokio::test]
+async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
+    let s = TestServer::start().await;
+    let (agency, root) = s.agency_with_unit("TREE").await;
+    let big = unit_under(&s, &agency, &root, "BIG").await;
+    let small = unit_under(&s, &agency, &root, "SMALL").await;
+    let mut leaves = Vec::new();
+    for i in 0..205 {
+        leaves.push(unit_under(&s, &agency, &big, &format!("LEAF{i:03}")).await);
+    }
+    // Employees 0..40: 0-4 in the root, 5-9 in SMALL, 10-39 spread over BIG's leaves; 40-44 in
+    // a leaf but only until 2025 (not members on the date), 45-49 only from 2027.
+    let mut rows: Vec<_> = (0..50).map(|i| emp(&agency, i)).collect();
+    for i in 0..50u32 {
+        let (unit, start, end) = match i {
+            0..=4 => (root.clone(), (2026, 1), None),
+            5..=9 => (small.clone(), (2026, 1), None),
+            10..=39 => (leaves[(i as usize * 7) % 205].clone(), (2026, 1), None),
+            40..=44 => (leaves[1].clone(), (2024, 1), Some((2025, 12))),
+            _ => (leaves[2].clone(), (2027, 1), None),
+        };
+        rows.push(asg_dated(&unit, i, start, end));
+    }
+    let resp = s
+        .employees()
+        .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
+            rows,
+        }]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.committed, "{:?}", resp.errors);
+
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    let nips = |r: std::ops::Range<u32>| sorted(&r.map(nip).collect::<Vec<_>>());
+    let root_list = listed(&s, &root).await; // 208 units: large subtree
+    assert_eq!(sorted(&root_list), nips(0..40));
+    let big_list = listed(&s, &big).await; // 206 units: large subtree
+    assert_eq!(sorted(&big_list), nips(10..40));
+    assert_eq!(sorted(&listed(&s, &small).await), nips(5..10)); // one unit: small
+    let leaf = leaves[70].clone(); // employee 10: (10 * 7) % 205
+    assert_eq!(listed(&s, &leaf).await, vec![nip(10)]);
+    assert!(listed(&s, &leaves[1]).await.is_empty(), "ended in 2025");
+    assert!(listed(&s, &leaves[2]).await.is_empty(), "starts in 2027");
+
+    // Both plans return pages in the same (id) order as an unfiltered listing.
+    let all = s
+        .employees()
+        .list_employees(pb::ListEmployeesRequest {
+            agency_id: agency.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .employees;
+    let order: Vec<String> = all.into_iter().map(|e| e.nip).collect();
+    let in_order = |v: &[String]| {
+        let pos: Vec<usize> = v
+            .iter()
+            .map(|n| order.iter().position(|o| o == n).expect("listed"))
+            .collect();
+        pos.windows(2).all(|w| w[0] < w[1])
+    };
+    assert!(in_order(&root_list) && in_order(&big_list));
+    s.stop().await;
+}

@@ -1,0 +1,511 @@
+//! The scenarios: one table of named calls, each bound to the server it loads. A new service
+//! adds its scenarios here (a row in [`SCENARIOS`] and a builder), and the province generator
+//! supplies its data; `kinerja-bench run --scenarios NAME,...` picks them by name.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+use super::load::CallFn;
+use super::proto::EchoRequest;
+use super::proto::echo_service_client::EchoServiceClient;
+use super::province::Province;
+use crate::proto::v1 as pb;
+use crate::proto::v1::employee_service_client::EmployeeServiceClient;
+
+/// Which server a scenario loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ServerRole {
+    /// The echo with no layers.
+    EchoBare,
+    /// The echo behind Kinerja's tower stack.
+    EchoFull,
+    /// `kinerja serve`.
+    Kinerja,
+    /// No server: the bench talks to the database itself (write baselines).
+    Database,
+}
+
+/// What a scenario measures, for the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Kind {
+    /// A baseline the others are divided by.
+    Baseline,
+    /// A read.
+    Read,
+    /// A write.
+    Write,
+}
+
+/// One row of the scenario table.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    /// Name used on the command line and in reports.
+    pub name: &'static str,
+    /// Server it loads.
+    pub server: ServerRole,
+    /// Read, write or baseline.
+    pub kind: Kind,
+    /// One line for the report.
+    pub about: &'static str,
+}
+
+/// Every closed-loop scenario, in the order a round runs them.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "echo-bare",
+        server: ServerRole::EchoBare,
+        kind: Kind::Baseline,
+        about: "no-op echo (128-byte payload) on tonic alone",
+    },
+    Scenario {
+        name: "echo-full",
+        server: ServerRole::EchoFull,
+        kind: Kind::Baseline,
+        about: "no-op echo behind Kinerja's tower stack (context, shedding, limit, auth, grpc-web)",
+    },
+    Scenario {
+        name: "get-employee",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetEmployee by id, uniformly random employee (system admin token)",
+    },
+    Scenario {
+        name: "get-employee-nip",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetEmployee by NIP, uniformly random employee",
+    },
+    Scenario {
+        name: "list-employees",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "ListEmployees, unit subtree of a random unit on a date, first page of 50",
+    },
+    Scenario {
+        name: "update-employee",
+        server: ServerRole::Kinerja,
+        kind: Kind::Write,
+        about: "UpdateEmployee (name, with etag; audit entry in the same transaction)",
+    },
+    Scenario {
+        name: "raw-insert",
+        server: ServerRole::Database,
+        kind: Kind::Baseline,
+        about: "single-row INSERT loop straight to the database, the service's pool settings",
+    },
+];
+
+/// Finds a scenario by name.
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// What the scenarios call with: connections, a token, the province and its stored ids.
+#[derive(Clone)]
+pub struct World {
+    /// The province in the database.
+    pub province: Arc<Province>,
+    /// Employee ids, in the order of [`World::nips`].
+    pub ids: Arc<Vec<String>>,
+    /// Current etag (version) of each employee of [`World::ids`].
+    pub etags: Arc<Vec<AtomicI64>>,
+    /// NIPs of the stored employees.
+    pub nips: Arc<Vec<String>>,
+    /// Date the reads are made for.
+    pub date: NaiveDate,
+    /// `authorization` header value.
+    pub auth: MetadataValue<tonic::metadata::Ascii>,
+    cursor: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("employees", &self.ids.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// A world over stored employees `(id, version)` and their NIPs.
+    pub fn new(
+        province: Arc<Province>,
+        ids: Vec<(String, i64)>,
+        nips: Vec<String>,
+        token: &str,
+    ) -> Result<Self> {
+        let etags = ids.iter().map(|(_, v)| AtomicI64::new(*v)).collect();
+        Ok(Self {
+            province,
+            ids: Arc::new(ids.into_iter().map(|(id, _)| id).collect()),
+            etags: Arc::new(etags),
+            nips: Arc::new(nips),
+            date: NaiveDate::from_ymd_opt(2026, 3, 2).context("date")?,
+            auth: format!("Bearer {token}").parse()?,
+            cursor: Arc::new(AtomicU64::new(0)),
+        })
+    }
+}
+
+/// splitmix64: a cheap, well-spread pseudo-random choice from a call number.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn authed<T>(msg: T, auth: &MetadataValue<tonic::metadata::Ascii>) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert("authorization", auth.clone());
+    r
+}
+
+fn date(d: NaiveDate) -> Option<pb::Date> {
+    Some(pb::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    })
+}
+
+/// A step through `0..n` that visits every index once per cycle, scattered (so consecutive
+/// writes do not hit neighbouring rows).
+fn stride(n: u64) -> u64 {
+    let mut p = 1_000_003u64;
+    while n > 1 && gcd(p, n) != 1 {
+        p += 2;
+    }
+    p
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Builds the call of scenario `name` over `channels`.
+pub fn build(name: &str, channels: &[Channel], w: &World) -> Result<CallFn> {
+    let chans: Arc<Vec<Channel>> = Arc::new(channels.to_vec());
+    if chans.is_empty() {
+        bail!("no connection for {name}");
+    }
+    let pick = move |n: u64| chans[(n % chans.len() as u64) as usize].clone();
+    let auth = w.auth.clone();
+    let n_emp = w.ids.len() as u64;
+    if n_emp == 0 && !name.starts_with("echo") {
+        bail!("{name} needs employees in the database");
+    }
+    Ok(match name {
+        "echo-bare" | "echo-full" => {
+            let payload = vec![7u8; 128];
+            Arc::new(move |n| {
+                let (ch, auth, payload) = (pick(n), auth.clone(), payload.clone());
+                Box::pin(async move {
+                    EchoServiceClient::new(ch)
+                        .echo(authed(EchoRequest { payload }, &auth))
+                        .await?;
+                    Ok(())
+                })
+            })
+        }
+        "get-employee" => {
+            let ids = w.ids.clone();
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let id = ids[(mix(n) % n_emp) as usize].clone();
+                Box::pin(async move {
+                    EmployeeServiceClient::new(ch)
+                        .get_employee(authed(
+                            pb::GetEmployeeRequest {
+                                key: Some(pb::get_employee_request::Key::Id(id)),
+                            },
+                            &auth,
+                        ))
+                        .await?;
+                    Ok(())
+                })
+            })
+        }
+        "get-employee-nip" => {
+            let nips = w.nips.clone();
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let nip = nips[(mix(n) % nips.len() as u64) as usize].clone();
+                Box::pin(async move {
+                    EmployeeServiceClient::new(ch)
+                        .get_employee(authed(
+                            pb::GetEmployeeRequest {
+                                key: Some(pb::get_employee_request::Key::Nip(nip)),
+                            },
+                            &auth,
+                        ))
+                        .await?;
+                    Ok(())
+                })
+            })
+        }
+        "list-employees" => {
+            let p = w.province.clone();
+            let day = date(w.date);
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let unit = p.units[(mix(n) % p.units.len() as u64) as usize].id.clone();
+                Box::pin(async move {
+                    let page = EmployeeServiceClient::new(ch)
+                        .list_employees(authed(
+                            pb::ListEmployeesRequest {
+                                unit_id: unit,
+                                as_of_date: day,
+                                page_size: 50,
+                                ..Default::default()
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if page.employees.is_empty() {
+                        bail!("an empty page: the unit subtree should hold employees");
+                    }
+                    Ok(())
+                })
+            })
+        }
+        "update-employee" => {
+            let (ids, etags, cursor) = (w.ids.clone(), w.etags.clone(), w.cursor.clone());
+            let step = stride(n_emp);
+            Arc::new(move |n| {
+                let (ch, auth, ids, etags) = (pick(n), auth.clone(), ids.clone(), etags.clone());
+                let k = cursor.fetch_add(1, Ordering::Relaxed);
+                let idx = ((k as u128 * step as u128) % n_emp as u128) as usize;
+                Box::pin(async move {
+                    let etag = etags[idx].load(Ordering::Acquire);
+                    let e = EmployeeServiceClient::new(ch)
+                        .update_employee(authed(
+                            pb::UpdateEmployeeRequest {
+                                employee: Some(pb::Employee {
+                                    id: ids[idx].clone(),
+                                    etag: etag.to_string(),
+                                    name: format!("Pegawai Diperbarui {k}"),
+                                    ..Default::default()
+                                }),
+                                update_mask: Some(prost_types::FieldMask {
+                                    paths: vec!["name".into()],
+                                }),
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    etags[idx].store(e.etag.parse().unwrap_or(etag + 1), Ordering::Release);
+                    Ok(())
+                })
+            })
+        }
+        other => bail!("unknown scenario {other}"),
+    })
+}
+
+/// Outcome of a bulk import.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportResult {
+    /// Employees stored.
+    pub employees: u64,
+    /// Assignments stored.
+    pub assignments: u64,
+    /// Import streams (batches).
+    pub batches: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Employees per second (each with its assignment).
+    pub employees_per_sec: f64,
+    /// Server CPU seconds.
+    pub server_cpu_s: Option<f64>,
+    /// Load generator CPU seconds.
+    pub client_cpu_s: Option<f64>,
+    /// PostgreSQL backend CPU seconds (backends connected at the start).
+    pub db_cpu_s: Option<f64>,
+}
+
+/// How an import is cut up.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportShape {
+    /// Employees per stream (one all-or-nothing batch).
+    pub batch: u64,
+    /// Concurrent streams.
+    pub streams: usize,
+}
+
+/// Rows per stream message.
+const ROWS_PER_MESSAGE: usize = 1000;
+
+/// Imports employees `range` of the province (each with its assignment) through
+/// `EmployeeService/ImportEmployees`, in batches (one stream each, all-or-nothing) of
+/// `shape.batch` employees; agencies are spread over `shape.streams` concurrent streams, each
+/// agency's batches in order (a batch may name superiors of earlier batches).
+pub async fn import(
+    p: Arc<Province>,
+    range: std::ops::Range<u64>,
+    channels: &[Channel],
+    token: &str,
+    shape: ImportShape,
+    server_pid: Option<u32>,
+    db_pids: &[u32],
+) -> Result<ImportResult> {
+    let ImportShape { batch, streams } = shape;
+    let db_cpu = || -> Option<f64> {
+        (!db_pids.is_empty()).then(|| {
+            db_pids
+                .iter()
+                .filter_map(|p| super::proc::cpu_time(*p).ok())
+                .sum::<Duration>()
+                .as_secs_f64()
+        })
+    };
+    let db0 = db_cpu();
+    let auth: MetadataValue<tonic::metadata::Ascii> = format!("Bearer {token}").parse()?;
+    // Work list: (agency, start, end) batches in order per agency.
+    let lanes = streams.max(1);
+    let mut per_lane: Vec<Vec<(u64, u64)>> = vec![Vec::new(); lanes];
+    for (a, ag) in p.agencies.iter().enumerate() {
+        let lo = ag.first_employee.max(range.start);
+        let hi = (ag.first_employee + ag.employees).min(range.end);
+        let mut s = lo;
+        while s < hi {
+            let e = (s + batch.max(1)).min(hi);
+            per_lane[a % lanes].push((s, e));
+            s = e;
+        }
+    }
+    let cpu0 = server_pid.and_then(|pid| super::proc::cpu_time(pid).ok());
+    let own0 = super::proc::own_cpu_time().ok();
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for (lane, work) in per_lane.into_iter().enumerate() {
+        let (p, auth, ch) = (
+            p.clone(),
+            auth.clone(),
+            channels[lane % channels.len()].clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut out = (0u64, 0u64, 0u64);
+            for (s, e) in work {
+                let r = import_batch(p.clone(), s, e, ch.clone(), &auth).await?;
+                out.0 += r.0;
+                out.1 += r.1;
+                out.2 += 1;
+            }
+            Ok::<_, anyhow::Error>(out)
+        }));
+    }
+    let (mut emps, mut asgs, mut batches) = (0, 0, 0);
+    for t in tasks {
+        let (e, a, b) = t.await??;
+        emps += e;
+        asgs += a;
+        batches += b;
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu1 = server_pid.and_then(|pid| super::proc::cpu_time(pid).ok());
+    let own1 = super::proc::own_cpu_time().ok();
+    Ok(ImportResult {
+        employees: emps,
+        assignments: asgs,
+        batches,
+        seconds,
+        employees_per_sec: emps as f64 / seconds.max(1e-9),
+        server_cpu_s: cpu0.zip(cpu1).map(|(a, b)| (b - a).as_secs_f64()),
+        client_cpu_s: own0.zip(own1).map(|(a, b)| (b - a).as_secs_f64()),
+        db_cpu_s: db0.zip(db_cpu()).map(|(a, b)| b - a),
+    })
+}
+
+async fn import_batch(
+    p2: Arc<Province>,
+    start: u64,
+    end: u64,
+    ch: Channel,
+    auth: &MetadataValue<tonic::metadata::Ascii>,
+) -> Result<(u64, u64)> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<pb::ImportEmployeesRequest>(4);
+    let producer = tokio::spawn(async move {
+        let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE);
+        let agency_ids: Vec<String> = p2.agencies.iter().map(|a| a.id.clone()).collect();
+        for i in start..end {
+            let e = p2.employee(i);
+            rows.push(pb::ImportRow {
+                row: Some(pb::import_row::Row::Employee(pb::Employee {
+                    nip: e.nip,
+                    name: e.name,
+                    status: e.status,
+                    position_type: e.position_type,
+                    position_name: e.position_name,
+                    agency_id: agency_ids[e.agency].clone(),
+                    ..Default::default()
+                })),
+            });
+            if rows.len() == ROWS_PER_MESSAGE {
+                let msg = pb::ImportEmployeesRequest {
+                    rows: std::mem::take(&mut rows),
+                };
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }
+        for i in start..end {
+            let e = p2.employee(i);
+            rows.push(pb::ImportRow {
+                row: Some(pb::import_row::Row::Assignment(pb::ImportAssignment {
+                    employee_nip: e.nip,
+                    unit_id: p2.units[e.unit].id.clone(),
+                    superior_nip: e.superior.map(|s| p2.employee(s).nip).unwrap_or_default(),
+                    position_name: e.position_name,
+                    position_type: e.position_type,
+                    start_date: date(e.start_date),
+                    end_date: None,
+                    kind: pb::AssignmentKind::Definitif as i32,
+                })),
+            });
+            if rows.len() == ROWS_PER_MESSAGE {
+                let msg = pb::ImportEmployeesRequest {
+                    rows: std::mem::take(&mut rows),
+                };
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !rows.is_empty() {
+            let _ = tx.send(pb::ImportEmployeesRequest { rows }).await;
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut req = tonic::Request::new(stream);
+    req.metadata_mut().insert("authorization", auth.clone());
+    req.set_timeout(Duration::from_secs(3600));
+    let resp = EmployeeServiceClient::new(ch)
+        .max_encoding_message_size(64 << 20)
+        .import_employees(req)
+        .await
+        .context("ImportEmployees")?
+        .into_inner();
+    let _ = producer.await;
+    if !resp.committed {
+        bail!(
+            "import batch {start}..{end} refused: {} errors, first {:?}",
+            resp.error_count,
+            resp.errors.first()
+        );
+    }
+    Ok((
+        resp.employees_created as u64,
+        resp.assignments_created as u64,
+    ))
+}

@@ -1,0 +1,341 @@
+//! Database telemetry: every SQL statement the store runs inside a traced call becomes a CLIENT
+//! child span of the call's server span, with the database semantic conventions
+//! (`db.system.name`, `db.operation.name`, `db.collection.name`, `db.query.summary`,
+//! `db.namespace`, `server.address`/`server.port`); its duration goes to
+//! `db.client.operation.duration`. Neither the SQL text nor any parameter value is recorded.
+//!
+//! The store reports statements after they ran ([`crate::store::StatementInfo`]: SQL with
+//! placeholders, elapsed time, failure), on the task that ran them, so the span is made
+//! afterwards with the measured start and end times and the call's context as parent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+
+use super::Telemetry;
+use crate::store::{DbKind, StatementInfo};
+
+/// How many database spans a call may still make; lives in the call's [`Context`]. Its presence
+/// also marks "inside a traced call": statements of background work (health pings, migrations)
+/// make no spans.
+#[derive(Debug)]
+pub(crate) struct DbSpanBudget {
+    left: AtomicU32,
+    dropped: AtomicU32,
+}
+
+impl DbSpanBudget {
+    pub(crate) fn new(max: u32) -> Self {
+        Self {
+            left: AtomicU32::new(max),
+            dropped: AtomicU32::new(0),
+        }
+    }
+
+    fn take(&self) -> bool {
+        let ok = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if !ok {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Statements that made no span because the budget was spent.
+    pub(crate) fn dropped(&self) -> u32 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Where the database is, for span attributes (from the URL; never user or password).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbTarget {
+    /// `db.namespace`: the PostgreSQL database name.
+    pub namespace: Option<String>,
+    /// `server.address`: the PostgreSQL host.
+    pub address: Option<String>,
+    /// `server.port`: the PostgreSQL port.
+    pub port: Option<u16>,
+}
+
+impl DbTarget {
+    /// Reads host, port and database name from a `postgres://` URL; SQLite has none of them.
+    pub fn from_url(kind: DbKind, url: &str) -> Self {
+        if kind != DbKind::Postgres {
+            return Self::default();
+        }
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let (host, port) = match hostport.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((h, p)) => (h, p.strip_prefix(':').and_then(|p| p.parse::<u16>().ok())),
+                None => (v6, None),
+            },
+            None => match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse::<u16>().ok()),
+                None => (hostport, None),
+            },
+        };
+        Self {
+            namespace: (!path.is_empty()).then(|| path.to_owned()),
+            address: (!host.is_empty()).then(|| host.to_owned()),
+            port: port.or((!host.is_empty()).then_some(5432)),
+        }
+    }
+}
+
+/// Turns store statements into spans and durations; installed with
+/// [`crate::store::Store::set_statement_observer`].
+#[derive(Debug, Clone)]
+pub struct DbObserver {
+    telemetry: Telemetry,
+    system: &'static str,
+    target: DbTarget,
+}
+
+impl DbObserver {
+    /// An observer for a store of `kind` at `target`.
+    pub fn new(telemetry: Telemetry, kind: DbKind, target: DbTarget) -> Self {
+        Self {
+            telemetry,
+            system: kind.as_str(),
+            target,
+        }
+    }
+
+    /// Records one statement: its duration always, a child span when a traced call is current.
+    pub fn observe(&self, st: &StatementInfo<'_>) {
+        let summary = summarize(st.sql);
+        let mut attrs = vec![KeyValue::new("db.system.name", self.system)];
+        if let Some(op) = summary.operation {
+            attrs.push(KeyValue::new("db.operation.name", op));
+        }
+        if let Some(c) = summary.collection {
+            attrs.push(KeyValue::new("db.collection.name", c.clone()));
+        }
+        if st.failed {
+            attrs.push(KeyValue::new("error.type", "_OTHER"));
+        }
+        self.telemetry
+            .metrics()
+            .db_duration
+            .record(st.elapsed.as_secs_f64(), &attrs);
+
+        Context::map_current(|cx| {
+            let Some(budget) = cx.get::<DbSpanBudget>() else {
+                return;
+            };
+            if !cx.span().span_context().is_sampled() || !budget.take() {
+                return;
+            }
+            let end = SystemTime::now();
+            let start = end.checked_sub(st.elapsed).unwrap_or(end);
+            let name = summary
+                .text
+                .clone()
+                .unwrap_or_else(|| self.system.to_owned());
+            if let Some(t) = summary.text {
+                attrs.push(KeyValue::new("db.query.summary", t));
+            }
+            if let Some(n) = &self.target.namespace {
+                attrs.push(KeyValue::new("db.namespace", n.clone()));
+            }
+            if let Some(a) = &self.target.address {
+                attrs.push(KeyValue::new("server.address", a.clone()));
+            }
+            if let Some(p) = self.target.port {
+                attrs.push(KeyValue::new("server.port", i64::from(p)));
+            }
+            let tracer = self.telemetry.tracer();
+            let mut span = tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Client)
+                .with_start_time(start)
+                .with_attributes(attrs)
+                .start_with_context(tracer, cx);
+            if st.failed {
+                span.set_status(Status::error("statement failed"));
+            }
+            span.end_with_timestamp(end);
+        });
+    }
+
+    /// The observer as the closure the store takes.
+    pub fn into_fn(self) -> impl Fn(&StatementInfo<'_>) + Send + Sync + 'static {
+        let this = Arc::new(self);
+        move |st| this.observe(st)
+    }
+}
+
+/// What a statement does, read from its SQL text without recording the text.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Summary {
+    /// First keyword, upper case: `SELECT`, `INSERT`, `UPDATE`, `DELETE`, ...
+    operation: Option<&'static str>,
+    /// The one table the statement works on; `None` when it names several (joins, subqueries).
+    collection: Option<String>,
+    /// Low-cardinality summary: operation and main table, e.g. `SELECT employee`.
+    text: Option<String>,
+}
+
+const OPERATIONS: [&str; 10] = [
+    "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "BEGIN", "COMMIT", "ROLLBACK", "CREATE",
+    "ALTER",
+];
+
+fn summarize(sql: &str) -> Summary {
+    let mut words = sql.split_ascii_whitespace();
+    let Some(first) = words.next() else {
+        return Summary::default();
+    };
+    let Some(op) = OPERATIONS
+        .iter()
+        .copied()
+        .find(|k| first.eq_ignore_ascii_case(k))
+    else {
+        return Summary::default();
+    };
+    let tokens: Vec<&str> = sql.split_ascii_whitespace().collect();
+    let after = |kw: &str| {
+        tokens
+            .iter()
+            .position(|t| t.eq_ignore_ascii_case(kw))
+            .and_then(|i| tokens.get(i + 1))
+            .and_then(|t| identifier(t))
+    };
+    let main = match op {
+        "SELECT" | "DELETE" => after("FROM"),
+        "INSERT" => after("INTO"),
+        "UPDATE" => tokens.get(1).and_then(|t| identifier(t)),
+        _ => None,
+    };
+    let tables = tokens
+        .iter()
+        .filter(|t| {
+            ["FROM", "JOIN", "INTO"]
+                .iter()
+                .any(|k| t.eq_ignore_ascii_case(k))
+        })
+        .count();
+    let single = match op {
+        "UPDATE" => tables == 0,
+        _ => tables == 1,
+    };
+    Summary {
+        operation: Some(op),
+        collection: main.clone().filter(|_| single),
+        text: Some(match &main {
+            Some(t) => format!("{op} {t}"),
+            None => op.to_owned(),
+        }),
+    }
+}
+
+/// A table name token: quotes removed, schema kept (`public.employee`); `None` for anything
+/// that is not a plain identifier (a subquery, a placeholder).
+fn identifier(token: &str) -> Option<String> {
+    let name: String = token
+        .trim_end_matches([',', ';', '('])
+        .chars()
+        .filter(|c| !matches!(c, '"' | '`' | '[' | ']'))
+        .collect();
+    (!name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && !name.starts_with(|c: char| c.is_ascii_digit()))
+    .then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_of_store_statements() {
+        let s = summarize(
+            r#"SELECT "employee"."id", "employee"."nip" FROM "employee" WHERE "employee"."id" = $1 LIMIT $2"#,
+        );
+        assert_eq!(s.operation, Some("SELECT"));
+        assert_eq!(s.collection.as_deref(), Some("employee"));
+        assert_eq!(s.text.as_deref(), Some("SELECT employee"));
+
+        let s = summarize(r#"INSERT INTO "agency" ("id", "code") VALUES (?, ?) RETURNING "id""#);
+        assert_eq!(s.collection.as_deref(), Some("agency"));
+        assert_eq!(s.text.as_deref(), Some("INSERT agency"));
+
+        let s = summarize(r#"UPDATE "employee" SET "version" = "version" + ? WHERE "id" = ?"#);
+        assert_eq!(s.operation, Some("UPDATE"));
+        assert_eq!(s.collection.as_deref(), Some("employee"));
+
+        let s = summarize("UPDATE unit SET id = id WHERE id = $1");
+        assert_eq!(s.collection.as_deref(), Some("unit"));
+
+        // A subquery over other tables: summary names the main table, no single collection.
+        let s = summarize(
+            r#"SELECT "employee"."id" FROM "employee" WHERE "employee"."id" IN (SELECT "assignment"."employee_id" FROM "assignment" INNER JOIN "unit" ON "unit"."id" = "assignment"."unit_id")"#,
+        );
+        assert_eq!(s.text.as_deref(), Some("SELECT employee"));
+        assert_eq!(s.collection, None);
+
+        let s = summarize("SELECT sqlite_version() AS v");
+        assert_eq!(s.text.as_deref(), Some("SELECT"));
+        assert_eq!(s.collection, None);
+
+        assert_eq!(summarize("VACUUM"), Summary::default());
+        assert_eq!(summarize(""), Summary::default());
+    }
+
+    #[test]
+    fn values_never_reach_the_summary() {
+        // Even inlined literals stay out: only keywords and identifiers are kept.
+        let s = summarize("SELECT * FROM employee WHERE nip = '198503152010011001'");
+        assert_eq!(s.text.as_deref(), Some("SELECT employee"));
+        assert_eq!(identifier("'198503152010011001'"), None);
+        assert_eq!(identifier("$1"), None);
+    }
+
+    #[test]
+    fn targets_from_urls() {
+        assert_eq!(
+            DbTarget::from_url(
+                DbKind::Postgres,
+                "postgres://kinerja:secret@db.internal:6432/kinerja?sslmode=require"
+            ),
+            DbTarget {
+                namespace: Some("kinerja".into()),
+                address: Some("db.internal".into()),
+                port: Some(6432),
+            }
+        );
+        assert_eq!(
+            DbTarget::from_url(DbKind::Postgres, "postgres://postgres@127.0.0.1/app"),
+            DbTarget {
+                namespace: Some("app".into()),
+                address: Some("127.0.0.1".into()),
+                port: Some(5432),
+            }
+        );
+        assert_eq!(
+            DbTarget::from_url(DbKind::Sqlite, "sqlite://kinerja.db?mode=rwc"),
+            DbTarget::default()
+        );
+    }
+
+    #[test]
+    fn budget_counts_what_it_drops() {
+        let b = DbSpanBudget::new(2);
+        assert!(b.take() && b.take());
+        assert!(!b.take());
+        assert!(!b.take());
+        assert_eq!(b.dropped(), 2);
+    }
+}
