@@ -21,6 +21,7 @@ use crate::api::audit::AuditApi;
 use crate::api::calibration::CalibrationApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
+use crate::api::export::ExportApi;
 use crate::api::org::OrganizationApi;
 use crate::api::periods::PeriodApi;
 use crate::api::skp::SkpApi;
@@ -36,6 +37,7 @@ use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::calibration_service_server::CalibrationServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
+use crate::proto::v1::export_service_server::ExportServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
@@ -54,6 +56,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.SkpService",
     "kinerja.v1.AssessmentService",
     "kinerja.v1.CalibrationService",
+    "kinerja.v1.ExportService",
 ];
 
 /// Settings of a server.
@@ -286,6 +289,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let events = EventServiceServer::new(EventApi::new(state.clone(), cfg.watch_poll))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let export = ExportServiceServer::new(ExportApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(AuditApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -341,7 +347,8 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(periods)
         .add_service(skp)
         .add_service(assessment)
-        .add_service(calibration);
+        .add_service(calibration)
+        .add_service(export);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));

@@ -8,6 +8,7 @@ mod m20261125_000002_audit;
 mod m20261125_000003_skp;
 mod m20261125_000004_assessment;
 mod m20261125_000010_outbox;
+mod m20261125_000011_export;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_skp::Migration),
             Box::new(m20261125_000004_assessment::Migration),
             Box::new(m20261125_000010_outbox::Migration),
+            Box::new(m20261125_000011_export::Migration),
         ]
     }
 }

@@ -257,6 +257,13 @@ pub const POLICY: &[Rule] = &[
         access: Read,
         grants: &[Scope("events:read"), Auditor, SystemAdmin],
     },
+    // Bulk export of set and FINAL results (payroll, HR spreadsheets): admins of the exported
+    // subtree, auditors, system admins and services with `results:read`.
+    Rule {
+        rpc: "/kinerja.v1.ExportService/ExportResults",
+        access: Read,
+        grants: &[SystemAdmin, AdminOfTarget, Auditor, Scope("results:read")],
+    },
     // Performance periods: admins of the agency set them; everyone reads them.
     Rule {
         rpc: "/kinerja.v1.PerformancePeriodService/CreatePeriod",
@@ -1105,6 +1112,42 @@ mod tests {
             &[],
             IN_SCOPE,
             "/kinerja.v1.EventService/Watch",
+            false,
+        ),
+        // Export.
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            "/kinerja.v1.ExportService/ExportResults",
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            "/kinerja.v1.ExportService/ExportResults",
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["events:read"],
+            NONE,
+            "/kinerja.v1.ExportService/ExportResults",
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            "/kinerja.v1.ExportService/ExportResults",
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            "/kinerja.v1.ExportService/ExportResults",
             false,
         ),
         // Performance periods.
