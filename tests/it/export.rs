@@ -49,11 +49,11 @@ async fn drain(
     out
 }
 
-#[tokio::test]
-async fn a_cut_export_resumes_exactly_once_from_its_snapshot() {
+/// The assessment world with Q1 set on 10 April 10:00 WITA: everyone reported, 6 SANGAT_BAIK and
+/// 4 BAIK, organisation rating ISTIMEWA; no sweeper.
+async fn first_quarter_set() -> (World, pb::SetUnitResultsResponse) {
     let w = world(|cfg| cfg.finalize_interval = Duration::ZERO).await;
     let bupati = emp(BUPATI);
-    // Q1: everyone reports; 6 SANGAT_BAIK, 4 BAIK; ISTIMEWA; set on 10 April.
     w.clock.set(t("2026-02-10T02:00:00Z"));
     report_all(&w, 0).await;
     w.clock.set(t("2026-04-02T02:00:00Z"));
@@ -63,6 +63,12 @@ async fn a_cut_export_resumes_exactly_once_from_its_snapshot() {
         .expect("org rating");
     w.clock.set(t("2026-04-10T02:00:00Z"));
     let out = set(&w, &bupati, 0).await.expect("set");
+    (w, out)
+}
+
+#[tokio::test]
+async fn a_cut_export_resumes_exactly_once_from_its_snapshot() {
+    let (w, out) = first_quarter_set().await;
     let want: BTreeMap<String, String> = out
         .evaluations
         .iter()
@@ -225,17 +231,7 @@ async fn a_cut_export_resumes_exactly_once_from_its_snapshot() {
 
 #[tokio::test]
 async fn csv_scopes_and_refusals() {
-    let w = world(|cfg| cfg.finalize_interval = Duration::ZERO).await;
-    let bupati = emp(BUPATI);
-    w.clock.set(t("2026-02-10T02:00:00Z"));
-    report_all(&w, 0).await;
-    w.clock.set(t("2026-04-02T02:00:00Z"));
-    rate_all(&w, 0, 6).await;
-    org_rating(&w, &bupati, 0, pb::OrganizationPredikat::Istimewa)
-        .await
-        .expect("org rating");
-    w.clock.set(t("2026-04-10T02:00:00Z"));
-    set(&w, &bupati, 0).await.expect("set");
+    let (w, _) = first_quarter_set().await;
     w.clock.set(t("2026-04-11T02:00:00Z"));
 
     // CSV for HR staff, four results a message, cut after the first and resumed: one header.
@@ -311,7 +307,12 @@ async fn csv_scopes_and_refusals() {
     .await;
     assert_eq!(empty.len(), 1);
     assert!(empty[0].done && empty[0].results.is_empty() && !empty[0].cursor.is_empty());
-    let evl_admin = token("bkpsdm-evl", &[Role::Admin], std::slice::from_ref(&evl_unit), &[]);
+    let evl_admin = token(
+        "bkpsdm-evl",
+        &[Role::Admin],
+        std::slice::from_ref(&evl_unit),
+        &[],
+    );
     let e = export(&w, &evl_admin)
         .export_results(req(&w, "", 0))
         .await
