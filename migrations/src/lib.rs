@@ -3,6 +3,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
+
 mod m20261125_000001_master_data;
 mod m20261125_000002_audit;
 mod m20261125_000003_skp;
