@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod convert;
 pub mod employees;
 pub mod events;
+pub mod followup;
 pub mod org;
 pub mod periods;
 pub mod skp;

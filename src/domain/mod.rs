@@ -2,6 +2,7 @@
 
 pub mod assessment;
 pub mod curve;
+pub mod followup;
 pub mod nip;
 pub mod org;
 pub mod period;

@@ -9,6 +9,7 @@ pub mod calibration;
 pub mod cascade;
 pub mod employees;
 pub mod entities;
+pub mod followup;
 pub mod idempotency;
 pub mod org;
 pub mod outbox;
