@@ -34,17 +34,17 @@ const HEAD2: u32 = 3;
 const STAFF0: u32 = 10;
 const STAFF_N: usize = 10;
 
-fn emp(n: u32) -> String {
+pub(crate) fn emp(n: u32) -> String {
     token(&nip(n), &[Role::Employee], &[], &[])
 }
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("time")
         .with_timezone(&Utc)
 }
 
-fn reason(st: &tonic::Status) -> String {
+pub(crate) fn reason(st: &tonic::Status) -> String {
     st.get_error_details()
         .error_info()
         .map(|i| i.reason.clone())
@@ -62,7 +62,7 @@ fn sha(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn ts_of(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
+pub(crate) fn ts_of(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
     let t = t.as_ref().expect("timestamp");
     DateTime::from_timestamp(t.seconds, t.nanos as u32).expect("valid timestamp")
 }
@@ -102,7 +102,7 @@ impl World {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn assign(
+pub(crate) async fn assign(
     s: &TestServer,
     emp: &str,
     unit: &str,
@@ -127,7 +127,7 @@ async fn assign(
         .expect("assignment");
 }
 
-async fn plan(
+pub(crate) async fn plan(
     w_s: &TestServer,
     n: u32,
     employee: &str,
@@ -196,7 +196,7 @@ async fn plan(
     (skp, rhk, k, w)
 }
 
-async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
+pub(crate) async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
     SkpServiceClient::new(s.authed(Some(&emp(n))))
         .approve_skp(pb::ApproveSkpRequest {
             id: id.into(),

@@ -8,6 +8,7 @@ mod assessment;
 mod assignments;
 mod employees;
 mod events;
+mod followup;
 mod import;
 mod organization;
 mod plumbing;
