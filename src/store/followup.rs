@@ -27,7 +27,8 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TryInsertResult,
 };
 use serde_json::json;
 
@@ -40,7 +41,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::SkpRow;
-use super::{Store, lock_row, new_id};
+use super::{DbKind, Store, lock_row, new_id};
 use crate::domain::assessment::State;
 use crate::domain::followup::{
     self as rules, ActionStatus, DEFAULT_CONSEQUENCE_THRESHOLD, DEFAULT_CONSEQUENCE_YEARS,
@@ -547,6 +548,19 @@ impl Store {
         s: &SkpRow,
         settings: &FollowUpSettings,
     ) -> Result<()> {
+        // Two years of one employee may become FINAL in concurrent transactions (a sweep and an
+        // objection decision); each must see the other's FINAL once it committed, so the
+        // consequence check of one employee runs one at a time. PostgreSQL: a transaction-level
+        // advisory lock on the employee (taken last, after the SKP row lock, and nothing is
+        // locked after it, so no lock cycle); SQLite: the write transaction already serialises.
+        if self.kind() == DbKind::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                [format!("kinerja.followup:{}", s.employee_id).into()],
+            ))
+            .await?;
+        }
         let skps: HashMap<String, SkpRow> = skp::Entity::find()
             .filter(skp::Column::EmployeeId.eq(&s.employee_id))
             .all(txn)

@@ -105,9 +105,7 @@ async fn world(tweak: impl FnOnce(&mut kinerja::server::ServerConfig)) -> World 
             .create_unit(pb::CreateUnitRequest {
                 unit: Some(pb::Unit {
                     agency_id: agency.clone(),
-                    parent_id: parent
-                        .map(|p: usize| units[p].clone())
-                        .unwrap_or_default(),
+                    parent_id: parent.map(|p: usize| units[p].clone()).unwrap_or_default(),
                     code: code.into(),
                     name: format!("Unit {code}"),
                     ..Default::default()
@@ -124,13 +122,29 @@ async fn world(tweak: impl FnOnce(&mut kinerja::server::ServerConfig)) -> World 
     let bupati = s.employee(&agency, &nip(BUPATI), "Wali Kota").await;
     let head = s.employee(&agency, &nip(HEAD), "Kepala Bidang").await;
     assign(&s, &bupati.id, &root, "", "Wali Kota", Jpt).await;
-    assign(&s, &head.id, &bidang, &bupati.id, "Kepala Bidang", Administrator).await;
+    assign(
+        &s,
+        &head.id,
+        &bidang,
+        &bupati.id,
+        "Kepala Bidang",
+        Administrator,
+    )
+    .await;
     let mut staff = Vec::new();
     for i in 0..STAFF_N {
         let e = s
             .employee(&agency, &nip(staff_n(i)), &format!("Staf {i}"))
             .await;
-        assign(&s, &e.id, &bidang, &head.id, "Analis SDM Aparatur", Pelaksana).await;
+        assign(
+            &s,
+            &e.id,
+            &bidang,
+            &head.id,
+            "Analis SDM Aparatur",
+            Pelaksana,
+        )
+        .await;
         staff.push(e);
     }
     let mut years = Vec::new();
@@ -262,7 +276,11 @@ async fn finalize(w: &World) -> i32 {
         .finalized
 }
 
-async fn plans(w: &World, tok: &str, req: pb::ListDevelopmentPlansRequest) -> Vec<pb::DevelopmentPlan> {
+async fn plans(
+    w: &World,
+    tok: &str,
+    req: pb::ListDevelopmentPlansRequest,
+) -> Vec<pb::DevelopmentPlan> {
     w.follow(tok)
         .list_development_plans(req)
         .await
@@ -341,7 +359,12 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
     let deadline = close_year(
         &w,
         0,
-        &[(ATAS, ATAS), (SESUAI, SESUAI), (SESUAI, BAWAH), (BAWAH, SESUAI)],
+        &[
+            (ATAS, ATAS),
+            (SESUAI, SESUAI),
+            (SESUAI, BAWAH),
+            (BAWAH, SESUAI),
+        ],
     )
     .await;
     let objection = object(&w, 0, 3).await;
@@ -357,7 +380,10 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
     assert_eq!(p2.state, pb::DevelopmentPlanState::Draft as i32);
     assert_eq!(p2.predikat, pb::Predikat::Kurang as i32);
     assert!(p2.required);
-    assert_eq!((p2.year, p2.skp_id.as_str()), (2025, w.years[0].skps[2].as_str()));
+    assert_eq!(
+        (p2.year, p2.skp_id.as_str()),
+        (2025, w.years[0].skps[2].as_str())
+    );
     assert_eq!(p2.evaluation_period_id, w.years[0].annual);
 
     // The objection decided makes S3's result FINAL and opens its plan in the same transaction.
@@ -437,7 +463,11 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
     assert_eq!(flag.state, pb::FollowUpFlagState::Pending as i32);
     assert_eq!(flag.predikat, pb::Predikat::SangatBaik as i32);
     assert!(flag.annual && flag.year == 2025);
-    assert!(flags(&w, pb::FollowUpFlagKind::Consequence).await.is_empty());
+    assert!(
+        flags(&w, pb::FollowUpFlagKind::Consequence)
+            .await
+            .is_empty()
+    );
     // The employee sees their own flag; a colleague may not list it.
     let mine = w
         .follow(&w.staff_tok(0))
@@ -525,7 +555,11 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .get_development_plan(pb::GetDevelopmentPlanRequest { id: p2.id.clone() })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::PermissionDenied, "a colleague may not read it");
+    assert_eq!(
+        e.code(),
+        Code::PermissionDenied,
+        "a colleague may not read it"
+    );
     w.follow(&w.staff_tok(2))
         .get_development_plan(pb::GetDevelopmentPlanRequest { id: p2.id.clone() })
         .await
@@ -629,7 +663,11 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::PermissionDenied, "HR does not agree for them");
+    assert_eq!(
+        e.code(),
+        Code::PermissionDenied,
+        "HR does not agree for them"
+    );
     let p = w
         .follow(&head)
         .agree_development_plan(pb::AgreeDevelopmentPlanRequest {
@@ -641,19 +679,20 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .into_inner();
     assert_eq!(p.state, pb::DevelopmentPlanState::Agreed as i32);
     // The employee reports progress (the plan stays agreed) but may not move a target date.
-    let progress = |status: pb::DevelopmentActionStatus, pct: i32| pb::UpdateDevelopmentActionRequest {
-        plan_id: p2.id.clone(),
-        etag: String::new(),
-        action: Some(pb::DevelopmentAction {
-            id: training.clone(),
-            progress_percent: pct,
-            status: status as i32,
-            ..Default::default()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["progress_percent".into(), "status".into()],
-        }),
-    };
+    let progress =
+        |status: pb::DevelopmentActionStatus, pct: i32| pb::UpdateDevelopmentActionRequest {
+            plan_id: p2.id.clone(),
+            etag: String::new(),
+            action: Some(pb::DevelopmentAction {
+                id: training.clone(),
+                progress_percent: pct,
+                status: status as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["progress_percent".into(), "status".into()],
+            }),
+        };
     let p = w
         .follow(&w.staff_tok(2))
         .update_development_action(progress(pb::DevelopmentActionStatus::InProgress, 40))
@@ -696,7 +735,21 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .unwrap_err();
     assert_eq!(reason(&e), "PLAN_ACTIONS_OPEN");
 
-    // The training passes its target date unfinished: HR sees it, the sweeper announces it once.
+    // The training passes its target date unfinished: HR sees it, and the overdue sweepers of
+    // three replicas (same database, same clock) announce it exactly once.
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        replicas.push(
+            w.s.replica_with(
+                |cfg| {
+                    cfg.finalize_interval = Duration::ZERO;
+                    cfg.overdue_interval = Duration::from_millis(10);
+                },
+                Arc::new(w.clock.clone()),
+            )
+            .await,
+        );
+    }
     assert!(
         events(&w, &["plan.overdue"]).await.is_empty(),
         "nothing is overdue yet"
@@ -736,7 +789,10 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
     )
     .await;
     assert_eq!(
-        only_overdue.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        only_overdue
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
         [p2.id.as_str()]
     );
     let mut seen = Vec::new();
@@ -849,7 +905,9 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
-    let _ = &w.agency;
+    for r in replicas {
+        r.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -859,7 +917,12 @@ async fn two_consecutive_poor_annual_years_are_flagged_for_consequences() {
     let deadline = close_year(
         &w,
         0,
-        &[(SESUAI, BAWAH), (SESUAI, BAWAH), (BAWAH, BAWAH), (SESUAI, SESUAI)],
+        &[
+            (SESUAI, BAWAH),
+            (SESUAI, BAWAH),
+            (BAWAH, BAWAH),
+            (SESUAI, SESUAI),
+        ],
     )
     .await;
     let objection = object(&w, 0, 2).await;
@@ -874,13 +937,20 @@ async fn two_consecutive_poor_annual_years_are_flagged_for_consequences() {
     let deadline = close_year(
         &w,
         1,
-        &[(SESUAI, BAWAH), (SESUAI, SESUAI), (SESUAI, BAWAH), (SESUAI, BAWAH)],
+        &[
+            (SESUAI, BAWAH),
+            (SESUAI, SESUAI),
+            (SESUAI, BAWAH),
+            (SESUAI, BAWAH),
+        ],
     )
     .await;
     assert_eq!(pass(&w, deadline).await, 4);
     let cons = flags(&w, pb::FollowUpFlagKind::Consequence).await;
     assert_eq!(
-        cons.iter().map(|f| f.employee_id.as_str()).collect::<Vec<_>>(),
+        cons.iter()
+            .map(|f| f.employee_id.as_str())
+            .collect::<Vec<_>>(),
         [w.staff[0].id.as_str()],
         "KURANG twice: flagged; KURANG then BAIK, BAIK then KURANG: not; S2's 2025 is not FINAL yet"
     );
@@ -1003,8 +1073,24 @@ async fn the_consequence_rule_is_configurable() {
 
     // KURANG in 2025 and 2026: two years are not three.
     for (y, ratings) in [
-        (0, [(SESUAI, BAWAH), (SESUAI, SESUAI), (SESUAI, SESUAI), (ATAS, SESUAI)]),
-        (1, [(SESUAI, BAWAH), (SESUAI, SESUAI), (SESUAI, SESUAI), (ATAS, SESUAI)]),
+        (
+            0,
+            [
+                (SESUAI, BAWAH),
+                (SESUAI, SESUAI),
+                (SESUAI, SESUAI),
+                (ATAS, SESUAI),
+            ],
+        ),
+        (
+            1,
+            [
+                (SESUAI, BAWAH),
+                (SESUAI, SESUAI),
+                (SESUAI, SESUAI),
+                (ATAS, SESUAI),
+            ],
+        ),
     ] {
         let deadline = close_year(&w, y, &ratings).await;
         assert_eq!(pass(&w, deadline).await, 4);
