@@ -242,8 +242,8 @@ async fn todays<C: ConnectionTrait>(
         .collect())
 }
 
-/// Plans of agencies in one time zone.
-fn plans_in_zone(tz: TimeZone) -> sea_orm::sea_query::SelectStatement {
+/// Ids of the agencies in one time zone.
+fn agencies_in_zone(tz: TimeZone) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .column(agency::Column::Id)
         .from(agency::Entity)
@@ -265,7 +265,8 @@ fn overdue_actions(now: DateTime<Utc>) -> Condition {
                             .column(development_plan::Column::Id)
                             .from(development_plan::Entity)
                             .and_where(
-                                development_plan::Column::AgencyId.in_subquery(plans_in_zone(tz)),
+                                development_plan::Column::AgencyId
+                                    .in_subquery(agencies_in_zone(tz)),
                             )
                             .to_owned(),
                     ),

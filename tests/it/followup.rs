@@ -268,7 +268,11 @@ async fn pass(w: &World, deadline: DateTime<Utc>) -> i32 {
 }
 
 async fn finalize(w: &World) -> i32 {
-    w.calib()
+    finalize_on(&w.s).await
+}
+
+async fn finalize_on(s: &TestServer) -> i32 {
+    CalibrationServiceClient::new(s.authed(Some(&s.admin_token)))
         .finalize_expired_results(pb::FinalizeExpiredResultsRequest::default())
         .await
         .expect("finalize")
@@ -926,7 +930,26 @@ async fn two_consecutive_poor_annual_years_are_flagged_for_consequences() {
     )
     .await;
     let objection = object(&w, 0, 2).await;
-    assert_eq!(pass(&w, deadline).await, 3);
+    // Two replicas sweep at once: each result is finalised, and followed up, exactly once.
+    let replica =
+        w.s.replica_with(
+            |cfg| {
+                cfg.finalize_interval = Duration::ZERO;
+                cfg.overdue_interval = Duration::ZERO;
+            },
+            Arc::new(w.clock.clone()),
+        )
+        .await;
+    w.clock.set(deadline + chrono::Duration::seconds(1));
+    let (a, b) = tokio::join!(finalize_on(&w.s), finalize_on(&replica));
+    assert_eq!(a + b, 3);
+    replica.stop().await;
+    assert_eq!(
+        unit_plans(&w).await.len(),
+        2,
+        "S0 and S1; S2 waits for its objection"
+    );
+    assert_eq!(events(&w, &["plan.opened"]).await.len(), 2);
     assert!(
         flags(&w, pb::FollowUpFlagKind::Consequence)
             .await
