@@ -200,6 +200,18 @@ pub fn step(
     }
 }
 
+/// A plan is agreed to only once it holds at least one action.
+pub fn check_agreeable(actions: usize) -> Result<(), Refusal> {
+    if actions == 0 {
+        Err(Refusal {
+            reason: "PLAN_EMPTY",
+            message: "a development plan needs at least one action before it is agreed",
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// The state after an agreement: AGREED once both the employee and the assessor agreed.
 pub fn after_agreement(employee_agreed: bool, assessor_agreed: bool) -> PlanState {
     if employee_agreed && assessor_agreed {
@@ -290,6 +302,8 @@ mod tests {
                 "PLAN_COMPLETED"
             );
         }
+        assert_eq!(check_agreeable(0).unwrap_err().reason, "PLAN_EMPTY");
+        assert!(check_agreeable(1).is_ok());
         assert_eq!(after_agreement(true, false), Draft);
         assert_eq!(after_agreement(true, true), Agreed);
         for s in [Draft, Agreed, Completed] {

@@ -926,6 +926,7 @@ impl Store {
                 })
             }
             PlanOp::Agree(who) => {
+                rules::check_agreeable(actions.len()).map_err(|r| refusal(id, r))?;
                 match who {
                     Agreer::Employee => employee_agreed = Some(now),
                     Agreer::Assessor => assessor_agreed = Some(now),

@@ -593,6 +593,15 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
+    let e = w
+        .follow(&w.staff_tok(2))
+        .agree_development_plan(pb::AgreeDevelopmentPlanRequest {
+            id: p2.id.clone(),
+            etag: p2.etag.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), "PLAN_EMPTY", "nothing to agree to yet");
     let p = w
         .follow(&head)
         .update_development_plan(pb::UpdateDevelopmentPlanRequest {
