@@ -22,6 +22,7 @@ use crate::api::calibration::CalibrationApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
 use crate::api::export::ExportApi;
+use crate::api::followup::FollowUpApi;
 use crate::api::org::OrganizationApi;
 use crate::api::periods::PeriodApi;
 use crate::api::skp::SkpApi;
@@ -38,6 +39,7 @@ use crate::proto::v1::calibration_service_server::CalibrationServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::export_service_server::ExportServiceServer;
+use crate::proto::v1::follow_up_service_server::FollowUpServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
@@ -57,6 +59,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.AssessmentService",
     "kinerja.v1.CalibrationService",
     "kinerja.v1.ExportService",
+    "kinerja.v1.FollowUpService",
 ];
 
 /// Settings of a server.
@@ -89,6 +92,9 @@ pub struct ServerConfig {
     /// How often the sweeper makes FINAL the set results whose objection window passed
     /// (zero: never).
     pub finalize_interval: Duration,
+    /// How often the sweeper publishes `plan.overdue` for development actions past their
+    /// target date (zero: never).
+    pub overdue_interval: Duration,
 }
 
 /// Certificate files for TLS.
@@ -145,6 +151,7 @@ impl ServerConfig {
             watch_poll: Duration::from_millis(500),
             telemetry: TelemetryConfig::default(),
             finalize_interval: Duration::from_secs(60),
+            overdue_interval: Duration::from_secs(300),
         }
     }
 }
@@ -162,6 +169,7 @@ pub struct RunningServer {
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
     finalizer: JoinHandle<()>,
+    overdue: JoinHandle<()>,
     grace: Duration,
     telemetry: Option<TelemetryGuard>,
 }
@@ -183,6 +191,7 @@ impl RunningServer {
         self.health.abort();
         self.keys.abort();
         self.finalizer.abort();
+        self.overdue.abort();
         self.store.close().await;
         tracing::info!("server stopped");
         if let Some(t) = self.telemetry.take() {
@@ -307,6 +316,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let calibration = CalibrationServiceServer::new(CalibrationApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let followup = FollowUpServiceServer::new(FollowUpApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -348,7 +360,8 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(skp)
         .add_service(assessment)
         .add_service(calibration)
-        .add_service(export);
+        .add_service(export)
+        .add_service(followup);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));
@@ -359,6 +372,11 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         store.clone(),
         state.clock.clone(),
         cfg.finalize_interval,
+    ));
+    let overdue = tokio::spawn(notify_overdue(
+        store.clone(),
+        state.clock.clone(),
+        cfg.overdue_interval,
     ));
 
     tracing::info!(
@@ -378,6 +396,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         health,
         keys,
         finalizer,
+        overdue,
         grace: cfg.shutdown_grace,
         telemetry: Some(telemetry_guard),
     })
@@ -411,6 +430,25 @@ async fn finalize_expired(store: Store, clock: Arc<dyn Clock>, interval: Duratio
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "finalising expired results failed"),
+        }
+    }
+}
+
+/// Every `interval`, publishes `plan.overdue` for development actions that passed their target
+/// date unfinished (see `Store::notify_overdue`: once per action, safe on several replicas).
+async fn notify_overdue(store: Store, clock: Arc<dyn Clock>, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(interval).await;
+        let actor = crate::context::RequestContext::internal("kinerja/development-overdue").actor();
+        match store.notify_overdue(&actor, clock.now(), 1000).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(count = ids.len(), "development actions overdue (notified)")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "notifying overdue development actions failed"),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod employees;
 pub mod events;
 pub mod export;
+pub mod followup;
 pub mod org;
 pub mod periods;
 pub mod skp;

@@ -114,6 +114,36 @@ const CALIBRATION_READERS: &[Grant] = &[
     Scope("results:read"),
 ];
 
+/// Readers of development plans: the employee, the recorded assessor and their superior, admins
+/// of the unit, auditors, and service accounts with `followup:read`.
+const FOLLOWUP_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AssessorSuperiorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("followup:read"),
+];
+/// Who writes a development plan's content: the recorded assessor and admins of the unit.
+const FOLLOWUP_EDITORS: &[Grant] = &[AssessorOfTarget, AdminOfTarget, SystemAdmin];
+/// HR's view of flags and overdue actions: admins of the unit (or everything for system admins),
+/// auditors, service accounts with `followup:read`; the employee sees their own flags.
+const FOLLOWUP_HR_READERS: &[Grant] = &[
+    SelfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("followup:read"),
+];
+
+/// Full method path of a `kinerja.v1.FollowUpService` RPC.
+macro_rules! follow {
+    ($m:literal) => {
+        concat!("/kinerja.v1.FollowUpService/", $m)
+    };
+}
+
 /// Full method path of a `kinerja.v1.AssessmentService` RPC.
 macro_rules! assess {
     ($m:literal) => {
@@ -564,6 +594,74 @@ pub const POLICY: &[Rule] = &[
         rpc: calib!("ListCurveRuleSets"),
         access: Read,
         grants: &[Authenticated],
+    },
+    // Follow-up: plans and flags are authorized against the relations recorded on the SKP of
+    // the evaluation they follow up; listings against the employee, the unit or nothing.
+    Rule {
+        rpc: follow!("GetDevelopmentPlan"),
+        access: Read,
+        grants: FOLLOWUP_READERS,
+    },
+    Rule {
+        rpc: follow!("ListDevelopmentPlans"),
+        access: Read,
+        grants: FOLLOWUP_READERS,
+    },
+    Rule {
+        rpc: follow!("CreateDevelopmentPlan"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    Rule {
+        rpc: follow!("UpdateDevelopmentPlan"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    Rule {
+        rpc: follow!("AddDevelopmentAction"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    // The employee reports progress and status; the handler keeps the rest to the assessor.
+    Rule {
+        rpc: follow!("UpdateDevelopmentAction"),
+        access: Write,
+        grants: &[SelfTarget, AssessorOfTarget, AdminOfTarget, SystemAdmin],
+    },
+    Rule {
+        rpc: follow!("AgreeDevelopmentPlan"),
+        access: Write,
+        grants: &[SelfTarget, AssessorOfTarget],
+    },
+    Rule {
+        rpc: follow!("CompleteDevelopmentPlan"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    Rule {
+        rpc: follow!("ListOverdueDevelopmentActions"),
+        access: Read,
+        grants: &[AdminOfTarget, Auditor, SystemAdmin, Scope("followup:read")],
+    },
+    Rule {
+        rpc: follow!("ListFollowUpFlags"),
+        access: Read,
+        grants: FOLLOWUP_HR_READERS,
+    },
+    Rule {
+        rpc: follow!("DecideFollowUpFlag"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: follow!("GetFollowUpSettings"),
+        access: Read,
+        grants: &[Authenticated],
+    },
+    Rule {
+        rpc: follow!("UpdateFollowUpSettings"),
+        access: Write,
+        grants: UNIT_ADMINS,
     },
     // The load generator's no-op echo (`kinerja-bench`): exists only in `bench` builds and is
     // served only by the bench's echo server, so it can go through this same layer.
@@ -1833,6 +1931,265 @@ mod tests {
             NONE,
             calib!("ListCurveRuleSets"),
             true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("GetDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["followup:read"],
+            NONE,
+            follow!("GetDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            follow!("GetDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            follow!("GetDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("ListDevelopmentPlans"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            follow!("ListDevelopmentPlans"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            follow!("ListDevelopmentPlans"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("CreateDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("CreateDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("UpdateDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("UpdateDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            IN_SCOPE,
+            follow!("UpdateDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("AddDevelopmentAction"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            follow!("AddDevelopmentAction"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("UpdateDevelopmentAction"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            follow!("UpdateDevelopmentAction"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("AgreeDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("AgreeDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("AgreeDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            follow!("AgreeDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("CompleteDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("CompleteDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("ListOverdueDevelopmentActions"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["followup:read"],
+            NONE,
+            follow!("ListOverdueDevelopmentActions"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("ListOverdueDevelopmentActions"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            follow!("ListOverdueDevelopmentActions"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("ListFollowUpFlags"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("ListFollowUpFlags"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("ListFollowUpFlags"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("DecideFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            follow!("DecideFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("DecideFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            IN_SCOPE,
+            follow!("DecideFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            follow!("GetFollowUpSettings"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("UpdateFollowUpSettings"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            follow!("UpdateFollowUpSettings"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("UpdateFollowUpSettings"),
+            false,
         ),
         #[cfg(feature = "bench")]
         (

@@ -3,6 +3,7 @@
 pub mod assessment;
 pub mod curve;
 pub mod export;
+pub mod followup;
 pub mod nip;
 pub mod org;
 pub mod period;

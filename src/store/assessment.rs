@@ -1545,6 +1545,9 @@ impl Store {
             },
         )
         .await?;
+        // Follow-up (development plan, flags) in the same transaction as FINAL.
+        self.follow_up_final(&txn, actor, now, &s, &ev, Some(predikat))
+            .await?;
         self.commit_with_events(txn).await?;
         self.get_objection(id).await
     }

@@ -1123,6 +1123,10 @@ impl Store {
             },
         )
         .await?;
+        // Follow-up (development plan, flags) in the same transaction as FINAL.
+        let predikat = row.predikat.as_deref().and_then(Predikat::parse);
+        self.follow_up_final(&txn, actor, now, &s, &row, predikat)
+            .await?;
         self.commit_with_events(txn).await?;
         Ok(Some(row.id))
     }

@@ -10,6 +10,7 @@ pub mod cascade;
 pub mod employees;
 pub mod entities;
 pub mod export;
+pub mod followup;
 pub mod idempotency;
 pub mod org;
 pub mod outbox;

@@ -102,7 +102,7 @@ impl World {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn assign(
+pub(crate) async fn assign(
     s: &TestServer,
     emp: &str,
     unit: &str,
@@ -127,7 +127,7 @@ async fn assign(
         .expect("assignment");
 }
 
-async fn plan(
+pub(crate) async fn plan(
     w_s: &TestServer,
     n: u32,
     employee: &str,
@@ -196,7 +196,7 @@ async fn plan(
     (skp, rhk, k, w)
 }
 
-async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
+pub(crate) async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
     SkpServiceClient::new(s.authed(Some(&emp(n))))
         .approve_skp(pb::ApproveSkpRequest {
             id: id.into(),

@@ -9,6 +9,7 @@ mod assignments;
 mod employees;
 mod events;
 mod export;
+mod followup;
 mod import;
 mod organization;
 mod plumbing;
