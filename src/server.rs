@@ -23,6 +23,7 @@ use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
 use crate::api::org::OrganizationApi;
 use crate::api::periods::PeriodApi;
+use crate::api::reports::ReportApi;
 use crate::api::skp::SkpApi;
 use crate::auth::jwt::{Verifier, VerifierConfig};
 use crate::auth::layer::{AuthLayer, AuthSettings};
@@ -38,6 +39,7 @@ use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
+use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
 use crate::store::{DbConfig, Store};
 use crate::telemetry::db::{DbObserver, DbTarget};
@@ -54,6 +56,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.SkpService",
     "kinerja.v1.AssessmentService",
     "kinerja.v1.CalibrationService",
+    "kinerja.v1.ReportService",
 ];
 
 /// Settings of a server.
@@ -301,6 +304,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let calibration = CalibrationServiceServer::new(CalibrationApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let reports = ReportServiceServer::new(ReportApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -341,7 +347,8 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(periods)
         .add_service(skp)
         .add_service(assessment)
-        .add_service(calibration);
+        .add_service(calibration)
+        .add_service(reports);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));

@@ -7,6 +7,7 @@ mod m20261125_000001_master_data;
 mod m20261125_000002_audit;
 mod m20261125_000003_skp;
 mod m20261125_000004_assessment;
+mod m20261125_000006_report_indexes;
 mod m20261125_000010_outbox;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_audit::Migration),
             Box::new(m20261125_000003_skp::Migration),
             Box::new(m20261125_000004_assessment::Migration),
+            Box::new(m20261125_000006_report_indexes::Migration),
             Box::new(m20261125_000010_outbox::Migration),
         ]
     }

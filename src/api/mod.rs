@@ -10,6 +10,7 @@ pub mod employees;
 pub mod events;
 pub mod org;
 pub mod periods;
+pub mod reports;
 pub mod skp;
 
 use std::sync::Arc;
