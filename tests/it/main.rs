@@ -11,6 +11,7 @@ mod events;
 mod import;
 mod organization;
 mod plumbing;
+mod reports;
 mod security;
 mod skp;
 mod telemetry;
