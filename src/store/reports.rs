@@ -81,13 +81,24 @@ fn subtree_cte(q: &mut Sql, root: &str) -> String {
 
 /// Approved SKP of the evaluation period's year that overlap it (alias `s`).
 fn approved_in(q: &mut Sql, ep: &EvaluationPeriodRow) -> String {
-    let (period, end, start) = (
-        q.p(ep.period_id.clone()),
-        q.p(ep.end_date),
-        q.p(ep.start_date),
-    );
+    let period = q.p(ep.period_id.clone());
+    approved_overlapping(q, ep, &format!("s.period_id = {period}"))
+}
+
+/// The SKP's period compared in a form no index serves (`s.period_id || ''`): in a subquery
+/// per employee the planner must then use the employee index (a handful of rows) instead of the
+/// period index (every SKP of the year), which SQLite would otherwise prefer without statistics.
+/// The evaluation period of evaluations and realisasi is compared the same way there, so they are
+/// reached through their SKP, not scanned by period once per employee.
+fn same_period_by_employee(q: &mut Sql, ep: &EvaluationPeriodRow) -> String {
+    let period = q.p(ep.period_id.clone());
+    format!("s.period_id || '' = {period}")
+}
+
+fn approved_overlapping(q: &mut Sql, ep: &EvaluationPeriodRow, period: &str) -> String {
+    let (end, start) = (q.p(ep.end_date), q.p(ep.start_date));
     format!(
-        "s.period_id = {period} AND s.approved_at IS NOT NULL \
+        "{period} AND s.approved_at IS NOT NULL \
          AND s.state IN ('DISETUJUI', 'DITUTUP') \
          AND s.start_date <= {end} AND s.end_date >= {start}"
     )
@@ -536,10 +547,11 @@ impl Store {
         let flags_cte = |q: &mut Sql| -> String {
             let cte = subtree_cte(q, unit_id);
             let (e1, e2) = (q.p(ep.end_date), q.p(ep.end_date));
-            let approved = approved_in(q, &ep);
-            let (p2, ep2) = (q.p(ep.period_id.clone()), q.p(ep.id.clone()));
-            let (p3, ep3) = (q.p(ep.period_id.clone()), q.p(ep.id.clone()));
-            let (p4, ep4) = (q.p(ep.period_id.clone()), q.p(ep.id.clone()));
+            let p1 = same_period_by_employee(q, &ep);
+            let approved = approved_overlapping(q, &ep, &p1);
+            let (p2, ep2) = (same_period_by_employee(q, &ep), q.p(ep.id.clone()));
+            let (p3, ep3) = (same_period_by_employee(q, &ep), q.p(ep.id.clone()));
+            let (p4, ep4) = (same_period_by_employee(q, &ep), q.p(ep.id.clone()));
             format!(
                 "{cte}, pop AS ( \
                    SELECT a.employee_id AS eid, MIN(a.unit_id) AS unit_id \
@@ -552,18 +564,18 @@ impl Store {
                      CASE WHEN EXISTS (SELECT 1 FROM skps s WHERE s.employee_id = pop.eid \
                        AND {approved}) THEN 1 ELSE 0 END AS has_skp, \
                      CASE WHEN EXISTS (SELECT 1 FROM skps s JOIN realisasi r ON r.skp_id = s.id \
-                       WHERE s.employee_id = pop.eid AND s.period_id = {p2} \
-                       AND r.evaluation_period_id = {ep2}) THEN 1 ELSE 0 END AS has_real, \
+                       WHERE s.employee_id = pop.eid AND {p2} \
+                       AND r.evaluation_period_id || '' = {ep2}) THEN 1 ELSE 0 END AS has_real, \
                      CASE WHEN EXISTS (SELECT 1 FROM skps s \
                        JOIN skp_evaluations e ON e.skp_id = s.id \
-                       WHERE s.employee_id = pop.eid AND s.period_id = {p3} \
-                       AND e.evaluation_period_id = {ep3} AND e.state <> 'TERBUKA') \
+                       WHERE s.employee_id = pop.eid AND {p3} \
+                       AND e.evaluation_period_id || '' = {ep3} AND e.state <> 'TERBUKA') \
                        THEN 1 ELSE 0 END AS rated, \
                      CASE WHEN EXISTS (SELECT 1 FROM skps s \
                        JOIN skp_evaluations e ON e.skp_id = s.id \
                        JOIN objections o ON o.evaluation_id = e.id \
-                       WHERE s.employee_id = pop.eid AND s.period_id = {p4} \
-                       AND e.evaluation_period_id = {ep4} AND o.state = 'DIAJUKAN') \
+                       WHERE s.employee_id = pop.eid AND {p4} \
+                       AND e.evaluation_period_id || '' = {ep4} AND o.state = 'DIAJUKAN') \
                        THEN 1 ELSE 0 END AS pending \
                    FROM pop \
                  )"
@@ -672,24 +684,33 @@ impl Store {
             after = format!("WHERE (emp.name > {n1} OR (emp.name = {n2} AND emp.id > {i}))");
         }
         let limit = q.p(page.fetch_limit() as i64);
+        // `agg` is small (assessor x unit x predikat) and read several times: materialised once.
         let sql = format!(
-            "{cte}, res AS ( \
-               SELECT s.assessor_id AS aid, s.unit_id AS uid, e.predikat AS p \
+            "{cte}, agg AS MATERIALIZED ( \
+               SELECT s.assessor_id AS aid, s.unit_id AS uid, e.predikat AS p, COUNT(*) AS n \
                FROM skps s JOIN scope ON scope.id = s.unit_id \
                JOIN skp_evaluations e ON e.skp_id = s.id AND e.evaluation_period_id = {epp} \
                WHERE s.period_id = {period} AND e.state IN ('DITETAPKAN', 'FINAL') \
                  AND s.assessor_id IS NOT NULL AND e.predikat IS NOT NULL \
+               GROUP BY s.assessor_id, s.unit_id, e.predikat \
              ), pg AS ( \
-               SELECT DISTINCT res.aid AS aid, emp.name AS name \
-               FROM res JOIN employees emp ON emp.id = res.aid {after} \
-               ORDER BY emp.name, res.aid LIMIT {limit} \
-             ), au AS (SELECT DISTINCT aid, uid FROM res) \
-             SELECT 'OWN' AS kind, pg.aid AS aid, pg.name AS name, res.p AS p, COUNT(*) AS n \
-               FROM pg JOIN res ON res.aid = pg.aid GROUP BY pg.aid, pg.name, res.p \
+               SELECT DISTINCT agg.aid AS aid, emp.name AS name \
+               FROM agg JOIN employees emp ON emp.id = agg.aid {after} \
+               ORDER BY emp.name, agg.aid LIMIT {limit} \
+             ), au AS ( \
+               SELECT DISTINCT agg.aid AS aid, agg.uid AS uid FROM agg JOIN pg ON pg.aid = agg.aid \
+             ), ud AS ( \
+               SELECT uid, p, SUM(n) AS n FROM agg WHERE uid IN (SELECT uid FROM au) \
+               GROUP BY uid, p \
+             ) \
+             SELECT 'OWN' AS kind, pg.aid AS aid, pg.name AS name, agg.p AS p, \
+               CAST(SUM(agg.n) AS BIGINT) AS n \
+               FROM pg JOIN agg ON agg.aid = pg.aid GROUP BY pg.aid, pg.name, agg.p \
              UNION ALL \
-             SELECT 'UNIT' AS kind, pg.aid AS aid, pg.name AS name, r2.p AS p, COUNT(*) AS n \
-               FROM pg JOIN au ON au.aid = pg.aid JOIN res r2 ON r2.uid = au.uid \
-               GROUP BY pg.aid, pg.name, r2.p"
+             SELECT 'UNIT' AS kind, pg.aid AS aid, pg.name AS name, ud.p AS p, \
+               CAST(SUM(ud.n) AS BIGINT) AS n \
+               FROM pg JOIN au ON au.aid = pg.aid JOIN ud ON ud.uid = au.uid \
+               GROUP BY pg.aid, pg.name, ud.p"
         );
         let rows = self.conn().query_all_raw(q.statement(sql)).await?;
         let mut by: HashMap<String, AssessorRow> = HashMap::new();

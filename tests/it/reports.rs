@@ -643,32 +643,51 @@ impl Rng {
     }
 }
 
-/// Multi-row INSERTs of `rows` into `table`, in statements of at most ~30,000 parameters.
+/// A value as an SQL literal (the generated data holds no quotes). Timestamps are written as the
+/// database driver writes bound values (RFC 3339 with `+00:00`), so comparisons with bound values
+/// work on SQLite's text columns too.
+fn lit(v: &Value) -> String {
+    match v {
+        Value::String(Some(s)) => format!("'{}'", s.as_str()),
+        Value::Bool(Some(b)) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        Value::Int(Some(i)) => i.to_string(),
+        Value::BigInt(Some(i)) => i.to_string(),
+        Value::Double(Some(f)) => format!("{f:?}"),
+        Value::ChronoDate(Some(d)) => format!("'{}'", d.format("%Y-%m-%d")),
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            format!(
+                "'{}'",
+                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+            )
+        }
+        Value::String(None)
+        | Value::Bool(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::Double(None)
+        | Value::ChronoDate(None)
+        | Value::ChronoDateTimeUtc(None) => "NULL".to_owned(),
+        other => panic!("no literal for {other:?}"),
+    }
+}
+
+/// Multi-row INSERTs of `rows` into `table`, 2,000 rows per statement, as literals (binding
+/// hundreds of thousands of parameters costs more than the inserts themselves in a debug build).
 async fn bulk_insert(db: &DatabaseConnection, table: &str, cols: &[&str], rows: Vec<Vec<Value>>) {
     let backend = db.get_database_backend();
-    let per = (30_000 / cols.len()).max(1);
-    for chunk in rows.chunks(per) {
+    for chunk in rows.chunks(2000) {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
-        let mut values = Vec::with_capacity(chunk.len() * cols.len());
         for (ri, row) in chunk.iter().enumerate() {
             assert_eq!(row.len(), cols.len(), "{table}: row width");
             if ri > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            for ci in 0..cols.len() {
-                if ci > 0 {
-                    sql.push_str(", ");
-                }
-                values.push(row[ci].clone());
-                match backend {
-                    DbBackend::Postgres => sql.push_str(&format!("${}", values.len())),
-                    _ => sql.push('?'),
-                }
-            }
+            let cells: Vec<String> = row.iter().map(lit).collect();
+            sql.push_str(&cells.join(", "));
             sql.push(')');
         }
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        db.execute_raw(Statement::from_string(backend, sql))
             .await
             .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
     }
@@ -694,6 +713,8 @@ const ASSESSORS_PER_UNIT: usize = 5;
 #[tokio::test]
 async fn reports_on_100k_synthetic_results_stay_correct() {
     use pb::CompletionStatus as C;
+    let clock0 = std::time::Instant::now();
+    let lap = |what: &str| eprintln!("{what}: {:?}", clock0.elapsed());
     let now = t("2026-04-20T00:00:00Z");
     let clock = kinerja::clock::ManualClock::new(now);
     let s = TestServer::start_with(|_| {}, std::sync::Arc::new(clock.clone())).await;
@@ -990,6 +1011,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         }
         facts.push(fact);
     }
+    lap("generated");
     bulk_insert(
         &db,
         "employees",
@@ -1008,6 +1030,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         emps,
     )
     .await;
+    lap("assignments");
     bulk_insert(
         &db,
         "assignments",
@@ -1027,6 +1050,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         posts,
     )
     .await;
+    lap("skps");
     bulk_insert(
         &db,
         "skps",
@@ -1059,6 +1083,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         skps,
     )
     .await;
+    lap("skp_rhk");
     bulk_insert(
         &db,
         "skp_rhk",
@@ -1109,6 +1134,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         reals,
     )
     .await;
+    lap("skp_evaluations");
     bulk_insert(
         &db,
         "skp_evaluations",
@@ -1127,6 +1153,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         evals,
     )
     .await;
+    lap("objections");
     bulk_insert(
         &db,
         "objections",
@@ -1148,6 +1175,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     )
     .await;
     db.close().await.ok();
+    lap("inserted");
 
     // Distribution of the whole province and per child, across pages of 3.
     let admin = s.admin_token.clone();
@@ -1169,6 +1197,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         .await
         .unwrap();
     assert_eq!(got(&one.total), want_child[3]);
+    lap("distribution");
 
     // Completion: totals of the province; the list of one bidang, paged, per employee.
     let want_flags = |f: &(usize, bool, bool, bool, bool)| -> Vec<i32> {
@@ -1209,6 +1238,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     assert_eq!(rep.not_rated, n(&|f| !f.3));
     assert_eq!(rep.objection_pending, n(&|f| f.4));
     assert_eq!(rep.complete, n(&|f| f.1 && f.2 && f.3 && !f.4));
+    lap("completion totals");
     let target_unit = 17usize; // a grandchild
     let (uid, _) = &sub_units[target_unit];
     let (_, entries) = completion(&s, &admin, uid, &ep.id, C::Unspecified, 250).await;
@@ -1225,6 +1255,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     assert_eq!(got_entries.len(), entries.len());
     assert_eq!(got_entries, want_entries);
 
+    lap("completion list");
     // Assessor statistics of one child (its own unit and ten bidang), paged.
     let child = 4usize;
     let list = assessors(&s, &admin, &format!("u-{child:02}"), &ep.id, 7).await;
@@ -1259,5 +1290,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
             lenient
         );
     }
+    lap("assessors");
     s.stop().await;
 }
