@@ -671,10 +671,51 @@ fn lit(v: &Value) -> String {
     }
 }
 
-/// Multi-row INSERTs of `rows` into `table`, 2,000 rows per statement, as literals (binding
-/// hundreds of thousands of parameters costs more than the inserts themselves in a debug build).
+/// A value as a CSV cell of PostgreSQL's `COPY` (an empty unquoted cell is NULL).
+fn csv(v: &Value) -> String {
+    match v {
+        Value::String(Some(s)) => format!("\"{}\"", s.as_str().replace('"', "\"\"")),
+        _ => {
+            let l = lit(v);
+            if l == "NULL" {
+                String::new()
+            } else {
+                l.trim_matches('\'').to_owned()
+            }
+        }
+    }
+}
+
+/// Inserts `rows` into `table`: `COPY ... FROM STDIN` on PostgreSQL, multi-row INSERTs of
+/// 2,000 literal rows on SQLite (binding hundreds of thousands of parameters costs more than
+/// the inserts themselves in a debug build).
 async fn bulk_insert(db: &DatabaseConnection, table: &str, cols: &[&str], rows: Vec<Vec<Value>>) {
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        use sea_orm::sqlx::postgres::PgPoolCopyExt;
+        let mut data = String::new();
+        for row in &rows {
+            assert_eq!(row.len(), cols.len(), "{table}: row width");
+            let cells: Vec<String> = row.iter().map(csv).collect();
+            data.push_str(&cells.join(","));
+            data.push('\n');
+        }
+        let mut copy = db
+            .get_postgres_connection_pool()
+            .copy_in_raw(&format!(
+                "COPY {table} ({}) FROM STDIN WITH (FORMAT csv)",
+                cols.join(", ")
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("copy into {table}: {e}"));
+        copy.send(data.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("copy into {table}: {e}"));
+        copy.finish()
+            .await
+            .unwrap_or_else(|e| panic!("copy into {table}: {e}"));
+        return;
+    }
     for chunk in rows.chunks(2000) {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
         for (ri, row) in chunk.iter().enumerate() {
@@ -1011,7 +1052,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         }
         facts.push(fact);
     }
-    lap("generated");
     bulk_insert(
         &db,
         "employees",
@@ -1030,7 +1070,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         emps,
     )
     .await;
-    lap("assignments");
     bulk_insert(
         &db,
         "assignments",
@@ -1050,7 +1089,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         posts,
     )
     .await;
-    lap("skps");
     bulk_insert(
         &db,
         "skps",
@@ -1083,7 +1121,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         skps,
     )
     .await;
-    lap("skp_rhk");
     bulk_insert(
         &db,
         "skp_rhk",
@@ -1134,7 +1171,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         reals,
     )
     .await;
-    lap("skp_evaluations");
     bulk_insert(
         &db,
         "skp_evaluations",
@@ -1153,7 +1189,6 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         evals,
     )
     .await;
-    lap("objections");
     bulk_insert(
         &db,
         "objections",
