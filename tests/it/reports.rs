@@ -746,6 +746,10 @@ fn none_ts() -> Value {
     Value::ChronoDateTimeUtc(None)
 }
 
+/// Completion facts of one synthetic employee: unit index, approved SKP, realisasi, rated,
+/// objection pending.
+type Facts = (usize, bool, bool, bool, bool);
+
 const CHILDREN: usize = 10;
 const GRANDCHILDREN: usize = 10;
 const EMPLOYEES: usize = 100_000;
@@ -846,7 +850,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     let mut want_total = Want::default();
     let mut want_child: Vec<Want> = vec![Want::default(); CHILDREN];
     // completion facts per employee: (unit index, has_skp, has_real, rated, pending)
-    let mut facts: Vec<(usize, bool, bool, bool, bool)> = Vec::with_capacity(EMPLOYEES);
+    let mut facts: Vec<Facts> = Vec::with_capacity(EMPLOYEES);
     // predikat counts of set/FINAL results per assessor and per unit
     let mut by_assessor: BTreeMap<String, [i32; 5]> = BTreeMap::new();
     let mut by_unit: HashMap<usize, [i32; 5]> = HashMap::new();
@@ -1235,7 +1239,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     lap("distribution");
 
     // Completion: totals of the province; the list of one bidang, paged, per employee.
-    let want_flags = |f: &(usize, bool, bool, bool, bool)| -> Vec<i32> {
+    let want_flags = |f: &Facts| -> Vec<i32> {
         let mut v = Vec::new();
         if !f.1 {
             v.push(C::NoApprovedSkp as i32);
@@ -1264,9 +1268,7 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         .await
         .expect("completion")
         .into_inner();
-    let n = |p: &dyn Fn(&(usize, bool, bool, bool, bool)) -> bool| {
-        facts.iter().filter(|f| p(f)).count() as i32
-    };
+    let n = |p: &dyn Fn(&Facts) -> bool| facts.iter().filter(|f| p(f)).count() as i32;
     assert_eq!(rep.employees, EMPLOYEES as i32);
     assert_eq!(rep.no_approved_skp, n(&|f| !f.1));
     assert_eq!(rep.no_realisasi, n(&|f| !f.2));
