@@ -847,6 +847,8 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     let (mut emps, mut posts, mut skps, mut evals, mut objs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut rhks, mut inds, mut reals) = (Vec::new(), Vec::new(), Vec::new());
+    // indicators: (checked, always at target, never evidenced)
+    let mut want_ind = (0, 0, 0);
     let mut want_total = Want::default();
     let mut want_child: Vec<Want> = vec![Want::default(); CHILDREN];
     // completion facts per employee: (unit index, has_skp, has_real, rated, pending)
@@ -962,13 +964,20 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
                         v(sid.clone()),
                         v(iid),
                         v(ep.id.clone()),
-                        v(3.0f64),
+                        v(if i % 2 == 0 { 12.0f64 } else { 3.0 }),
                         v("Laporan"),
-                        v("[]"),
+                        v(if i % 3 == 0 {
+                            r#"[{"description":"Laporan","sha256":"ab"}]"#
+                        } else {
+                            "[]"
+                        }),
                         v(created),
                         v(created),
                     ]);
                     fact.2 = true;
+                    want_ind.0 += 1;
+                    want_ind.1 += i32::from(i % 2 == 0);
+                    want_ind.2 += i32::from(i % 3 != 0);
                 }
                 // State: 0 none, 1 TERBUKA, 2 DINILAI, 3 set (window runs), 4 set (window
                 // passed: FINAL for readers), 5 stored FINAL.
@@ -1328,5 +1337,37 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         );
     }
     lap("assessors");
+
+    // Indicator quality of the province: 12 of 12 reached the target, 3 did not; a third
+    // carries evidence.
+    let iq = reports(&s, &admin)
+        .list_indicator_quality(pb::ListIndicatorQualityRequest {
+            unit_id: root.clone(),
+            evaluation_period_id: ep.id.clone(),
+            flag: pb::IndicatorFlag::AlwaysAtTarget as i32,
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("indicator quality")
+        .into_inner();
+    assert_eq!(
+        (
+            iq.indicators_checked,
+            iq.always_at_target,
+            iq.never_evidenced
+        ),
+        want_ind
+    );
+    assert_eq!(iq.indicators.len(), 100);
+    for i in &iq.indicators {
+        let n: usize = i.indicator_id[2..].parse().expect("synthetic id");
+        assert_eq!(n % 2, 0, "{}", i.indicator_id);
+        let never = i
+            .flags
+            .contains(&(pb::IndicatorFlag::NeverEvidenced as i32));
+        assert_eq!(never, n % 3 != 0, "{}", i.indicator_id);
+    }
+    lap("indicators");
     s.stop().await;
 }
