@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kinerja::auth::Role;
 use kinerja::proto::v1 as pb;
 use kinerja::proto::v1::report_service_client::ReportServiceClient;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value,
+};
 use tonic::Code;
 
 use crate::assessment::{
@@ -716,6 +718,7 @@ async fn bulk_insert(db: &DatabaseConnection, table: &str, cols: &[&str], rows: 
             .unwrap_or_else(|e| panic!("copy into {table}: {e}"));
         return;
     }
+    let txn = db.begin().await.expect("begin");
     for chunk in rows.chunks(2000) {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
         for (ri, row) in chunk.iter().enumerate() {
@@ -728,10 +731,11 @@ async fn bulk_insert(db: &DatabaseConnection, table: &str, cols: &[&str], rows: 
             sql.push_str(&cells.join(", "));
             sql.push(')');
         }
-        db.execute_raw(Statement::from_string(backend, sql))
+        txn.execute_raw(Statement::from_string(backend, sql))
             .await
             .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
     }
+    txn.commit().await.expect("commit");
 }
 
 fn v<T: Into<Value>>(x: T) -> Value {
