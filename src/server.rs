@@ -25,6 +25,7 @@ use crate::api::export::ExportApi;
 use crate::api::followup::FollowUpApi;
 use crate::api::org::OrganizationApi;
 use crate::api::periods::PeriodApi;
+use crate::api::reports::ReportApi;
 use crate::api::skp::SkpApi;
 use crate::auth::jwt::{Verifier, VerifierConfig};
 use crate::auth::layer::{AuthLayer, AuthSettings};
@@ -42,6 +43,7 @@ use crate::proto::v1::export_service_server::ExportServiceServer;
 use crate::proto::v1::follow_up_service_server::FollowUpServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
+use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
 use crate::store::{DbConfig, Store};
 use crate::telemetry::db::{DbObserver, DbTarget};
@@ -60,6 +62,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.CalibrationService",
     "kinerja.v1.ExportService",
     "kinerja.v1.FollowUpService",
+    "kinerja.v1.ReportService",
 ];
 
 /// Settings of a server.
@@ -319,6 +322,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let followup = FollowUpServiceServer::new(FollowUpApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let reports = ReportServiceServer::new(ReportApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -361,7 +367,8 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(assessment)
         .add_service(calibration)
         .add_service(export)
-        .add_service(followup);
+        .add_service(followup)
+        .add_service(reports);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));

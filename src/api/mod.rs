@@ -12,6 +12,7 @@ pub mod export;
 pub mod followup;
 pub mod org;
 pub mod periods;
+pub mod reports;
 pub mod skp;
 
 use std::sync::Arc;

@@ -144,6 +144,34 @@ macro_rules! follow {
     };
 }
 
+/// Readers of the reports on a unit subtree (authorized against the unit's leader on the
+/// period's last day): the leader, the leader one level up, admins of the unit, auditors,
+/// system admins and services with `reports:read`.
+const UNIT_REPORT_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("reports:read"),
+];
+/// Readers of an employee's history of results: the employee alone among employees, admins of
+/// their unit, auditors, system admins and services with `reports:read`.
+const HISTORY_REPORT_READERS: &[Grant] = &[
+    SelfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("reports:read"),
+];
+
+/// Full method path of a `kinerja.v1.ReportService` RPC.
+macro_rules! report {
+    ($m:literal) => {
+        concat!("/kinerja.v1.ReportService/", $m)
+    };
+}
+
 /// Full method path of a `kinerja.v1.AssessmentService` RPC.
 macro_rules! assess {
     ($m:literal) => {
@@ -574,6 +602,32 @@ pub const POLICY: &[Rule] = &[
         rpc: calib!("FinalizeExpiredResults"),
         access: Write,
         grants: UNIT_ADMINS,
+    },
+    // Reports: read-only.
+    Rule {
+        rpc: report!("GetDistributionReport"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("ListEmployeeHistory"),
+        access: Read,
+        grants: HISTORY_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("GetCompletionReport"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("ListAssessorStatistics"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("ListIndicatorQuality"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
     },
     Rule {
         rpc: calib!("GetAssessmentSettings"),
@@ -2189,6 +2243,294 @@ mod tests {
             &[],
             SELF,
             follow!("UpdateFollowUpSettings"),
+            false,
+        ),
+        // Reports.
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("GetDistributionReport"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("GetDistributionReport"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("GetDistributionReport"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("GetCompletionReport"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("GetCompletionReport"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("GetCompletionReport"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("ListAssessorStatistics"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("ListAssessorStatistics"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("ListAssessorStatistics"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("ListIndicatorQuality"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("ListIndicatorQuality"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("ListIndicatorQuality"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("ListEmployeeHistory"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("ListEmployeeHistory"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("ListEmployeeHistory"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("ListEmployeeHistory"),
             false,
         ),
         #[cfg(feature = "bench")]

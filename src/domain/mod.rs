@@ -8,5 +8,6 @@ pub mod nip;
 pub mod org;
 pub mod period;
 pub mod rating;
+pub mod report;
 pub mod skp;
 pub mod text;

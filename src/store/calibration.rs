@@ -30,13 +30,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::assessment::{
-    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
-    load_docs, objection_of, state_of,
+    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, ObjectionRow,
+    effective, find_period, load_docs, objection_of, state_of,
 };
 use super::audit::{Actor, Change};
 use super::entities::{
     agency, assessment_setting, assignment, calibration_exception, curve_rule_set, employee,
-    evaluation_period_lock, org_rating, performance_period, skp, skp_evaluation, unit,
+    evaluation_period_lock, objection, org_rating, performance_period, skp, skp_evaluation, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
@@ -299,13 +299,24 @@ pub(crate) async fn group<C: ConnectionTrait>(
         .into_iter()
         .map(|e| (e.id, e.name))
         .collect();
+    // The objections of the members' evaluations, in one query (not one per member).
+    let eval_ids: Vec<String> = rows.values().map(|r| r.id.clone()).collect();
+    let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
+    for chunk in eval_ids.chunks(500) {
+        for o in objection::Entity::find()
+            .filter(objection::Column::EvaluationId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            objections.insert(o.evaluation_id.clone(), o);
+        }
+    }
     let mut out = Vec::with_capacity(skps.len());
     for s in skps {
         let row = rows.remove(&s.id);
         let (state, predikat) = match &row {
             Some(r) => {
-                let obj = objection_of(db, &r.id).await?;
-                let (st, _, _) = effective(r, obj.as_ref(), now)?;
+                let (st, _, _) = effective(r, objections.get(&r.id), now)?;
                 let p = match st {
                     State::Terbuka => None,
                     _ => r.predikat.as_deref().and_then(Predikat::parse),

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod org;
 pub mod outbox;
 pub mod periods;
+pub mod reports;
 pub mod skp;
 
 use std::sync::Arc;

@@ -51,7 +51,7 @@ pub(crate) fn reason(st: &tonic::Status) -> String {
         .unwrap_or_default()
 }
 
-fn fields(st: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(st: &tonic::Status) -> Vec<String> {
     st.get_error_details()
         .bad_request()
         .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
@@ -90,7 +90,7 @@ impl World {
     pub(crate) fn calib(&self, tok: &str) -> CalibrationServiceClient<Authed> {
         CalibrationServiceClient::new(self.s.authed(Some(tok)))
     }
-    fn skp(&self, tok: &str) -> SkpServiceClient<Authed> {
+    pub(crate) fn skp(&self, tok: &str) -> SkpServiceClient<Authed> {
         SkpServiceClient::new(self.s.authed(Some(tok)))
     }
     pub(crate) fn ep(&self, q: usize) -> String {
@@ -328,7 +328,7 @@ pub(crate) async fn world(tweak: impl FnOnce(&mut kinerja::server::ServerConfig)
     }
 }
 
-fn evidence(i: usize, q: usize) -> Vec<pb::Evidence> {
+pub(crate) fn evidence(i: usize, q: usize) -> Vec<pb::Evidence> {
     vec![pb::Evidence {
         url: format!("https://arsip.maroskab.go.id/bukti/{q}/{i}.pdf"),
         sha256: sha(&format!("bukti {q} {i}")),
@@ -337,7 +337,7 @@ fn evidence(i: usize, q: usize) -> Vec<pb::Evidence> {
     }]
 }
 
-fn realisasi_req(
+pub(crate) fn realisasi_req(
     ind: &str,
     ep: &str,
     value: f64,

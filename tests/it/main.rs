@@ -13,6 +13,7 @@ mod followup;
 mod import;
 mod organization;
 mod plumbing;
+mod reports;
 mod security;
 mod skp;
 mod telemetry;
