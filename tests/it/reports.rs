@@ -10,10 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use kinerja::auth::Role;
 use kinerja::proto::v1 as pb;
+use kinerja::proto::v1::export_service_client::ExportServiceClient;
 use kinerja::proto::v1::report_service_client::ReportServiceClient;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value,
 };
+use tokio_stream::StreamExt;
 use tonic::Code;
 
 use crate::assessment::{
@@ -855,6 +857,8 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
     let mut want_ind = (0, 0, 0);
     let mut want_total = Want::default();
     let mut want_child: Vec<Want> = vec![Want::default(); CHILDREN];
+    // set and FINAL results as an export shows them: evaluation id -> (state, predikat)
+    let mut want_export: BTreeMap<String, (i32, i32)> = BTreeMap::new();
     // completion facts per employee: (unit index, has_skp, has_real, rated, pending)
     let mut facts: Vec<Facts> = Vec::with_capacity(EMPLOYEES);
     // predikat counts of set/FINAL results per assessor and per unit
@@ -1026,6 +1030,8 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
                             none_text()
                         },
                         if st >= 3 { v("ISTIMEWA") } else { none_text() },
+                        if st >= 3 { v(created) } else { none_ts() },
+                        if st == 5 { v(past) } else { none_ts() },
                     ]);
                     if pending {
                         objs.push(vec![
@@ -1055,6 +1061,9 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
                     _ => pb::EvaluationState::Final as i32,
                 };
                 let pv = p as i32 + 1;
+                if st >= 3 {
+                    want_export.insert(format!("v-{i:06}"), (shown, pv));
+                }
                 want_total.add(shown, pv, exc);
                 want_child[*child].add(shown, pv, exc);
                 if st >= 3 {
@@ -1202,6 +1211,8 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
             "objection_deadline",
             "calibration_exception_id",
             "org_rating",
+            "set_at",
+            "final_at",
         ],
         evals,
     )
@@ -1373,5 +1384,55 @@ async fn reports_on_100k_synthetic_results_stay_correct() {
         assert_eq!(never, !n.is_multiple_of(3), "{}", i.indicator_id);
     }
     lap("indicators");
+
+    // The payroll export of the province, 5,000 results a message, cut after two messages and
+    // resumed from the last cursor: every set or FINAL result exactly once, in the state and
+    // with the predikat readers see.
+    let payroll = token("svc-tpp", &[Role::Service], &[], &["results:read"]);
+    let mut ex = ExportServiceClient::new(s.authed(Some(&payroll)));
+    let export_req = |cursor: String| pb::ExportResultsRequest {
+        evaluation_period_id: ep.id.clone(),
+        batch_size: 5000,
+        cursor,
+        ..Default::default()
+    };
+    let mut seen: BTreeMap<String, (i32, i32)> = BTreeMap::new();
+    let mut keep = |m: pb::ExportResultsResponse| {
+        for x in m.results {
+            let id = x.evaluation_id.clone();
+            assert!(
+                seen.insert(x.evaluation_id, (x.state, x.predikat))
+                    .is_none(),
+                "{id} twice"
+            );
+        }
+        (m.cursor, m.done)
+    };
+    let mut stream = ex
+        .export_results(export_req(String::new()))
+        .await
+        .expect("export")
+        .into_inner();
+    let mut cursor = String::new();
+    for _ in 0..2 {
+        let (c, done) = keep(stream.next().await.expect("message").expect("ok"));
+        assert!(!done);
+        cursor = c;
+    }
+    drop(stream);
+    let mut stream = ex
+        .export_results(export_req(cursor))
+        .await
+        .expect("resumed export")
+        .into_inner();
+    let mut done = false;
+    while let Some(m) = stream.next().await {
+        assert!(!done, "nothing after the last message");
+        done = keep(m.expect("ok")).1;
+    }
+    assert!(done);
+    assert_eq!(seen.len(), want_export.len());
+    assert_eq!(seen, want_export);
+    lap("export");
     s.stop().await;
 }
