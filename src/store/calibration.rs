@@ -41,7 +41,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::SkpRow;
-use super::{Store, lock_row, new_id};
+use super::{Store, find_or_not_found, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, DEFAULT_OBJECTION_DAYS, State};
 use crate::domain::curve::{self, Breach, Distribution, OrgRating, RuleSet};
 use crate::domain::org::TimeZone;
@@ -481,14 +481,10 @@ async fn agency_of_period<C: ConnectionTrait>(
     db: &C,
     ep: &EvaluationPeriodRow,
 ) -> Result<(String, TimeZone)> {
-    let p = performance_period::Entity::find_by_id(ep.period_id.clone())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("PerformancePeriod", &ep.period_id))?;
-    let a = agency::Entity::find_by_id(p.agency_id.clone())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Agency", &p.agency_id))?;
+    let p =
+        find_or_not_found::<performance_period::Entity, _>(db, "PerformancePeriod", &ep.period_id)
+            .await?;
+    let a = find_or_not_found::<agency::Entity, _>(db, "Agency", &p.agency_id).await?;
     Ok((a.id, TimeZone::parse(&a.time_zone).unwrap_or(TimeZone::Wib)))
 }
 
@@ -628,10 +624,12 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("EvaluationPeriodLock", ep_id))
+        find_or_not_found::<evaluation_period_lock::Entity, _>(
+            self.conn(),
+            "EvaluationPeriodLock",
+            ep_id,
+        )
+        .await
     }
 
     /// The leader of a unit on the last day of an evaluation period (see [`unit_leader_on`]).
@@ -672,10 +670,7 @@ impl Store {
         if !lock_row(&txn, self.kind(), "units", unit_id).await? {
             return Err(Error::not_found("Unit", unit_id));
         }
-        let u = unit::Entity::find_by_id(unit_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        let u = find_or_not_found::<unit::Entity, _>(&txn, "Unit", unit_id).await?;
         let ep = find_period(&txn, ep_id).await?;
         let (agency_id, _) = agency_of_period(&txn, &ep).await?;
         if u.agency_id != agency_id {
@@ -769,10 +764,7 @@ impl Store {
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Report> {
-        unit::Entity::find_by_id(unit_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
         let ep = find_period(self.conn(), ep_id).await?;
         build_report(self.conn(), unit_id, &ep, now).await
     }
@@ -796,10 +788,12 @@ impl Store {
             claim(&txn, "RecordCalibrationException", request_id, digest, &id).await?
         {
             txn.commit().await?;
-            return calibration_exception::Entity::find_by_id(existing.clone())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("CalibrationException", existing));
+            return find_or_not_found::<calibration_exception::Entity, _>(
+                self.conn(),
+                "CalibrationException",
+                &existing,
+            )
+            .await;
         }
         if !lock_row(&txn, self.kind(), "units", unit_id).await? {
             return Err(Error::not_found("Unit", unit_id));
@@ -1145,10 +1139,7 @@ impl Store {
     /// Effective assessment settings of an agency (or of the installation when `None`).
     pub async fn get_settings(&self, agency_id: Option<&str>) -> Result<Settings> {
         if let Some(a) = agency_id {
-            agency::Entity::find_by_id(a.to_owned())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("Agency", a))?;
+            find_or_not_found::<agency::Entity, _>(self.conn(), "Agency", a).await?;
         }
         settings_for(self.conn(), agency_id).await
     }
@@ -1243,10 +1234,12 @@ impl Store {
         .await?
         {
             txn.commit().await?;
-            let row = curve_rule_set::Entity::find_by_id(version.clone())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("CurveRuleSet", &version))?;
+            let row = find_or_not_found::<curve_rule_set::Entity, _>(
+                self.conn(),
+                "CurveRuleSet",
+                &version,
+            )
+            .await?;
             let top = curve_rule_set::Entity::find()
                 .order_by_desc(curve_rule_set::Column::Seq)
                 .one(self.conn())

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
-use super::Store;
 use super::assessment::{EvaluationPeriodRow, find_period};
 use super::entities::{
     employee, objection, outbox_event, performance_period, skp, skp_evaluation, unit,
 };
+use super::{Store, find_or_not_found};
 use crate::domain::assessment::State;
 use crate::domain::export::{self as rules, AsOf, Ratings};
 use crate::error::{Error, Result};
@@ -103,10 +103,12 @@ impl Store {
     /// Resolves and checks what an export of `ep_id` (within `unit_id`, if any) covers.
     pub async fn export_scope(&self, ep_id: &str, unit_id: Option<&str>) -> Result<Scope> {
         let period = find_period(self.conn(), ep_id).await?;
-        let pp = performance_period::Entity::find_by_id(period.period_id.clone())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("PerformancePeriod", &period.period_id))?;
+        let pp = find_or_not_found::<performance_period::Entity, _>(
+            self.conn(),
+            "PerformancePeriod",
+            &period.period_id,
+        )
+        .await?;
         let unit = match unit_id {
             None => None,
             Some(id) => {
