@@ -408,11 +408,29 @@ async fn finalize_expired(store: Store, clock: Arc<dyn Clock>, interval: Duratio
     }
 }
 
+/// Calls per health interval below which the server counts as quiet (health probes and the
+/// odd call do not keep it "busy").
+const QUIET_CALLS_PER_INTERVAL: u64 = 16;
+
 /// Pings the database every `interval` and reports NOT_SERVING while it does not answer.
+/// Also hands freed memory back to the operating system (`release_free_memory`) once the server
+/// goes quiet after being busy (fewer than [`QUIET_CALLS_PER_INTERVAL`] calls in an interval),
+/// so the resident set falls back towards its start size while idle instead of staying at the
+/// peak of the last burst of load.
 async fn watch_database(store: Store, reporter: HealthReporter, interval: Duration) {
     let mut serving = true;
+    let mut calls_seen = crate::context::calls_started();
+    let mut busy = false;
     loop {
         tokio::time::sleep(interval).await;
+        let calls = crate::context::calls_started();
+        if calls.wrapping_sub(calls_seen) >= QUIET_CALLS_PER_INTERVAL {
+            busy = true;
+        } else if busy {
+            busy = false;
+            crate::store::release_free_memory();
+        }
+        calls_seen = calls;
         let ok = tokio::time::timeout(interval.max(Duration::from_secs(1)), store.ping())
             .await
             .is_ok_and(|r| r.is_ok());

@@ -278,6 +278,9 @@ async fn start_echo(s: &Setup, stack: EchoStack) -> Result<ServerProcess> {
     .await
 }
 
+/// How long the server is left without calls before its idle resident set is read.
+const IDLE_WAIT: Duration = Duration::from_secs(6);
+
 fn db_name(tag: &str) -> String {
     format!("kinerja_bench_{}_{tag}", std::process::id())
 }
@@ -525,7 +528,9 @@ async fn run_on(
         }
         rounds.push(round);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Idle: the server hands freed memory back once a health interval (2 s) passes quietly
+    // after load, so wait three intervals before reading the idle resident set.
+    tokio::time::sleep(IDLE_WAIT).await;
     let idle_rss_end = kin.rss();
     if let Some((store, _)) = raw {
         store.close().await;
