@@ -389,7 +389,10 @@ async fn bulk_insert_stores_every_field_across_chunks_and_keeps_the_audit_chain(
     };
     let top = assignments_of(head.id.clone()).await;
     assert_eq!(top.len(), 1);
-    assert_eq!(top[0].superior_employee_id, "", "no superior stored as NULL");
+    assert_eq!(
+        top[0].superior_employee_id, "",
+        "no superior stored as NULL"
+    );
     assert_eq!(top[0].end_date, None, "no end date stored as NULL");
     assert_eq!(top[0].unit_id, unit);
     assert_eq!(top[0].start_date, d(2026, 1, 1));

@@ -467,7 +467,10 @@ async fn import_progress_is_recorded_as_events() {
     let db = children(&spans, server);
     let inserts = db.iter().filter(|d| d.name == "INSERT employees").count();
     if pg_url().is_some() {
-        assert_eq!(inserts, 1, "one INSERT ... SELECT FROM unnest per 50,000 rows");
+        assert_eq!(
+            inserts, 1,
+            "one INSERT ... SELECT FROM unnest per 50,000 rows"
+        );
     } else {
         assert_eq!(inserts, 2, "one span per 2,000-row chunk");
     }

@@ -101,7 +101,8 @@ pub(super) async fn insert_employees<C: ConnectionTrait>(
                         Value::from(now),
                     ]);
                 }
-                let sql = sqlite_insert("employees", EMP_COLS, "?,?,?,?,?,?,?,?,1,?,?", chunk.len());
+                let sql =
+                    sqlite_insert("employees", EMP_COLS, "?,?,?,?,?,?,?,?,1,?,?", chunk.len());
                 conn.execute_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
                     sql,
