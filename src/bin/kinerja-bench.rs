@@ -279,7 +279,7 @@ async fn start_echo(s: &Setup, stack: EchoStack) -> Result<ServerProcess> {
 }
 
 /// How long the server is left without calls before its idle resident set is read.
-const IDLE_WAIT: Duration = Duration::from_secs(6);
+const IDLE_WAIT: Duration = Duration::from_secs(15);
 
 fn db_name(tag: &str) -> String {
     format!("kinerja_bench_{}_{tag}", std::process::id())
@@ -528,8 +528,9 @@ async fn run_on(
         }
         rounds.push(round);
     }
-    // Idle: the server hands freed memory back once a health interval (2 s) passes quietly
-    // after load, so wait three intervals before reading the idle resident set.
+    // Idle: after load the server closes idle SQLite connections (5 s idle timeout, checked
+    // every 5 s) and hands freed memory back in each quiet health interval (2 s) for 16 s, so
+    // the idle resident set is read after that.
     tokio::time::sleep(IDLE_WAIT).await;
     let idle_rss_end = kin.rss();
     if let Some((store, _)) = raw {

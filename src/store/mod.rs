@@ -98,6 +98,10 @@ pub struct PoolUsage {
     pub max: u32,
 }
 
+/// How long an SQLite connection may sit idle in the pool before it is closed (beyond the one
+/// kept open).
+const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
 const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 
@@ -190,6 +194,12 @@ impl Store {
             .acquire_timeout(cfg.acquire_timeout)
             .connect_timeout(cfg.acquire_timeout)
             .sqlx_logging(false);
+        if kind == DbKind::Sqlite {
+            // An idle SQLite connection holds its page cache (up to 2 MB), its prepared
+            // statements and a worker thread; close the extra ones soon after load ends so the
+            // idle server shrinks (reopening one costs about a millisecond). One stays open.
+            opts.idle_timeout(SQLITE_IDLE_TIMEOUT);
+        }
         let busy = cfg.busy_timeout;
         opts.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
