@@ -62,6 +62,10 @@ pub struct DbConfig {
     pub acquire_timeout: Duration,
     /// SQLite: how long a writer waits for the write lock.
     pub busy_timeout: Duration,
+    /// SQLite: how long a pooled connection may sit idle before it is closed (one always stays
+    /// open). An idle connection holds its page cache (up to 2 MB), its prepared statements and
+    /// a worker thread; reopening one costs about a millisecond.
+    pub sqlite_idle_timeout: Duration,
 }
 
 impl Default for DbConfig {
@@ -71,6 +75,7 @@ impl Default for DbConfig {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(10),
+            sqlite_idle_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -97,10 +102,6 @@ pub struct PoolUsage {
     /// Most connections the pool may open.
     pub max: u32,
 }
-
-/// How long an SQLite connection may sit idle in the pool before it is closed (beyond the one
-/// kept open).
-const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
 const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
@@ -195,10 +196,8 @@ impl Store {
             .connect_timeout(cfg.acquire_timeout)
             .sqlx_logging(false);
         if kind == DbKind::Sqlite {
-            // An idle SQLite connection holds its page cache (up to 2 MB), its prepared
-            // statements and a worker thread; close the extra ones soon after load ends so the
-            // idle server shrinks (reopening one costs about a millisecond). One stays open.
-            opts.idle_timeout(SQLITE_IDLE_TIMEOUT);
+            // Close the extra connections soon after load ends, so the idle server shrinks.
+            opts.idle_timeout(cfg.sqlite_idle_timeout.max(Duration::from_millis(10)));
         }
         let busy = cfg.busy_timeout;
         opts.map_sqlx_sqlite_opts(move |o| {
