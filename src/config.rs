@@ -56,6 +56,9 @@ pub struct DbArgs {
     /// SQLite only: milliseconds a writer waits for the write lock before failing.
     #[arg(long, env = "KINERJA_SQLITE_BUSY_TIMEOUT_MS", default_value_t = 10_000)]
     pub sqlite_busy_timeout_ms: u64,
+    /// SQLite only: milliseconds an idle pooled connection stays open (one always stays).
+    #[arg(long, env = "KINERJA_SQLITE_IDLE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub sqlite_idle_timeout_ms: u64,
 }
 
 impl DbArgs {
@@ -66,6 +69,7 @@ impl DbArgs {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
             busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
+            sqlite_idle_timeout: Duration::from_millis(self.sqlite_idle_timeout_ms),
         }
     }
 }

@@ -13,6 +13,15 @@ use tower::{Layer, Service};
 use crate::auth::Principal;
 use crate::store::audit::Actor;
 
+/// Calls this process has started (every call through [`ContextLayer`]); the server's idle
+/// check reads it to hand memory back to the operating system once calls stop.
+static CALLS_STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many calls this process has started so far.
+pub fn calls_started() -> u64 {
+    CALLS_STARTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Header carrying the caller's request id; generated when absent, echoed in the response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Response header carrying the trace id of the call.
@@ -148,6 +157,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        CALLS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let peer = req
             .extensions()
             .get::<TcpConnectInfo>()

@@ -460,11 +460,32 @@ async fn notify_overdue(store: Store, clock: Arc<dyn Clock>, interval: Duration)
     }
 }
 
+/// Calls per health interval below which the server counts as quiet (health probes and the
+/// odd call do not keep it "busy").
+const QUIET_CALLS_PER_INTERVAL: u64 = 16;
+/// For how many quiet health intervals after load freed memory is handed back (each time):
+/// memory is also freed later than the load ends, e.g. when the pool closes idle connections.
+const TRIMS_AFTER_LOAD: u32 = 8;
+
 /// Pings the database every `interval` and reports NOT_SERVING while it does not answer.
+/// Also hands freed memory back to the operating system (`release_free_memory`) in the first
+/// [`TRIMS_AFTER_LOAD`] quiet intervals after the server was busy (a quiet interval has fewer
+/// than [`QUIET_CALLS_PER_INTERVAL`] calls), so the resident set falls back towards its start
+/// size while idle instead of staying at the peak of the last burst of load.
 async fn watch_database(store: Store, reporter: HealthReporter, interval: Duration) {
     let mut serving = true;
+    let mut calls_seen = crate::context::calls_started();
+    let mut trims_left = 0;
     loop {
         tokio::time::sleep(interval).await;
+        let calls = crate::context::calls_started();
+        if calls.wrapping_sub(calls_seen) >= QUIET_CALLS_PER_INTERVAL {
+            trims_left = TRIMS_AFTER_LOAD;
+        } else if trims_left > 0 {
+            trims_left -= 1;
+            crate::store::release_free_memory();
+        }
+        calls_seen = calls;
         let ok = tokio::time::timeout(interval.max(Duration::from_secs(1)), store.ping())
             .await
             .is_ok_and(|r| r.is_ok());

@@ -278,6 +278,9 @@ async fn start_echo(s: &Setup, stack: EchoStack) -> Result<ServerProcess> {
     .await
 }
 
+/// How long the server is left without calls before its idle resident set is read.
+const IDLE_WAIT: Duration = Duration::from_secs(15);
+
 fn db_name(tag: &str) -> String {
     format!("kinerja_bench_{}_{tag}", std::process::id())
 }
@@ -525,7 +528,10 @@ async fn run_on(
         }
         rounds.push(round);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Idle: after load the server closes idle SQLite connections (5 s idle timeout, checked
+    // every 5 s) and hands freed memory back in each quiet health interval (2 s) for 16 s, so
+    // the idle resident set is read after that.
+    tokio::time::sleep(IDLE_WAIT).await;
     let idle_rss_end = kin.rss();
     if let Some((store, _)) = raw {
         store.close().await;

@@ -20,6 +20,9 @@ use super::{EmployeeRow, Store, new_id};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
+mod bulk;
+use bulk::AsgRow;
+
 /// Values of a new employee (already validated by the API layer).
 #[derive(Debug, Clone)]
 pub struct NewEmployee {
@@ -119,9 +122,6 @@ pub struct ImportOutcome {
 
 /// Keys per lookup query of an import.
 const INSERT_CHUNK: usize = 5_000;
-/// Rows per multi-row `INSERT` of an import: 12 columns x 2,000 rows stays below SQLite's
-/// 32,766 and PostgreSQL's 65,535 bind parameters, and is 4x fewer statements than 500.
-const ROWS_PER_INSERT: usize = 2_000;
 /// SQLite page cache (KiB, as `PRAGMA cache_size = -N`) of the connection running an import,
 /// so a batch's dirty pages stay in memory instead of spilling to the WAL mid-transaction
 /// (the default 2 MB spills: a 10,000-employee batch dirties about 10 MB of table and index
@@ -361,25 +361,22 @@ impl Store {
                 let id = new_id();
                 batch_nips.insert(e.nip.clone(), id.clone());
                 agencies.insert(e.agency_id.clone());
-                employees.push((*row, employee_model(id, e.clone())));
+                employees.push((*row, id, e));
             }
         }
         let known_agencies =
             ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
         let stored_nips = existing_nips(&txn, batch_nips.keys().cloned().collect()).await?;
-        for (row, m) in &employees {
-            if let sea_orm::ActiveValue::Set(nip) = &m.nip
-                && stored_nips.contains_key(nip)
-            {
+        for (row, _, e) in &employees {
+            if stored_nips.contains_key(&e.nip) {
                 err(
                     *row,
                     "employee.nip",
-                    format!("an employee with NIP {nip} exists"),
+                    format!("an employee with NIP {} exists", e.nip),
                 );
             }
-            if let sea_orm::ActiveValue::Set(a) = &m.agency_id
-                && !known_agencies.contains(a)
-            {
+            let a = &e.agency_id;
+            if !known_agencies.contains(a) {
                 err(
                     *row,
                     "employee.agency_id",
@@ -407,7 +404,6 @@ impl Store {
         let resolve = |nip: &str| batch_nips.get(nip).or_else(|| db_nips.get(nip)).cloned();
         let mut spans: HashMap<(String, String), Vec<crate::domain::org::Span>> = HashMap::new();
         let mut assignments = Vec::new();
-        let now = Utc::now();
         for (row, item) in &items {
             let ImportItem::Assignment(a) = item else {
                 continue;
@@ -465,20 +461,7 @@ impl Store {
                 continue;
             }
             list.push(span);
-            assignments.push(assignment::ActiveModel {
-                id: Set(new_id()),
-                employee_id: Set(emp),
-                unit_id: Set(a.unit_id.clone()),
-                superior_employee_id: Set(sup),
-                position_name: Set(a.position_name.clone()),
-                position_type: Set(a.position_type.clone()),
-                kind: Set(a.kind.clone()),
-                start_date: Set(a.start_date),
-                end_date: Set(a.end_date),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+            assignments.push((new_id(), emp, sup, a));
         }
         // Overlaps with assignments already stored for existing employees.
         let existing_emp_ids: Vec<String> = db_nips.values().cloned().collect();
@@ -530,22 +513,27 @@ impl Store {
         }
         let n_emp = employees.len() as i64;
         let n_asg = assignments.len() as i64;
-        let emp_models: Vec<_> = employees.into_iter().map(|(_, m)| m).collect();
+        let now = Utc::now();
         let sqlite = self.kind() == super::DbKind::Sqlite;
         if sqlite {
             txn.execute_unprepared(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
                 .await?;
         }
-        for chunk in emp_models.chunks(ROWS_PER_INSERT) {
-            employee::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&*txn)
-                .await?;
-        }
-        for chunk in assignments.chunks(ROWS_PER_INSERT) {
-            assignment::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&*txn)
-                .await?;
-        }
+        let emp_rows: Vec<(&str, &NewEmployee)> = employees
+            .iter()
+            .map(|(_, id, e)| (id.as_str(), *e))
+            .collect();
+        let asg_rows: Vec<AsgRow<'_>> = assignments
+            .iter()
+            .map(|(id, emp, sup, a)| AsgRow {
+                id,
+                employee_id: emp,
+                superior: sup.as_deref(),
+                a,
+            })
+            .collect();
+        bulk::insert_employees(&txn, self.kind(), &emp_rows, now).await?;
+        bulk::insert_assignments(&txn, self.kind(), &asg_rows, now).await?;
         self.record(
             &txn,
             actor,

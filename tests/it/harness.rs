@@ -287,6 +287,7 @@ impl TestServer {
                 max_connections: 8,
                 acquire_timeout: Duration::from_secs(5),
                 busy_timeout: Duration::from_secs(10),
+                ..DbConfig::default()
             },
             test_auth(),
         );

@@ -252,3 +252,51 @@ async fn shutdown_lets_in_flight_calls_finish() {
         .into_inner();
     assert!(resp.committed);
 }
+
+/// SQLite: connections opened under load are closed once idle for the idle timeout (one stays
+/// open), so an idle server gives their page caches and threads back; the pool reopens
+/// connections when calls come again. (PostgreSQL pools keep sqlx's defaults.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sqlite_connections_are_closed() {
+    use kinerja::store::{DbConfig, Store};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("idle.db").display());
+    let store = Store::connect(&DbConfig {
+        url,
+        sqlite_idle_timeout: Duration::from_millis(200),
+        ..DbConfig::default()
+    })
+    .await
+    .expect("connect");
+    // Concurrent calls make the pool open more than its one resident connection.
+    let mut most = 0;
+    for _ in 0..50 {
+        let pings: Vec<_> = (0..32).map(|_| store.ping()).collect();
+        for r in futures::future::join_all(pings).await {
+            r.expect("ping");
+        }
+        most = most.max(store.pool_usage().open);
+        if most > 2 {
+            break;
+        }
+    }
+    assert!(
+        most > 1,
+        "concurrent calls opened only {most} connection(s)"
+    );
+    // Idle timeout 200 ms, checked every 200 ms: after a second only the resident one is left.
+    let mut open = u32::MAX;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        open = store.pool_usage().open;
+        if open <= 1 {
+            break;
+        }
+    }
+    assert_eq!(open, 1, "idle connections were not closed");
+    store
+        .ping()
+        .await
+        .expect("the pool serves again after closing idle connections");
+    store.close().await;
+}
