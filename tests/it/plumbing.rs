@@ -74,6 +74,28 @@ async fn reflection_lists_the_services() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
 
+    // Error details are described too, so generic clients decode them by name.
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            "google.rpc.ErrorInfo".into(),
+        )),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let resp = stream.next().await.expect("one response").expect("ok");
+    assert!(
+        matches!(
+            resp.message_response,
+            Some(MessageResponse::FileDescriptorResponse(ref f)) if !f.file_descriptor_proto.is_empty()
+        ),
+        "google.rpc.ErrorInfo not described: {:?}",
+        resp.message_response
+    );
+
     // The same through v1alpha, the only version older clients (grpcurl before 1.9) speak.
     use tonic_reflection::pb::v1alpha as alpha;
     let mut client =
