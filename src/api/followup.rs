@@ -670,6 +670,33 @@ impl FollowUpService for FollowUpApi {
         .await
     }
 
+    async fn get_follow_up_flag(
+        &self,
+        req: Request<pb::GetFollowUpFlagRequest>,
+    ) -> Result<Response<pb::FollowUpFlag>, Status> {
+        let ctx = RequestContext::of(&req);
+        let req = req.into_inner();
+        respond(async {
+            require_id("id", &req.id)?;
+            let flag = self.state.store.get_flag(&req.id).await?;
+            let skp = self.state.store.get_skp(&flag.skp_id).await?;
+            self.state
+                .authz
+                .check(
+                    &ctx,
+                    Target::Plan {
+                        owner: &flag.employee_id,
+                        assessor: skp.assessor_id.as_deref(),
+                        assessor_superior: skp.assessor_superior_id.as_deref(),
+                        unit: &flag.unit_id,
+                    },
+                )
+                .await?;
+            Ok(flag_pb(flag))
+        })
+        .await
+    }
+
     async fn list_follow_up_flags(
         &self,
         req: Request<pb::ListFollowUpFlagsRequest>,

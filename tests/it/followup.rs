@@ -533,6 +533,51 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert_eq!(reason(&e), "FLAG_DECIDED");
+    // One flag by the id a followup.flagged event names: the employee, HR and followup:read
+    // read it with the decision; a colleague and a results:read service may not.
+    let flagged = events(&w, &["followup.flagged"]).await;
+    let ev = flagged
+        .iter()
+        .find(|e| e.resource_id == flag.id)
+        .expect("followup.flagged names the flag");
+    let get = |id: &str| pb::GetFollowUpFlagRequest { id: id.to_owned() };
+    for tok in [
+        w.staff_tok(0),
+        w.hr.clone(),
+        token("svc-talenta", &[Role::Service], &[], &["followup:read"]),
+    ] {
+        let got = w
+            .follow(&tok)
+            .get_follow_up_flag(get(&ev.resource_id))
+            .await
+            .expect("get flag")
+            .into_inner();
+        assert_eq!(got, decided);
+    }
+    for tok in [
+        w.staff_tok(1),
+        token("svc-tpp", &[Role::Service], &[], &["results:read"]),
+    ] {
+        let e = w
+            .follow(&tok)
+            .get_follow_up_flag(get(&flag.id))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied);
+    }
+    let e = w
+        .follow(&w.hr)
+        .get_follow_up_flag(get("01a00000-0000-7000-8000-000000000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = w
+        .follow(&w.hr)
+        .get_follow_up_flag(get(" "))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+
     let audit = AuditServiceClient::new(w.s.authed(Some(&token(
         "inspektorat",
         &[Role::Auditor],
