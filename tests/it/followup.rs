@@ -1210,12 +1210,12 @@ async fn listing_an_employees_plans_follows_the_assessor_recorded_on_them() {
     let opened = unit_plans(&w).await;
     assert_eq!(opened.len(), 1, "S2's KURANG opens a plan");
     let p2 = opened[0].clone();
-    let ids = |v: Vec<pb::DevelopmentPlan>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    let ids = |v: Vec<pb::DevelopmentPlan>| v.into_iter().map(|p| p.id).collect::<Vec<String>>();
     assert_eq!(
         ids(plans_of(&w, &emp(HEAD), &w.staff[2].id)
             .await
             .expect("head lists")),
-        [p2.id.clone()]
+        [p2.id.as_str()]
     );
 
     // S2 moves under a new head of bidang (today's superior changes; the plan keeps its record).
@@ -1251,7 +1251,7 @@ async fn listing_an_employees_plans_follows_the_assessor_recorded_on_them() {
         ids(plans_of(&w, &emp(HEAD), &w.staff[2].id)
             .await
             .expect("former assessor lists")),
-        [p2.id.clone()]
+        [p2.id.as_str()]
     );
     assert!(
         w.follow(&emp(HEAD))
@@ -1278,13 +1278,13 @@ async fn listing_an_employees_plans_follows_the_assessor_recorded_on_them() {
         ids(plans_of(&w, &w.staff_tok(2), &w.staff[2].id)
             .await
             .expect("own")),
-        [p2.id.clone()]
+        [p2.id.as_str()]
     );
     assert_eq!(
         ids(plans_of(&w, &w.hr.clone(), &w.staff[2].id)
             .await
             .expect("HR")),
-        [p2.id.clone()]
+        [p2.id.as_str()]
     );
     assert_eq!(
         plans_of(&w, &w.staff_tok(1), &w.staff[2].id)
