@@ -300,6 +300,42 @@ impl FollowUpApi {
     }
 
     /// Loads a plan and authorizes the call on it.
+    /// Keeps the plans the caller may read by the relations recorded on each (few distinct
+    /// relation sets per employee, each checked once).
+    async fn readable_plans(
+        &self,
+        ctx: &RequestContext,
+        docs: Vec<PlanDoc>,
+    ) -> Result<Vec<PlanDoc>> {
+        let mut seen: std::collections::HashMap<(Option<String>, Option<String>, String), bool> =
+            std::collections::HashMap::new();
+        let mut kept = Vec::with_capacity(docs.len());
+        for d in docs {
+            let p = &d.plan;
+            let key = (
+                p.assessor_id.clone(),
+                p.assessor_superior_id.clone(),
+                p.unit_id.clone(),
+            );
+            let ok = match seen.get(&key) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = match self.state.authz.check(ctx, plan_target(p)).await {
+                        Ok(()) => true,
+                        Err(Error::PermissionDenied(_)) => false,
+                        Err(e) => return Err(e),
+                    };
+                    seen.insert(key, ok);
+                    ok
+                }
+            };
+            if ok {
+                kept.push(d);
+            }
+        }
+        Ok(kept)
+    }
+
     async fn plan_checked(&self, ctx: &RequestContext, id: &str) -> Result<PlanRow> {
         require_id("id", id)?;
         let p = self.state.store.get_plan_row(id).await?;
@@ -373,7 +409,13 @@ impl FollowUpService for FollowUpApi {
             let employee = opt_id(&req.employee_id);
             let unit = opt_id(&req.unit_id);
             let target = list_target(employee.as_deref(), unit.as_deref())?;
-            self.state.authz.check(&ctx, target).await?;
+            // An employee's plans are each authorized against the relations recorded on their
+            // SKP, as `GetDevelopmentPlan` does, not against today's assignment: after a mutasi
+            // the former assessor still reads the plans they made, the new one not the old ones.
+            let upfront = match self.state.authz.check(&ctx, target).await {
+                Err(e) if employee.is_none() => return Err(e),
+                r => r,
+            };
             let filter = PlanFilter {
                 employee_id: employee.clone(),
                 unit_id: unit.clone(),
@@ -381,11 +423,17 @@ impl FollowUpService for FollowUpApi {
                 state,
                 overdue_only: req.overdue_only,
             };
-            let (docs, next) = self
+            let (mut docs, next) = self
                 .state
                 .store
                 .list_plans(&filter, &page, self.now())
                 .await?;
+            if employee.is_some() {
+                docs = self.readable_plans(&ctx, docs).await?;
+                if docs.is_empty() {
+                    upfront?;
+                }
+            }
             Ok(pb::ListDevelopmentPlansResponse {
                 development_plans: docs.into_iter().map(plan_pb).collect(),
                 next_page_token: next,
@@ -666,6 +714,33 @@ impl FollowUpService for FollowUpApi {
                 actions: items.into_iter().map(overdue_pb).collect(),
                 next_page_token: next,
             })
+        })
+        .await
+    }
+
+    async fn get_follow_up_flag(
+        &self,
+        req: Request<pb::GetFollowUpFlagRequest>,
+    ) -> Result<Response<pb::FollowUpFlag>, Status> {
+        let ctx = RequestContext::of(&req);
+        let req = req.into_inner();
+        respond(async {
+            require_id("id", &req.id)?;
+            let flag = self.state.store.get_flag(&req.id).await?;
+            let skp = self.state.store.get_skp(&flag.skp_id).await?;
+            self.state
+                .authz
+                .check(
+                    &ctx,
+                    Target::Plan {
+                        owner: &flag.employee_id,
+                        assessor: skp.assessor_id.as_deref(),
+                        assessor_superior: skp.assessor_superior_id.as_deref(),
+                        unit: &flag.unit_id,
+                    },
+                )
+                .await?;
+            Ok(flag_pb(flag))
         })
         .await
     }

@@ -20,7 +20,7 @@ use crate::error::{Error, Result, Violations};
 use crate::pagination::Page;
 use crate::proto::v1 as pb;
 use crate::proto::v1::report_service_server::ReportService;
-use crate::store::reports::{CompletionFilter, DistributionReport};
+use crate::store::reports::{CalibrationStatus, CompletionFilter, DistributionReport};
 
 /// Handler of the report service.
 #[derive(Debug, Clone)]
@@ -95,30 +95,33 @@ fn indicator_filter(flag: i32) -> Result<Option<IndicatorFlag>> {
     }
 }
 
-fn distribution_pb(r: DistributionReport) -> pb::DistributionReport {
-    let c = &r.calibration;
+fn calibration_pb(c: &CalibrationStatus) -> pb::CalibrationStatus {
     let rep = &c.report;
+    pb::CalibrationStatus {
+        org_rating: rep.org_rating.map_or(0, |o| org_predikat_enum(o.as_str())),
+        curve: c.curve.as_ref().map(|cv| pb::Curve {
+            org_rating: org_predikat_enum(cv.org_rating.as_str()),
+            rules: cv.constraints.iter().map(rule_pb).collect(),
+        }),
+        rule_set_version: rep.rule_set_version.clone(),
+        group_size: i32::try_from(rep.members.len()).unwrap_or(i32::MAX),
+        unrated: n32(rep.unrated),
+        distribution: Some(dist_pb(&rep.distribution)),
+        within_curve: rep.conforms,
+        breaches: rep.breaches.iter().map(breach_pb).collect(),
+        exception_id: rep
+            .exception
+            .as_ref()
+            .map(|x| x.id.clone())
+            .unwrap_or_default(),
+        exceptions_granted: n32(c.exceptions_granted),
+    }
+}
+
+fn distribution_pb(r: DistributionReport) -> pb::DistributionReport {
     pb::DistributionReport {
         total: Some(counts_pb(&r.total)),
-        calibration: Some(pb::CalibrationStatus {
-            org_rating: rep.org_rating.map_or(0, |o| org_predikat_enum(o.as_str())),
-            curve: c.curve.as_ref().map(|cv| pb::Curve {
-                org_rating: org_predikat_enum(cv.org_rating.as_str()),
-                rules: cv.constraints.iter().map(rule_pb).collect(),
-            }),
-            rule_set_version: rep.rule_set_version.clone(),
-            group_size: i32::try_from(rep.members.len()).unwrap_or(i32::MAX),
-            unrated: n32(rep.unrated),
-            distribution: Some(dist_pb(&rep.distribution)),
-            within_curve: rep.conforms,
-            breaches: rep.breaches.iter().map(breach_pb).collect(),
-            exception_id: rep
-                .exception
-                .as_ref()
-                .map(|x| x.id.clone())
-                .unwrap_or_default(),
-            exceptions_granted: n32(c.exceptions_granted),
-        }),
+        calibration: Some(calibration_pb(&r.calibration)),
         children: r
             .children
             .into_iter()
@@ -129,6 +132,7 @@ fn distribution_pb(r: DistributionReport) -> pb::DistributionReport {
                 own_staff: k.own_staff,
                 org_rating: k.org_rating.map_or(0, |o| org_predikat_enum(o.as_str())),
                 counts: Some(counts_pb(&k.counts)),
+                calibration: Some(calibration_pb(&k.calibration)),
             })
             .collect(),
         unit_id: r.unit_id,

@@ -698,6 +698,11 @@ pub const POLICY: &[Rule] = &[
         grants: &[AdminOfTarget, Auditor, SystemAdmin, Scope("followup:read")],
     },
     Rule {
+        rpc: follow!("GetFollowUpFlag"),
+        access: Read,
+        grants: FOLLOWUP_HR_READERS,
+    },
+    Rule {
         rpc: follow!("ListFollowUpFlags"),
         access: Read,
         grants: FOLLOWUP_HR_READERS,
@@ -2166,6 +2171,34 @@ mod tests {
             &[],
             NONE,
             follow!("ListOverdueDevelopmentActions"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("GetFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["followup:read"],
+            NONE,
+            follow!("GetFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("GetFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            follow!("GetFollowUpFlag"),
             false,
         ),
         (

@@ -150,6 +150,8 @@ pub struct ChildRow {
     pub org_rating: Option<OrgRating>,
     /// Counts of its subtree (own staff only for the own-staff row).
     pub counts: Counts,
+    /// The calibration status of the unit's own group.
+    pub calibration: CalibrationStatus,
 }
 
 /// The distribution report.
@@ -417,6 +419,8 @@ impl Store {
             .into_iter()
             .filter_map(|r| OrgRating::parse(&r.rating).map(|o| (r.unit_id, o)))
             .collect();
+        let rules = current_rule_set(self.conn()).await?.rules;
+        let calibration = self.calibration_status(unit_id, ep_id, now, &rules).await?;
         let mut children = Vec::with_capacity(kids.len() + 1);
         if page.after.is_none() {
             children.push(ChildRow {
@@ -424,36 +428,48 @@ impl Store {
                 counts: by_top.get(unit_id).cloned().unwrap_or_default(),
                 unit: root.clone(),
                 own_staff: true,
+                calibration: calibration.clone(),
             });
         }
         for k in kids {
             children.push(ChildRow {
                 org_rating: ratings.get(&k.id).copied(),
                 counts: by_top.get(&k.id).cloned().unwrap_or_default(),
+                calibration: self.calibration_status(&k.id, ep_id, now, &rules).await?,
                 unit: k,
                 own_staff: false,
             });
         }
 
+        Ok(DistributionReport {
+            unit_id: unit_id.to_owned(),
+            evaluation_period_id: ep.id.clone(),
+            total,
+            calibration,
+            children,
+            next_page_token,
+        })
+    }
+
+    /// The calibration status of one unit's own group in an evaluation period.
+    async fn calibration_status(
+        &self,
+        unit_id: &str,
+        ep_id: &str,
+        now: DateTime<Utc>,
+        rules: &crate::domain::curve::RuleSet,
+    ) -> Result<CalibrationStatus> {
         let report = self.check_calibration(unit_id, ep_id, now).await?;
-        let rules = current_rule_set(self.conn()).await?.rules;
         let curve = report.org_rating.and_then(|o| rules.curve(o).cloned());
         let exceptions_granted = calibration_exception::Entity::find()
             .filter(calibration_exception::Column::UnitId.eq(unit_id))
             .filter(calibration_exception::Column::EvaluationPeriodId.eq(ep_id))
             .count(self.conn())
             .await?;
-        Ok(DistributionReport {
-            unit_id: unit_id.to_owned(),
-            evaluation_period_id: ep.id.clone(),
-            total,
-            calibration: CalibrationStatus {
-                report,
-                curve,
-                exceptions_granted: u32::try_from(exceptions_granted).unwrap_or(u32::MAX),
-            },
-            children,
-            next_page_token,
+        Ok(CalibrationStatus {
+            report,
+            curve,
+            exceptions_granted: u32::try_from(exceptions_granted).unwrap_or(u32::MAX),
         })
     }
 

@@ -533,6 +533,51 @@ async fn poor_results_open_plans_sangat_baik_is_flagged_and_plans_are_carried_ou
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert_eq!(reason(&e), "FLAG_DECIDED");
+    // One flag by the id a followup.flagged event names: the employee, HR and followup:read
+    // read it with the decision; a colleague and a results:read service may not.
+    let flagged = events(&w, &["followup.flagged"]).await;
+    let ev = flagged
+        .iter()
+        .find(|e| e.resource_id == flag.id)
+        .expect("followup.flagged names the flag");
+    let get = |id: &str| pb::GetFollowUpFlagRequest { id: id.to_owned() };
+    for tok in [
+        w.staff_tok(0),
+        w.hr.clone(),
+        token("svc-talenta", &[Role::Service], &[], &["followup:read"]),
+    ] {
+        let got = w
+            .follow(&tok)
+            .get_follow_up_flag(get(&ev.resource_id))
+            .await
+            .expect("get flag")
+            .into_inner();
+        assert_eq!(got, decided);
+    }
+    for tok in [
+        w.staff_tok(1),
+        token("svc-tpp", &[Role::Service], &[], &["results:read"]),
+    ] {
+        let e = w
+            .follow(&tok)
+            .get_follow_up_flag(get(&flag.id))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied);
+    }
+    let e = w
+        .follow(&w.hr)
+        .get_follow_up_flag(get("01a00000-0000-7000-8000-000000000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = w
+        .follow(&w.hr)
+        .get_follow_up_flag(get(" "))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+
     let audit = AuditServiceClient::new(w.s.authed(Some(&token(
         "inspektorat",
         &[Role::Auditor],
@@ -1142,4 +1187,124 @@ async fn the_consequence_rule_is_configurable() {
     )
     .await;
     assert_eq!(own.iter().map(|p| p.year).collect::<Vec<_>>(), [2025, 2026]);
+}
+
+/// Listing an employee's plans follows the assessor recorded on each plan, as reading one does:
+/// after the employee's superior changes, the former assessor still lists the plan they made
+/// and the new superior does not see it.
+#[tokio::test]
+async fn listing_an_employees_plans_follows_the_assessor_recorded_on_them() {
+    let w = world(|_| {}).await;
+    let deadline = close_year(
+        &w,
+        0,
+        &[
+            (SESUAI, SESUAI),
+            (SESUAI, SESUAI),
+            (SESUAI, BAWAH),
+            (SESUAI, SESUAI),
+        ],
+    )
+    .await;
+    assert_eq!(pass(&w, deadline).await, 4);
+    let opened = unit_plans(&w).await;
+    assert_eq!(opened.len(), 1, "S2's KURANG opens a plan");
+    let p2 = opened[0].clone();
+    let ids = |v: Vec<pb::DevelopmentPlan>| v.into_iter().map(|p| p.id).collect::<Vec<String>>();
+    assert_eq!(
+        ids(plans_of(&w, &emp(HEAD), &w.staff[2].id)
+            .await
+            .expect("head lists")),
+        [p2.id.as_str()]
+    );
+
+    // S2 moves under a new head of bidang (today's superior changes; the plan keeps its record).
+    let new_head = w.s.employee(&w.agency, &nip(3), "Kepala Bidang Baru").await;
+    let asg =
+        w.s.assignments()
+            .list_assignments(pb::ListAssignmentsRequest {
+                employee_id: w.staff[2].id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("assignments")
+            .into_inner()
+            .assignments
+            .remove(0);
+    w.s.assignments()
+        .update_assignment(pb::UpdateAssignmentRequest {
+            assignment: Some(pb::Assignment {
+                id: asg.id.clone(),
+                superior_employee_id: new_head.id.clone(),
+                etag: asg.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["superior_employee_id".into()],
+            }),
+        })
+        .await
+        .expect("new superior");
+
+    // The former assessor still lists and reads the plan they made; the new one sees neither.
+    assert_eq!(
+        ids(plans_of(&w, &emp(HEAD), &w.staff[2].id)
+            .await
+            .expect("former assessor lists")),
+        [p2.id.as_str()]
+    );
+    assert!(
+        w.follow(&emp(HEAD))
+            .get_development_plan(pb::GetDevelopmentPlanRequest { id: p2.id.clone() })
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        w.follow(&emp(3))
+            .get_development_plan(pb::GetDevelopmentPlanRequest { id: p2.id.clone() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert!(
+        plans_of(&w, &emp(3), &w.staff[2].id)
+            .await
+            .expect("new superior lists")
+            .is_empty()
+    );
+    // The employee, HR and a colleague as before.
+    assert_eq!(
+        ids(plans_of(&w, &w.staff_tok(2), &w.staff[2].id)
+            .await
+            .expect("own")),
+        [p2.id.as_str()]
+    );
+    assert_eq!(
+        ids(plans_of(&w, &w.hr.clone(), &w.staff[2].id)
+            .await
+            .expect("HR")),
+        [p2.id.as_str()]
+    );
+    assert_eq!(
+        plans_of(&w, &w.staff_tok(1), &w.staff[2].id)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+}
+
+async fn plans_of(
+    w: &World,
+    tok: &str,
+    employee: &str,
+) -> Result<Vec<pb::DevelopmentPlan>, tonic::Status> {
+    w.follow(tok)
+        .list_development_plans(pb::ListDevelopmentPlansRequest {
+            employee_id: employee.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner().development_plans)
 }

@@ -337,6 +337,13 @@ async fn reports_agree_with_the_data_of_a_unit_of_ten() {
         1,
         "own staff only: the bidang has no child"
     );
+    // Each row carries its own unit's calibration status: the bidang's row shows the bidang's
+    // group (as its own report does), the own-staff row the root's, the empty bidang nothing.
+    assert_eq!(children[2].calibration, rb.calibration);
+    assert_eq!(children[0].calibration, r.calibration);
+    assert_eq!(rb.children[0].calibration, rb.calibration);
+    let cal2 = children[1].calibration.as_ref().expect("row calibration");
+    assert_eq!((cal2.group_size, cal2.unrated, cal2.org_rating), (0, 0, 0));
 
     // At the deadline nothing is FINAL; a millisecond later every result without a pending
     // objection is, exactly as GetEvaluation shows it.
