@@ -41,7 +41,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::SkpRow;
-use super::{DbKind, Store, lock_row, new_id};
+use super::{DbKind, Store, find_or_not_found, lock_row, new_id};
 use crate::domain::assessment::State;
 use crate::domain::followup::{
     self as rules, ActionStatus, DEFAULT_CONSEQUENCE_THRESHOLD, DEFAULT_CONSEQUENCE_YEARS,
@@ -219,10 +219,7 @@ async fn agency_today<C: ConnectionTrait>(
     agency_id: &str,
     now: DateTime<Utc>,
 ) -> Result<NaiveDate> {
-    let a = agency::Entity::find_by_id(agency_id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Agency", agency_id))?;
+    let a = find_or_not_found::<agency::Entity, _>(db, "Agency", agency_id).await?;
     Ok(tz_of(&a).today(now))
 }
 
@@ -283,10 +280,7 @@ async fn subtree<C: ConnectionTrait>(
     db: &C,
     unit_id: &str,
 ) -> Result<sea_orm::sea_query::SelectStatement> {
-    let u = unit::Entity::find_by_id(unit_id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+    let u = find_or_not_found::<unit::Entity, _>(db, "Unit", unit_id).await?;
     Ok(Query::select()
         .column(unit::Column::Id)
         .from(unit::Entity)
@@ -645,19 +639,18 @@ impl Store {
 
     /// The SKP of an evaluation (to authorize calls naming the evaluation).
     pub async fn skp_of_evaluation(&self, evaluation_id: &str) -> Result<SkpRow> {
-        let ev = skp_evaluation::Entity::find_by_id(evaluation_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Evaluation", evaluation_id))?;
+        let ev = find_or_not_found::<skp_evaluation::Entity, _>(
+            self.conn(),
+            "Evaluation",
+            evaluation_id,
+        )
+        .await?;
         find_skp(self.conn(), &ev.skp_id).await
     }
 
     /// Reads one plan (without its actions).
     pub async fn get_plan_row(&self, id: &str) -> Result<PlanRow> {
-        development_plan::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("DevelopmentPlan", id))
+        find_or_not_found::<development_plan::Entity, _>(self.conn(), "DevelopmentPlan", id).await
     }
 
     /// Reads one plan with its actions.
@@ -761,18 +754,14 @@ impl Store {
                 .ok_or_else(|| Error::not_found("DevelopmentPlan", existing))?;
             return self.plan_doc(self.conn(), plan, now).await;
         }
-        let ev = skp_evaluation::Entity::find_by_id(evaluation_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Evaluation", evaluation_id))?;
+        let ev = find_or_not_found::<skp_evaluation::Entity, _>(&txn, "Evaluation", evaluation_id)
+            .await?;
         if !lock_row(&txn, self.kind(), "skps", &ev.skp_id).await? {
             return Err(Error::not_found("Skp", &ev.skp_id));
         }
         let s = find_skp(&txn, &ev.skp_id).await?;
-        let ev = skp_evaluation::Entity::find_by_id(evaluation_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Evaluation", evaluation_id))?;
+        let ev = find_or_not_found::<skp_evaluation::Entity, _>(&txn, "Evaluation", evaluation_id)
+            .await?;
         let p = match (
             ev.state.as_str(),
             ev.predikat.as_deref().and_then(Predikat::parse),
@@ -818,10 +807,8 @@ impl Store {
         if !lock_row(&txn, self.kind(), "development_plans", id).await? {
             return Err(Error::not_found("DevelopmentPlan", id));
         }
-        let plan = development_plan::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("DevelopmentPlan", id))?;
+        let plan =
+            find_or_not_found::<development_plan::Entity, _>(&txn, "DevelopmentPlan", id).await?;
         if version.is_some_and(|v| v != plan.version) {
             return Err(Error::Aborted {
                 kind: "DevelopmentPlan",
@@ -1132,10 +1119,7 @@ impl Store {
 
     /// Reads one flag.
     pub async fn get_flag(&self, id: &str) -> Result<FlagRow> {
-        followup_flag::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("FollowUpFlag", id))
+        find_or_not_found::<followup_flag::Entity, _>(self.conn(), "FollowUpFlag", id).await
     }
 
     /// Lists flags, oldest first (by id, which is time-ordered).
@@ -1189,10 +1173,7 @@ impl Store {
         if !lock_row(&txn, self.kind(), "followup_flags", id).await? {
             return Err(Error::not_found("FollowUpFlag", id));
         }
-        let cur = followup_flag::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("FollowUpFlag", id))?;
+        let cur = find_or_not_found::<followup_flag::Entity, _>(&txn, "FollowUpFlag", id).await?;
         if cur.state != "PENDING" {
             return Err(Error::precondition(
                 "FLAG_DECIDED",
@@ -1262,10 +1243,7 @@ impl Store {
     /// Effective follow-up settings of an agency (or of the installation when `None`).
     pub async fn get_followup_settings(&self, agency_id: Option<&str>) -> Result<FollowUpSettings> {
         if let Some(a) = agency_id {
-            agency::Entity::find_by_id(a.to_owned())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("Agency", a))?;
+            find_or_not_found::<agency::Entity, _>(self.conn(), "Agency", a).await?;
         }
         settings_for(self.conn(), agency_id).await
     }

@@ -23,7 +23,7 @@ use sea_orm::{
 use super::assessment::{EvaluationPeriodRow, find_period};
 use super::calibration::{Report, current_rule_set};
 use super::entities::{calibration_exception, employee, org_rating, unit};
-use super::{DbKind, Store};
+use super::{DbKind, Store, find_or_not_found};
 use crate::domain::assessment::State;
 use crate::domain::curve::{Curve, OrgRating};
 use crate::domain::rating::{Predikat, Rating};
@@ -328,10 +328,7 @@ impl Store {
         unit_id: &str,
         ep_id: &str,
     ) -> Result<(unit::Model, EvaluationPeriodRow)> {
-        let u = unit::Entity::find_by_id(unit_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        let u = find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
         let ep = find_period(self.conn(), ep_id).await?;
         Ok((u, ep))
     }
@@ -480,10 +477,7 @@ impl Store {
         page: &Page,
         now: DateTime<Utc>,
     ) -> Result<(Vec<HistoryEntry>, String)> {
-        employee::Entity::find_by_id(employee_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Employee", employee_id))?;
+        find_or_not_found::<employee::Entity, _>(self.conn(), "Employee", employee_id).await?;
         let mut q = Sql::new(self.kind());
         let st = effective_state(&mut q, now);
         let emp = q.p(employee_id);
