@@ -23,6 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/kinerja/v1/skp.proto",
         "proto/kinerja/v1/assessment.proto",
         "proto/kinerja/v1/calibration.proto",
+        "proto/kinerja/v1/export.proto",
+        "proto/kinerja/v1/followup.proto",
+        "proto/kinerja/v1/report.proto",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("kinerja_descriptor.bin"))

@@ -133,6 +133,11 @@ pub struct ServeArgs {
     /// anyway, and `FinalizeExpiredResults` does the same on demand). Safe on every replica.
     #[arg(long, env = "KINERJA_FINALIZE_INTERVAL_MS", default_value_t = 60_000)]
     pub finalize_interval_ms: u64,
+    /// Milliseconds between sweeps that publish `plan.overdue` for development-plan actions past
+    /// their target date unfinished (0 disables it; `ListOverdueDevelopmentActions` computes
+    /// overdue when read anyway). Once per action, safe on every replica.
+    #[arg(long, env = "KINERJA_OVERDUE_INTERVAL_MS", default_value_t = 300_000)]
+    pub overdue_interval_ms: u64,
     /// CA certificate (PEM) whose client certificates are required (mutual TLS). The client
     /// certificate's common name is recorded as the calling service when the token names none.
     #[arg(long, env = "KINERJA_TLS_CLIENT_CA", requires = "tls_cert")]
@@ -330,6 +335,7 @@ impl ServeArgs {
             max_in_flight: self.max_in_flight,
             watch_poll: Duration::from_millis(self.watch_poll_ms),
             finalize_interval: Duration::from_millis(self.finalize_interval_ms),
+            overdue_interval: Duration::from_millis(self.overdue_interval_ms),
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.clone(),

@@ -21,8 +21,11 @@ use crate::api::audit::AuditApi;
 use crate::api::calibration::CalibrationApi;
 use crate::api::employees::EmployeeApi;
 use crate::api::events::EventApi;
+use crate::api::export::ExportApi;
+use crate::api::followup::FollowUpApi;
 use crate::api::org::OrganizationApi;
 use crate::api::periods::PeriodApi;
+use crate::api::reports::ReportApi;
 use crate::api::skp::SkpApi;
 use crate::auth::jwt::{Verifier, VerifierConfig};
 use crate::auth::layer::{AuthLayer, AuthSettings};
@@ -36,8 +39,11 @@ use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::calibration_service_server::CalibrationServiceServer;
 use crate::proto::v1::employee_service_server::EmployeeServiceServer;
 use crate::proto::v1::event_service_server::EventServiceServer;
+use crate::proto::v1::export_service_server::ExportServiceServer;
+use crate::proto::v1::follow_up_service_server::FollowUpServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::performance_period_service_server::PerformancePeriodServiceServer;
+use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::proto::v1::skp_service_server::SkpServiceServer;
 use crate::store::{DbConfig, Store};
 use crate::telemetry::db::{DbObserver, DbTarget};
@@ -54,6 +60,9 @@ pub const SERVICE_NAMES: &[&str] = &[
     "kinerja.v1.SkpService",
     "kinerja.v1.AssessmentService",
     "kinerja.v1.CalibrationService",
+    "kinerja.v1.ExportService",
+    "kinerja.v1.FollowUpService",
+    "kinerja.v1.ReportService",
 ];
 
 /// Settings of a server.
@@ -86,6 +95,9 @@ pub struct ServerConfig {
     /// How often the sweeper makes FINAL the set results whose objection window passed
     /// (zero: never).
     pub finalize_interval: Duration,
+    /// How often the sweeper publishes `plan.overdue` for development actions past their
+    /// target date (zero: never).
+    pub overdue_interval: Duration,
 }
 
 /// Certificate files for TLS.
@@ -142,6 +154,7 @@ impl ServerConfig {
             watch_poll: Duration::from_millis(500),
             telemetry: TelemetryConfig::default(),
             finalize_interval: Duration::from_secs(60),
+            overdue_interval: Duration::from_secs(300),
         }
     }
 }
@@ -159,6 +172,7 @@ pub struct RunningServer {
     health: JoinHandle<()>,
     keys: JoinHandle<()>,
     finalizer: JoinHandle<()>,
+    overdue: JoinHandle<()>,
     grace: Duration,
     telemetry: Option<TelemetryGuard>,
 }
@@ -180,6 +194,7 @@ impl RunningServer {
         self.health.abort();
         self.keys.abort();
         self.finalizer.abort();
+        self.overdue.abort();
         self.store.close().await;
         tracing::info!("server stopped");
         if let Some(t) = self.telemetry.take() {
@@ -267,11 +282,21 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_all(&reporter, ServingStatus::Serving).await;
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection v1 and, for clients that only speak it (grpcurl before 1.9, many IDE
+    // plugins), v1alpha: the same descriptors under both names.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc error details, so clients decode ErrorInfo, BadRequest, ... by name.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
+        .map_err(|e| Error::Internal(format!("reflection v1alpha: {e}")))?;
 
     let max = cfg.max_message_bytes;
     let org = OrganizationServiceServer::new(OrganizationApi::new(state.clone()))
@@ -284,6 +309,9 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let events = EventServiceServer::new(EventApi::new(state.clone(), cfg.watch_poll))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let export = ExportServiceServer::new(ExportApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let audit = AuditServiceServer::new(AuditApi::new(state.clone()))
@@ -299,6 +327,12 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let calibration = CalibrationServiceServer::new(CalibrationApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let followup = FollowUpServiceServer::new(FollowUpApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let reports = ReportServiceServer::new(ReportApi::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
@@ -326,6 +360,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
                 SERVICE_NAMES.iter().copied().chain([
                     "grpc.health.v1.Health",
                     "grpc.reflection.v1.ServerReflection",
+                    "grpc.reflection.v1alpha.ServerReflection",
                 ]),
             ),
             AuthLayer::new(verifier.clone(), cfg.auth.settings.clone()),
@@ -333,6 +368,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         ))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(org)
         .add_service(emp)
         .add_service(asg)
@@ -341,7 +377,10 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         .add_service(periods)
         .add_service(skp)
         .add_service(assessment)
-        .add_service(calibration);
+        .add_service(calibration)
+        .add_service(export)
+        .add_service(followup)
+        .add_service(reports);
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     }));
@@ -352,6 +391,11 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         store.clone(),
         state.clock.clone(),
         cfg.finalize_interval,
+    ));
+    let overdue = tokio::spawn(notify_overdue(
+        store.clone(),
+        state.clock.clone(),
+        cfg.overdue_interval,
     ));
 
     tracing::info!(
@@ -371,6 +415,7 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         health,
         keys,
         finalizer,
+        overdue,
         grace: cfg.shutdown_grace,
         telemetry: Some(telemetry_guard),
     })
@@ -404,6 +449,25 @@ async fn finalize_expired(store: Store, clock: Arc<dyn Clock>, interval: Duratio
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "finalising expired results failed"),
+        }
+    }
+}
+
+/// Every `interval`, publishes `plan.overdue` for development actions that passed their target
+/// date unfinished (see `Store::notify_overdue`: once per action, safe on several replicas).
+async fn notify_overdue(store: Store, clock: Arc<dyn Clock>, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(interval).await;
+        let actor = crate::context::RequestContext::internal("kinerja/development-overdue").actor();
+        match store.notify_overdue(&actor, clock.now(), 1000).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(count = ids.len(), "development actions overdue (notified)")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "notifying overdue development actions failed"),
         }
     }
 }

@@ -3,11 +3,16 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
+
 mod m20261125_000001_master_data;
 mod m20261125_000002_audit;
 mod m20261125_000003_skp;
 mod m20261125_000004_assessment;
+mod m20261125_000005_followup;
+mod m20261125_000006_report_indexes;
 mod m20261125_000010_outbox;
+mod m20261125_000011_export;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -22,7 +27,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_audit::Migration),
             Box::new(m20261125_000003_skp::Migration),
             Box::new(m20261125_000004_assessment::Migration),
+            Box::new(m20261125_000005_followup::Migration),
+            Box::new(m20261125_000006_report_indexes::Migration),
             Box::new(m20261125_000010_outbox::Migration),
+            Box::new(m20261125_000011_export::Migration),
         ]
     }
 }

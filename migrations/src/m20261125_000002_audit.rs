@@ -2,6 +2,8 @@
 //! chain heads, and (PostgreSQL) a trigger that refuses UPDATE and DELETE on entries.
 
 use sea_orm_migration::prelude::*;
+
+use crate::columns::text;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
@@ -37,10 +39,6 @@ enum AuditHeads {
     Chain,
     Seq,
     Hash,
-}
-
-fn text(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().to_owned()
 }
 
 #[async_trait::async_trait]

@@ -62,7 +62,8 @@ fn org_rating_pb(r: OrgRatingRow) -> pb::OrganizationRating {
     }
 }
 
-fn dist_pb(d: &Distribution) -> pb::PredikatDistribution {
+/// A distribution as its message (also used by the reports).
+pub(crate) fn dist_pb(d: &Distribution) -> pb::PredikatDistribution {
     let n = |x: u32| i32::try_from(x).unwrap_or(i32::MAX);
     pb::PredikatDistribution {
         sangat_baik: n(d.sangat_baik),
@@ -81,7 +82,8 @@ fn bound_enum(b: Bound) -> i32 {
     }
 }
 
-fn rule_pb(c: &Constraint) -> pb::CurveRule {
+/// A curve rule as its message (also used by the reports).
+pub(crate) fn rule_pb(c: &Constraint) -> pb::CurveRule {
     pb::CurveRule {
         id: c.id.clone(),
         bound: bound_enum(c.bound),
@@ -95,7 +97,8 @@ fn rule_pb(c: &Constraint) -> pb::CurveRule {
     }
 }
 
-fn breach_pb(b: &BreachRecord) -> pb::CurveBreach {
+/// A breach as its message (also used by the reports).
+pub(crate) fn breach_pb(b: &BreachRecord) -> pb::CurveBreach {
     let n = |x: u32| i32::try_from(x).unwrap_or(i32::MAX);
     pb::CurveBreach {
         rule: Some(rule_pb(&b.rule)),

@@ -8,8 +8,11 @@ pub mod calibration;
 pub mod convert;
 pub mod employees;
 pub mod events;
+pub mod export;
+pub mod followup;
 pub mod org;
 pub mod periods;
+pub mod reports;
 pub mod skp;
 
 use std::sync::Arc;

@@ -114,6 +114,64 @@ const CALIBRATION_READERS: &[Grant] = &[
     Scope("results:read"),
 ];
 
+/// Readers of development plans: the employee, the recorded assessor and their superior, admins
+/// of the unit, auditors, and service accounts with `followup:read`.
+const FOLLOWUP_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AssessorSuperiorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("followup:read"),
+];
+/// Who writes a development plan's content: the recorded assessor and admins of the unit.
+const FOLLOWUP_EDITORS: &[Grant] = &[AssessorOfTarget, AdminOfTarget, SystemAdmin];
+/// HR's view of flags and overdue actions: admins of the unit (or everything for system admins),
+/// auditors, service accounts with `followup:read`; the employee sees their own flags.
+const FOLLOWUP_HR_READERS: &[Grant] = &[
+    SelfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("followup:read"),
+];
+
+/// Full method path of a `kinerja.v1.FollowUpService` RPC.
+macro_rules! follow {
+    ($m:literal) => {
+        concat!("/kinerja.v1.FollowUpService/", $m)
+    };
+}
+
+/// Readers of the reports on a unit subtree (authorized against the unit's leader on the
+/// period's last day): the leader, the leader one level up, admins of the unit, auditors,
+/// system admins and services with `reports:read`.
+const UNIT_REPORT_READERS: &[Grant] = &[
+    SelfTarget,
+    AssessorOfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("reports:read"),
+];
+/// Readers of an employee's history of results: the employee alone among employees, admins of
+/// their unit, auditors, system admins and services with `reports:read`.
+const HISTORY_REPORT_READERS: &[Grant] = &[
+    SelfTarget,
+    AdminOfTarget,
+    Auditor,
+    SystemAdmin,
+    Scope("reports:read"),
+];
+
+/// Full method path of a `kinerja.v1.ReportService` RPC.
+macro_rules! report {
+    ($m:literal) => {
+        concat!("/kinerja.v1.ReportService/", $m)
+    };
+}
+
 /// Full method path of a `kinerja.v1.AssessmentService` RPC.
 macro_rules! assess {
     ($m:literal) => {
@@ -256,6 +314,13 @@ pub const POLICY: &[Rule] = &[
         rpc: "/kinerja.v1.EventService/Watch",
         access: Read,
         grants: &[Scope("events:read"), Auditor, SystemAdmin],
+    },
+    // Bulk export of set and FINAL results (payroll, HR spreadsheets): admins of the exported
+    // subtree, auditors, system admins and services with `results:read`.
+    Rule {
+        rpc: "/kinerja.v1.ExportService/ExportResults",
+        access: Read,
+        grants: &[SystemAdmin, AdminOfTarget, Auditor, Scope("results:read")],
     },
     // Performance periods: admins of the agency set them; everyone reads them.
     Rule {
@@ -538,6 +603,32 @@ pub const POLICY: &[Rule] = &[
         access: Write,
         grants: UNIT_ADMINS,
     },
+    // Reports: read-only.
+    Rule {
+        rpc: report!("GetDistributionReport"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("ListEmployeeHistory"),
+        access: Read,
+        grants: HISTORY_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("GetCompletionReport"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("ListAssessorStatistics"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
+    Rule {
+        rpc: report!("ListIndicatorQuality"),
+        access: Read,
+        grants: UNIT_REPORT_READERS,
+    },
     Rule {
         rpc: calib!("GetAssessmentSettings"),
         access: Read,
@@ -557,6 +648,79 @@ pub const POLICY: &[Rule] = &[
         rpc: calib!("ListCurveRuleSets"),
         access: Read,
         grants: &[Authenticated],
+    },
+    // Follow-up: plans and flags are authorized against the relations recorded on the SKP of
+    // the evaluation they follow up; listings against the employee, the unit or nothing.
+    Rule {
+        rpc: follow!("GetDevelopmentPlan"),
+        access: Read,
+        grants: FOLLOWUP_READERS,
+    },
+    Rule {
+        rpc: follow!("ListDevelopmentPlans"),
+        access: Read,
+        grants: FOLLOWUP_READERS,
+    },
+    Rule {
+        rpc: follow!("CreateDevelopmentPlan"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    Rule {
+        rpc: follow!("UpdateDevelopmentPlan"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    Rule {
+        rpc: follow!("AddDevelopmentAction"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    // The employee reports progress and status; the handler keeps the rest to the assessor.
+    Rule {
+        rpc: follow!("UpdateDevelopmentAction"),
+        access: Write,
+        grants: &[SelfTarget, AssessorOfTarget, AdminOfTarget, SystemAdmin],
+    },
+    Rule {
+        rpc: follow!("AgreeDevelopmentPlan"),
+        access: Write,
+        grants: &[SelfTarget, AssessorOfTarget],
+    },
+    Rule {
+        rpc: follow!("CompleteDevelopmentPlan"),
+        access: Write,
+        grants: FOLLOWUP_EDITORS,
+    },
+    Rule {
+        rpc: follow!("ListOverdueDevelopmentActions"),
+        access: Read,
+        grants: &[AdminOfTarget, Auditor, SystemAdmin, Scope("followup:read")],
+    },
+    Rule {
+        rpc: follow!("GetFollowUpFlag"),
+        access: Read,
+        grants: FOLLOWUP_HR_READERS,
+    },
+    Rule {
+        rpc: follow!("ListFollowUpFlags"),
+        access: Read,
+        grants: FOLLOWUP_HR_READERS,
+    },
+    Rule {
+        rpc: follow!("DecideFollowUpFlag"),
+        access: Write,
+        grants: UNIT_ADMINS,
+    },
+    Rule {
+        rpc: follow!("GetFollowUpSettings"),
+        access: Read,
+        grants: &[Authenticated],
+    },
+    Rule {
+        rpc: follow!("UpdateFollowUpSettings"),
+        access: Write,
+        grants: UNIT_ADMINS,
     },
     // The load generator's no-op echo (`kinerja-bench`): exists only in `bench` builds and is
     // served only by the bench's echo server, so it can go through this same layer.
@@ -1105,6 +1269,42 @@ mod tests {
             &[],
             IN_SCOPE,
             "/kinerja.v1.EventService/Watch",
+            false,
+        ),
+        // Export.
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            "/kinerja.v1.ExportService/ExportResults",
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            "/kinerja.v1.ExportService/ExportResults",
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["events:read"],
+            NONE,
+            "/kinerja.v1.ExportService/ExportResults",
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            "/kinerja.v1.ExportService/ExportResults",
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            "/kinerja.v1.ExportService/ExportResults",
             false,
         ),
         // Performance periods.
@@ -1790,6 +1990,581 @@ mod tests {
             NONE,
             calib!("ListCurveRuleSets"),
             true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("GetDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["followup:read"],
+            NONE,
+            follow!("GetDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            follow!("GetDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            follow!("GetDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("ListDevelopmentPlans"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            follow!("ListDevelopmentPlans"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            follow!("ListDevelopmentPlans"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("CreateDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("CreateDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("UpdateDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("UpdateDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            IN_SCOPE,
+            follow!("UpdateDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("AddDevelopmentAction"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            follow!("AddDevelopmentAction"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("UpdateDevelopmentAction"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            follow!("UpdateDevelopmentAction"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("AgreeDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("AgreeDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("AgreeDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            follow!("AgreeDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("CompleteDevelopmentPlan"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("CompleteDevelopmentPlan"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("ListOverdueDevelopmentActions"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["followup:read"],
+            NONE,
+            follow!("ListOverdueDevelopmentActions"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("ListOverdueDevelopmentActions"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            follow!("ListOverdueDevelopmentActions"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("GetFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["followup:read"],
+            NONE,
+            follow!("GetFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("GetFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            follow!("GetFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("ListFollowUpFlags"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("ListFollowUpFlags"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            follow!("ListFollowUpFlags"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("DecideFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            follow!("DecideFollowUpFlag"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("DecideFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            IN_SCOPE,
+            follow!("DecideFollowUpFlag"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            NONE,
+            follow!("GetFollowUpSettings"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            follow!("UpdateFollowUpSettings"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            follow!("UpdateFollowUpSettings"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            follow!("UpdateFollowUpSettings"),
+            false,
+        ),
+        // Reports.
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("GetDistributionReport"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("GetDistributionReport"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("GetDistributionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("GetDistributionReport"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("GetCompletionReport"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("GetCompletionReport"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("GetCompletionReport"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("GetCompletionReport"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("ListAssessorStatistics"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("ListAssessorStatistics"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("ListAssessorStatistics"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("ListAssessorStatistics"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("ListIndicatorQuality"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("ListIndicatorQuality"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("ListIndicatorQuality"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("ListIndicatorQuality"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SELF,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            ASSESSOR,
+            report!("ListEmployeeHistory"),
+            false,
+        ),
+        (
+            &[Role::Employee],
+            &[],
+            SUPERIOR,
+            report!("ListEmployeeHistory"),
+            false,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            IN_SCOPE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Admin],
+            &[],
+            NONE,
+            report!("ListEmployeeHistory"),
+            false,
+        ),
+        (
+            &[Role::Auditor],
+            &[],
+            NONE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::SystemAdmin],
+            &[],
+            NONE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["reports:read"],
+            NONE,
+            report!("ListEmployeeHistory"),
+            true,
+        ),
+        (
+            &[Role::Service],
+            &["results:read"],
+            NONE,
+            report!("ListEmployeeHistory"),
+            false,
         ),
         #[cfg(feature = "bench")]
         (

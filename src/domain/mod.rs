@@ -2,9 +2,12 @@
 
 pub mod assessment;
 pub mod curve;
+pub mod export;
+pub mod followup;
 pub mod nip;
 pub mod org;
 pub mod period;
 pub mod rating;
+pub mod report;
 pub mod skp;
 pub mod text;

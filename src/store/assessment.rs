@@ -28,7 +28,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::{IndicatorRow, RhkRow, SKP_RESOURCE, SkpRow};
-use super::{Store, lock_row, new_id};
+use super::{Store, find_or_not_found, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, State};
 use crate::domain::rating::{self, Aspect, Predikat, Rating};
 use crate::error::{Error, Result};
@@ -252,20 +252,14 @@ fn capaian_of(ind: &IndicatorRow, value: f64) -> Option<f64> {
 }
 
 pub(crate) async fn find_skp<C: ConnectionTrait>(db: &C, id: &str) -> Result<SkpRow> {
-    skp::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Skp", id))
+    find_or_not_found::<skp::Entity, _>(db, "Skp", id).await
 }
 
 pub(crate) async fn find_period<C: ConnectionTrait>(
     db: &C,
     id: &str,
 ) -> Result<EvaluationPeriodRow> {
-    evaluation_period::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("EvaluationPeriod", id))
+    find_or_not_found::<evaluation_period::Entity, _>(db, "EvaluationPeriod", id).await
 }
 
 /// Refuses an evaluation period that is not one of the SKP's (its year, overlapping its span).
@@ -611,10 +605,7 @@ impl Store {
             txn.commit().await?;
             return self.get_action_plan(&existing).await;
         }
-        let rhk = skp_rhk::Entity::find_by_id(rhk_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Rhk", rhk_id))?;
+        let rhk = find_or_not_found::<skp_rhk::Entity, _>(&txn, "Rhk", rhk_id).await?;
         let (_, _, ev) = self.guard_report(&txn, &rhk.skp_id, ep_id, now).await?;
         let row = action_plan::ActiveModel {
             id: Set(id.clone()),
@@ -645,10 +636,7 @@ impl Store {
 
     /// Reads an action plan.
     pub async fn get_action_plan(&self, id: &str) -> Result<ActionPlanRow> {
-        action_plan::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("ActionPlan", id))
+        find_or_not_found::<action_plan::Entity, _>(self.conn(), "ActionPlan", id).await
     }
 
     /// Changes the text of an action plan if `version` is current; `None` deletes it.
@@ -661,10 +649,7 @@ impl Store {
         text: Option<String>,
     ) -> Result<Option<ActionPlanRow>> {
         let txn = self.begin_write().await?;
-        let cur = action_plan::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("ActionPlan", id))?;
+        let cur = find_or_not_found::<action_plan::Entity, _>(&txn, "ActionPlan", id).await?;
         let (_, _, ev) = self
             .guard_report(&txn, &cur.skp_id, &cur.evaluation_period_id, now)
             .await?;
@@ -758,10 +743,9 @@ impl Store {
             txn.commit().await?;
             return self.get_realisasi(&existing).await;
         }
-        let ind = skp_indicator::Entity::find_by_id(new.indicator_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Indicator", &new.indicator_id))?;
+        let ind =
+            find_or_not_found::<skp_indicator::Entity, _>(&txn, "Indicator", &new.indicator_id)
+                .await?;
         let (_, _, ev) = self
             .guard_report(&txn, &ind.skp_id, &new.evaluation_period_id, now)
             .await?;
@@ -812,10 +796,7 @@ impl Store {
 
     /// Reads a realisasi with its capaian.
     pub async fn get_realisasi(&self, id: &str) -> Result<RealisasiDoc> {
-        let row = realisasi::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Realisasi", id))?;
+        let row = find_or_not_found::<realisasi::Entity, _>(self.conn(), "Realisasi", id).await?;
         let ind = skp_indicator::Entity::find_by_id(row.indicator_id.clone())
             .one(self.conn())
             .await?;
@@ -835,10 +816,7 @@ impl Store {
         ch: RealisasiChanges,
     ) -> Result<RealisasiDoc> {
         let txn = self.begin_write().await?;
-        let cur = realisasi::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Realisasi", id))?;
+        let cur = find_or_not_found::<realisasi::Entity, _>(&txn, "Realisasi", id).await?;
         let (_, _, ev) = self
             .guard_report(&txn, &cur.skp_id, &cur.evaluation_period_id, now)
             .await?;
@@ -993,10 +971,7 @@ impl Store {
 
     /// Reads one feedback item.
     pub async fn get_feedback(&self, id: &str) -> Result<FeedbackRow> {
-        feedback::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Feedback", id))
+        find_or_not_found::<feedback::Entity, _>(self.conn(), "Feedback", id).await
     }
 
     /// Lists the feedback on an SKP, newest first.
@@ -1387,10 +1362,7 @@ impl Store {
             txn.commit().await?;
             return self.get_objection(&existing).await;
         }
-        let cur = objection::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Objection", id))?;
+        let cur = find_or_not_found::<objection::Entity, _>(&txn, "Objection", id).await?;
         if !lock_row(&txn, self.kind(), "skps", &cur.skp_id).await? {
             return Err(Error::not_found("Skp", &cur.skp_id));
         }
@@ -1401,10 +1373,7 @@ impl Store {
                 id: s.id.clone(),
             });
         }
-        let cur = objection::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Objection", id))?;
+        let cur = find_or_not_found::<objection::Entity, _>(&txn, "Objection", id).await?;
         if cur.state != "DIAJUKAN" {
             return Err(Error::precondition(
                 "OBJECTION_DECIDED",
@@ -1412,10 +1381,9 @@ impl Store {
                 "the objection was already decided; the decision is final",
             ));
         }
-        let ev = skp_evaluation::Entity::find_by_id(cur.evaluation_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Evaluation", &cur.evaluation_id))?;
+        let ev =
+            find_or_not_found::<skp_evaluation::Entity, _>(&txn, "Evaluation", &cur.evaluation_id)
+                .await?;
         rules::step(state_of(&ev)?, Action::Decide).map_err(|r| refusal(&ev.id, r))?;
         let (results, behaviour, name) = match decision {
             Decision::Uphold => (
@@ -1545,16 +1513,16 @@ impl Store {
             },
         )
         .await?;
+        // Follow-up (development plan, flags) in the same transaction as FINAL.
+        self.follow_up_final(&txn, actor, now, &s, &ev, Some(predikat))
+            .await?;
         self.commit_with_events(txn).await?;
         self.get_objection(id).await
     }
 
     /// Reads one objection.
     pub async fn get_objection(&self, id: &str) -> Result<ObjectionRow> {
-        objection::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Objection", id))
+        find_or_not_found::<objection::Entity, _>(self.conn(), "Objection", id).await
     }
 
     /// The evaluation period of an objection's evaluation.
@@ -1681,10 +1649,12 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        skp_credit_coefficient::Entity::find_by_id(skp_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("CreditCoefficient", skp_id))
+        find_or_not_found::<skp_credit_coefficient::Entity, _>(
+            self.conn(),
+            "CreditCoefficient",
+            skp_id,
+        )
+        .await
     }
 
     /// The annual result of an employee: each approved SKP of the year with its last evaluation,

@@ -14,7 +14,7 @@ use super::entities::{assignment, employee, unit};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
 use super::outbox::Event;
-use super::{AssignmentRow, EmployeeRow, Store, lock_row, new_id};
+use super::{AssignmentRow, EmployeeRow, Store, find_or_not_found, lock_row, new_id};
 use crate::domain::org::Span;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -140,10 +140,7 @@ impl Store {
         unit_id: &str,
         superior: Option<&str>,
     ) -> Result<()> {
-        let u = unit::Entity::find_by_id(unit_id.to_owned())
-            .one(txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        let u = find_or_not_found::<unit::Entity, _>(txn, "Unit", unit_id).await?;
         if !u.active {
             return Err(Error::precondition(
                 "UNIT_INACTIVE",
@@ -152,20 +149,14 @@ impl Store {
             ));
         }
         if let Some(s) = superior {
-            employee::Entity::find_by_id(s.to_owned())
-                .one(txn)
-                .await?
-                .ok_or_else(|| Error::not_found("Employee", s))?;
+            find_or_not_found::<employee::Entity, _>(txn, "Employee", s).await?;
         }
         Ok(())
     }
 
     /// Reads an assignment.
     pub async fn get_assignment(&self, id: &str) -> Result<AssignmentRow> {
-        assignment::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Assignment", id))
+        find_or_not_found::<assignment::Entity, _>(self.conn(), "Assignment", id).await
     }
 
     /// Lists an employee's assignments by start date.
@@ -204,10 +195,7 @@ impl Store {
     ) -> Result<AssignmentRow> {
         let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
-        let cur = assignment::Entity::find_by_id(id.to_owned())
-            .one(&*txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Assignment", id))?;
+        let cur = find_or_not_found::<assignment::Entity, _>(&*txn, "Assignment", id).await?;
         lock_row(&txn, self.kind(), "employees", &cur.employee_id).await?;
         if let Some(Some(s)) = &ch.superior_employee_id {
             if *s == cur.employee_id {

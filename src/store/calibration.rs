@@ -30,18 +30,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::assessment::{
-    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
-    load_docs, objection_of, state_of,
+    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, ObjectionRow,
+    effective, find_period, load_docs, objection_of, state_of,
 };
 use super::audit::{Actor, Change};
 use super::entities::{
     agency, assessment_setting, assignment, calibration_exception, curve_rule_set, employee,
-    evaluation_period_lock, org_rating, performance_period, skp, skp_evaluation, unit,
+    evaluation_period_lock, objection, org_rating, performance_period, skp, skp_evaluation, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::SkpRow;
-use super::{Store, lock_row, new_id};
+use super::{Store, find_or_not_found, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, DEFAULT_OBJECTION_DAYS, State};
 use crate::domain::curve::{self, Breach, Distribution, OrgRating, RuleSet};
 use crate::domain::org::TimeZone;
@@ -299,13 +299,24 @@ pub(crate) async fn group<C: ConnectionTrait>(
         .into_iter()
         .map(|e| (e.id, e.name))
         .collect();
+    // The objections of the members' evaluations, in one query (not one per member).
+    let eval_ids: Vec<String> = rows.values().map(|r| r.id.clone()).collect();
+    let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
+    for chunk in eval_ids.chunks(500) {
+        for o in objection::Entity::find()
+            .filter(objection::Column::EvaluationId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            objections.insert(o.evaluation_id.clone(), o);
+        }
+    }
     let mut out = Vec::with_capacity(skps.len());
     for s in skps {
         let row = rows.remove(&s.id);
         let (state, predikat) = match &row {
             Some(r) => {
-                let obj = objection_of(db, &r.id).await?;
-                let (st, _, _) = effective(r, obj.as_ref(), now)?;
+                let (st, _, _) = effective(r, objections.get(&r.id), now)?;
                 let p = match st {
                     State::Terbuka => None,
                     _ => r.predikat.as_deref().and_then(Predikat::parse),
@@ -470,14 +481,10 @@ async fn agency_of_period<C: ConnectionTrait>(
     db: &C,
     ep: &EvaluationPeriodRow,
 ) -> Result<(String, TimeZone)> {
-    let p = performance_period::Entity::find_by_id(ep.period_id.clone())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("PerformancePeriod", &ep.period_id))?;
-    let a = agency::Entity::find_by_id(p.agency_id.clone())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Agency", &p.agency_id))?;
+    let p =
+        find_or_not_found::<performance_period::Entity, _>(db, "PerformancePeriod", &ep.period_id)
+            .await?;
+    let a = find_or_not_found::<agency::Entity, _>(db, "Agency", &p.agency_id).await?;
     Ok((a.id, TimeZone::parse(&a.time_zone).unwrap_or(TimeZone::Wib)))
 }
 
@@ -617,10 +624,12 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("EvaluationPeriodLock", ep_id))
+        find_or_not_found::<evaluation_period_lock::Entity, _>(
+            self.conn(),
+            "EvaluationPeriodLock",
+            ep_id,
+        )
+        .await
     }
 
     /// The leader of a unit on the last day of an evaluation period (see [`unit_leader_on`]).
@@ -661,10 +670,7 @@ impl Store {
         if !lock_row(&txn, self.kind(), "units", unit_id).await? {
             return Err(Error::not_found("Unit", unit_id));
         }
-        let u = unit::Entity::find_by_id(unit_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        let u = find_or_not_found::<unit::Entity, _>(&txn, "Unit", unit_id).await?;
         let ep = find_period(&txn, ep_id).await?;
         let (agency_id, _) = agency_of_period(&txn, &ep).await?;
         if u.agency_id != agency_id {
@@ -758,10 +764,7 @@ impl Store {
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Report> {
-        unit::Entity::find_by_id(unit_id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", unit_id))?;
+        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
         let ep = find_period(self.conn(), ep_id).await?;
         build_report(self.conn(), unit_id, &ep, now).await
     }
@@ -785,10 +788,12 @@ impl Store {
             claim(&txn, "RecordCalibrationException", request_id, digest, &id).await?
         {
             txn.commit().await?;
-            return calibration_exception::Entity::find_by_id(existing.clone())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("CalibrationException", existing));
+            return find_or_not_found::<calibration_exception::Entity, _>(
+                self.conn(),
+                "CalibrationException",
+                &existing,
+            )
+            .await;
         }
         if !lock_row(&txn, self.kind(), "units", unit_id).await? {
             return Err(Error::not_found("Unit", unit_id));
@@ -1123,6 +1128,10 @@ impl Store {
             },
         )
         .await?;
+        // Follow-up (development plan, flags) in the same transaction as FINAL.
+        let predikat = row.predikat.as_deref().and_then(Predikat::parse);
+        self.follow_up_final(&txn, actor, now, &s, &row, predikat)
+            .await?;
         self.commit_with_events(txn).await?;
         Ok(Some(row.id))
     }
@@ -1130,10 +1139,7 @@ impl Store {
     /// Effective assessment settings of an agency (or of the installation when `None`).
     pub async fn get_settings(&self, agency_id: Option<&str>) -> Result<Settings> {
         if let Some(a) = agency_id {
-            agency::Entity::find_by_id(a.to_owned())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("Agency", a))?;
+            find_or_not_found::<agency::Entity, _>(self.conn(), "Agency", a).await?;
         }
         settings_for(self.conn(), agency_id).await
     }
@@ -1228,10 +1234,12 @@ impl Store {
         .await?
         {
             txn.commit().await?;
-            let row = curve_rule_set::Entity::find_by_id(version.clone())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| Error::not_found("CurveRuleSet", &version))?;
+            let row = find_or_not_found::<curve_rule_set::Entity, _>(
+                self.conn(),
+                "CurveRuleSet",
+                &version,
+            )
+            .await?;
             let top = curve_rule_set::Entity::find()
                 .order_by_desc(curve_rule_set::Column::Seq)
                 .one(self.conn())

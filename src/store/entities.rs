@@ -990,3 +990,187 @@ pub mod outbox_head {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Individual development plans (rencana pengembangan individu), one per FINAL evaluation.
+pub mod development_plan {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `development_plans`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "development_plans")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The FINAL evaluation the plan follows up (unique).
+        pub evaluation_id: String,
+        /// Its SKP.
+        pub skp_id: String,
+        /// Its evaluation period.
+        pub evaluation_period_id: String,
+        /// The employee.
+        pub employee_id: String,
+        /// Agency of the SKP.
+        pub agency_id: String,
+        /// Unit snapshot of the SKP (admin scope).
+        pub unit_id: String,
+        /// Recorded assessor of the SKP.
+        pub assessor_id: Option<String>,
+        /// Recorded assessor's superior of the SKP.
+        pub assessor_superior_id: Option<String>,
+        /// Performance year.
+        pub year: i32,
+        /// FINAL predikat of the evaluation.
+        pub predikat: String,
+        /// True when the predikat requires a plan (opened by the service).
+        pub required: bool,
+        /// DRAFT, AGREED or COMPLETED.
+        pub state: String,
+        /// Competency gaps as a JSON array of strings.
+        pub competency_gaps: String,
+        /// When the employee agreed (cleared when the content changes).
+        pub employee_agreed_at: Option<DateTimeUtc>,
+        /// When the assessor agreed (cleared when the content changes).
+        pub assessor_agreed_at: Option<DateTimeUtc>,
+        /// When it was completed.
+        pub completed_at: Option<DateTimeUtc>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Actions of development plans (training, coaching, mentoring, ...).
+pub mod development_action {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `development_actions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "development_actions")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The plan.
+        pub plan_id: String,
+        /// TRAINING, COACHING, MENTORING or OTHER.
+        pub kind: String,
+        /// What is to be done.
+        pub description: String,
+        /// Date by which it should be done (agency's calendar).
+        pub target_date: Date,
+        /// Progress 0..=100.
+        pub progress_percent: i32,
+        /// PLANNED, IN_PROGRESS, DONE or CANCELLED.
+        pub status: String,
+        /// When `plan.overdue` was published for it (once).
+        pub overdue_notified_at: Option<DateTimeUtc>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Recognition and consequence flags raised on FINAL results, with HR's decision.
+pub mod followup_flag {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `followup_flags`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "followup_flags")]
+    pub struct Model {
+        /// Identifier.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// RECOGNITION or CONSEQUENCE.
+        pub kind: String,
+        /// The evaluation that triggered it.
+        pub evaluation_id: String,
+        /// Its SKP.
+        pub skp_id: String,
+        /// Its evaluation period.
+        pub evaluation_period_id: String,
+        /// The employee.
+        pub employee_id: String,
+        /// Agency of the SKP.
+        pub agency_id: String,
+        /// Unit snapshot of the SKP (admin scope).
+        pub unit_id: String,
+        /// Performance year of the triggering evaluation.
+        pub year: i32,
+        /// True when the triggering evaluation is the annual one.
+        pub annual: bool,
+        /// FINAL predikat of the triggering evaluation.
+        pub predikat: String,
+        /// Why it was raised, in words.
+        pub reason: String,
+        /// PENDING or DECIDED.
+        pub state: String,
+        /// HR's outcome code.
+        pub outcome: Option<String>,
+        /// HR's reason.
+        pub decision_reason: Option<String>,
+        /// Subject of the HR admin who decided.
+        pub decided_by: Option<String>,
+        /// When it was decided.
+        pub decided_at: Option<DateTimeUtc>,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Creation time.
+        pub created_at: DateTimeUtc,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Follow-up settings: `*` for the installation, or one agency id.
+pub mod followup_setting {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `followup_settings`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "followup_settings")]
+    pub struct Model {
+        /// `*` (global) or an agency id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        /// Consecutive annual years of poor results that raise a consequence flag.
+        pub consequence_years: i32,
+        /// Best predikat still counted as poor (e.g. KURANG: KURANG or SANGAT_KURANG).
+        pub consequence_threshold: String,
+        /// Optimistic-concurrency version.
+        pub version: i64,
+        /// Last change.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

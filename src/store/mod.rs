@@ -9,10 +9,13 @@ pub mod calibration;
 pub mod cascade;
 pub mod employees;
 pub mod entities;
+pub mod export;
+pub mod followup;
 pub mod idempotency;
 pub mod org;
 pub mod outbox;
 pub mod periods;
+pub mod reports;
 pub mod skp;
 
 use std::sync::Arc;
@@ -406,6 +409,24 @@ pub(crate) fn release_free_memory() {
 }
 
 /// A new time-ordered identifier (UUID v7) as text.
+/// The row of entity `E` whose primary key is `id`, or `NOT_FOUND` naming it as a `kind`.
+pub(crate) async fn find_or_not_found<E, C>(
+    db: &C,
+    kind: &'static str,
+    id: &str,
+) -> Result<E::Model>
+where
+    E: sea_orm::EntityTrait,
+    String: Into<<E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType>,
+    C: ConnectionTrait,
+{
+    E::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(kind, id))
+}
+
+/// A new identifier (UUIDv7: time-ordered, so keyset pages follow creation order).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

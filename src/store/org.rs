@@ -11,7 +11,7 @@ use sea_orm::{
 use super::audit::{Actor, Change};
 use super::entities::{agency, unit};
 use super::idempotency::{Claim, claim};
-use super::{AgencyRow, Store, UnitRow, new_id};
+use super::{AgencyRow, Store, UnitRow, find_or_not_found, new_id};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
@@ -123,10 +123,7 @@ impl Store {
 
     /// Reads an agency.
     pub async fn get_agency(&self, id: &str) -> Result<AgencyRow> {
-        agency::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Agency", id))
+        find_or_not_found::<agency::Entity, _>(self.conn(), "Agency", id).await
     }
 
     /// Lists agencies by code.
@@ -201,10 +198,7 @@ impl Store {
             txn.commit().await?;
             return self.get_unit(&existing).await;
         }
-        agency::Entity::find_by_id(new.agency_id.clone())
-            .one(&*txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
+        find_or_not_found::<agency::Entity, _>(&*txn, "Agency", &new.agency_id).await?;
         let (depth, path) = match &new.parent_id {
             None => (0, format!("/{id}/")),
             Some(pid) => {
@@ -265,10 +259,7 @@ impl Store {
 
     /// Reads a unit.
     pub async fn get_unit(&self, id: &str) -> Result<UnitRow> {
-        unit::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("Unit", id))
+        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", id).await
     }
 
     /// Lists the children of `parent_id` (or the top units of the agency) by code.
@@ -430,10 +421,7 @@ impl Store {
 }
 
 async fn find_unit(txn: &DatabaseTransaction, id: &str) -> Result<UnitRow> {
-    unit::Entity::find_by_id(id.to_owned())
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::not_found("Unit", id))
+    find_or_not_found::<unit::Entity, _>(txn, "Unit", id).await
 }
 
 impl Store {

@@ -12,7 +12,7 @@ use super::audit::{Actor, Change};
 use super::entities::{agency, evaluation_period, performance_period, skp_evaluation};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
-use super::{Store, lock_row, new_id};
+use super::{Store, find_or_not_found, lock_row, new_id};
 use crate::domain::period::{self, Schedule};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -101,10 +101,7 @@ impl Store {
             txn.commit().await?;
             return self.get_period(&existing).await;
         }
-        agency::Entity::find_by_id(new.agency_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
+        find_or_not_found::<agency::Entity, _>(&txn, "Agency", &new.agency_id).await?;
         let (start, end) = period::year_span(new.year)
             .ok_or_else(|| Error::invalid("period.year", "is outside 2000..2100"))?;
         let now = Utc::now();
@@ -155,10 +152,8 @@ impl Store {
 
     /// Reads a period row.
     pub async fn get_period_row(&self, id: &str) -> Result<PeriodRow> {
-        performance_period::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("PerformancePeriod", id))
+        find_or_not_found::<performance_period::Entity, _>(self.conn(), "PerformancePeriod", id)
+            .await
     }
 
     /// Reads a period with its evaluation periods.
@@ -233,10 +228,8 @@ impl Store {
         if !lock_row(&txn, self.kind(), "performance_periods", id).await? {
             return Err(Error::not_found("PerformancePeriod", id));
         }
-        let cur = performance_period::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("PerformancePeriod", id))?;
+        let cur = find_or_not_found::<performance_period::Entity, _>(&txn, "PerformancePeriod", id)
+            .await?;
         if cur.version != version {
             return Err(Error::Aborted {
                 kind: "PerformancePeriod",

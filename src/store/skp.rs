@@ -26,7 +26,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::periods::{assessed_counts, assessed_periods};
-use super::{AssignmentRow, Store, lock_row, new_id};
+use super::{AssignmentRow, Store, find_or_not_found, lock_row, new_id};
 use crate::domain::org::Span;
 use crate::domain::skp::{
     self as rules, Action, Actor as Relation, BERAKHLAK, LinkSide, Refusal, RhkSummary, State,
@@ -312,24 +312,15 @@ async fn definitive_on<C: ConnectionTrait>(
 }
 
 async fn find_skp<C: ConnectionTrait>(db: &C, id: &str) -> Result<SkpRow> {
-    skp::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Skp", id))
+    find_or_not_found::<skp::Entity, _>(db, "Skp", id).await
 }
 
 async fn find_rhk<C: ConnectionTrait>(db: &C, id: &str) -> Result<RhkRow> {
-    skp_rhk::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Rhk", id))
+    find_or_not_found::<skp_rhk::Entity, _>(db, "Rhk", id).await
 }
 
 async fn find_indicator<C: ConnectionTrait>(db: &C, id: &str) -> Result<IndicatorRow> {
-    skp_indicator::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("Indicator", id))
+    find_or_not_found::<skp_indicator::Entity, _>(db, "Indicator", id).await
 }
 
 /// Bumps the SKP's version and update time (every content change and transition does).
@@ -659,14 +650,14 @@ impl Store {
         if !lock_row(txn, self.kind(), "employees", &new.employee_id).await? {
             return Err(Error::not_found("Employee", &new.employee_id));
         }
-        let emp = employee::Entity::find_by_id(new.employee_id.clone())
-            .one(txn)
-            .await?
-            .ok_or_else(|| Error::not_found("Employee", &new.employee_id))?;
-        let period = performance_period::Entity::find_by_id(new.period_id.clone())
-            .one(txn)
-            .await?
-            .ok_or_else(|| Error::not_found("PerformancePeriod", &new.period_id))?;
+        let emp =
+            find_or_not_found::<employee::Entity, _>(txn, "Employee", &new.employee_id).await?;
+        let period = find_or_not_found::<performance_period::Entity, _>(
+            txn,
+            "PerformancePeriod",
+            &new.period_id,
+        )
+        .await?;
         if period.agency_id != emp.agency_id {
             return Err(Error::precondition(
                 "PERIOD_OTHER_AGENCY",
@@ -1647,10 +1638,7 @@ impl Store {
 }
 
 async fn find_period(txn: &DatabaseTransaction, id: &str) -> Result<performance_period::Model> {
-    performance_period::Entity::find_by_id(id.to_owned())
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::not_found("PerformancePeriod", id))
+    find_or_not_found::<performance_period::Entity, _>(txn, "PerformancePeriod", id).await
 }
 
 /// Checks an assessor override: existing employees, neither the SKP's employee, and distinct.

@@ -28,30 +28,30 @@ use pb::Rating::{
     DiAtasEkspektasi as ATAS, DiBawahEkspektasi as BAWAH, SesuaiEkspektasi as SESUAI,
 };
 
-const BUPATI: u32 = 1;
-const HEAD: u32 = 2;
-const HEAD2: u32 = 3;
-const STAFF0: u32 = 10;
-const STAFF_N: usize = 10;
+pub(crate) const BUPATI: u32 = 1;
+pub(crate) const HEAD: u32 = 2;
+pub(crate) const HEAD2: u32 = 3;
+pub(crate) const STAFF0: u32 = 10;
+pub(crate) const STAFF_N: usize = 10;
 
-fn emp(n: u32) -> String {
+pub(crate) fn emp(n: u32) -> String {
     token(&nip(n), &[Role::Employee], &[], &[])
 }
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("time")
         .with_timezone(&Utc)
 }
 
-fn reason(st: &tonic::Status) -> String {
+pub(crate) fn reason(st: &tonic::Status) -> String {
     st.get_error_details()
         .error_info()
         .map(|i| i.reason.clone())
         .unwrap_or_default()
 }
 
-fn fields(st: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(st: &tonic::Status) -> Vec<String> {
     st.get_error_details()
         .bad_request()
         .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
@@ -62,47 +62,47 @@ fn sha(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn ts_of(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
+pub(crate) fn ts_of(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
     let t = t.as_ref().expect("timestamp");
     DateTime::from_timestamp(t.seconds, t.nanos as u32).expect("valid timestamp")
 }
 
 /// A unit (bidang) whose head assesses ten staff; the regent above the head; a second head in
 /// another bidang. Every staff SKP is approved, the last staff member holds a JF post.
-struct World {
-    s: TestServer,
-    clock: ManualClock,
-    agency: String,
-    root: String,
-    bidang: String,
-    period: pb::PerformancePeriod,
-    admin: String,
-    head2: pb::Employee,
-    staff: Vec<pb::Employee>,
+pub(crate) struct World {
+    pub(crate) s: TestServer,
+    pub(crate) clock: ManualClock,
+    pub(crate) agency: String,
+    pub(crate) root: String,
+    pub(crate) bidang: String,
+    pub(crate) period: pb::PerformancePeriod,
+    pub(crate) admin: String,
+    pub(crate) head2: pb::Employee,
+    pub(crate) staff: Vec<pb::Employee>,
     /// Per staff member: SKP, RHK, indicator KUANTITAS (target 12), indicator WAKTU (target 30).
-    plans: Vec<(pb::Skp, pb::Rhk, pb::Indicator, pb::Indicator)>,
+    pub(crate) plans: Vec<(pb::Skp, pb::Rhk, pb::Indicator, pb::Indicator)>,
 }
 
 impl World {
-    fn assess(&self, tok: &str) -> AssessmentServiceClient<Authed> {
+    pub(crate) fn assess(&self, tok: &str) -> AssessmentServiceClient<Authed> {
         AssessmentServiceClient::new(self.s.authed(Some(tok)))
     }
-    fn calib(&self, tok: &str) -> CalibrationServiceClient<Authed> {
+    pub(crate) fn calib(&self, tok: &str) -> CalibrationServiceClient<Authed> {
         CalibrationServiceClient::new(self.s.authed(Some(tok)))
     }
-    fn skp(&self, tok: &str) -> SkpServiceClient<Authed> {
+    pub(crate) fn skp(&self, tok: &str) -> SkpServiceClient<Authed> {
         SkpServiceClient::new(self.s.authed(Some(tok)))
     }
-    fn ep(&self, q: usize) -> String {
+    pub(crate) fn ep(&self, q: usize) -> String {
         self.period.evaluation_periods[q].id.clone()
     }
-    fn staff_n(i: usize) -> u32 {
+    pub(crate) fn staff_n(i: usize) -> u32 {
         STAFF0 + i as u32
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn assign(
+pub(crate) async fn assign(
     s: &TestServer,
     emp: &str,
     unit: &str,
@@ -127,7 +127,7 @@ async fn assign(
         .expect("assignment");
 }
 
-async fn plan(
+pub(crate) async fn plan(
     w_s: &TestServer,
     n: u32,
     employee: &str,
@@ -196,7 +196,7 @@ async fn plan(
     (skp, rhk, k, w)
 }
 
-async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
+pub(crate) async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
     SkpServiceClient::new(s.authed(Some(&emp(n))))
         .approve_skp(pb::ApproveSkpRequest {
             id: id.into(),
@@ -207,7 +207,7 @@ async fn approve(s: &TestServer, n: u32, id: &str) -> pb::Skp {
         .into_inner()
 }
 
-async fn world(tweak: impl FnOnce(&mut kinerja::server::ServerConfig)) -> World {
+pub(crate) async fn world(tweak: impl FnOnce(&mut kinerja::server::ServerConfig)) -> World {
     use pb::PositionType::{Administrator, Jf, Jpt, Pelaksana};
     let clock = ManualClock::new(t("2026-01-05T01:00:00Z"));
     let s = TestServer::start_with(tweak, Arc::new(clock.clone())).await;
@@ -328,7 +328,7 @@ async fn world(tweak: impl FnOnce(&mut kinerja::server::ServerConfig)) -> World 
     }
 }
 
-fn evidence(i: usize, q: usize) -> Vec<pb::Evidence> {
+pub(crate) fn evidence(i: usize, q: usize) -> Vec<pb::Evidence> {
     vec![pb::Evidence {
         url: format!("https://arsip.maroskab.go.id/bukti/{q}/{i}.pdf"),
         sha256: sha(&format!("bukti {q} {i}")),
@@ -337,7 +337,7 @@ fn evidence(i: usize, q: usize) -> Vec<pb::Evidence> {
     }]
 }
 
-fn realisasi_req(
+pub(crate) fn realisasi_req(
     ind: &str,
     ep: &str,
     value: f64,
@@ -357,7 +357,7 @@ fn realisasi_req(
 }
 
 /// Every staff member reports both indicators with evidence and assesses themself.
-async fn report_all(w: &World, q: usize) {
+pub(crate) async fn report_all(w: &World, q: usize) {
     let ep = w.ep(q);
     for (i, (skp, _, k, wk)) in w.plans.iter().enumerate() {
         let c = w.assess(&emp(World::staff_n(i)));
@@ -394,7 +394,7 @@ async fn report_all(w: &World, q: usize) {
     }
 }
 
-async fn rate(
+pub(crate) async fn rate(
     w: &World,
     i: usize,
     q: usize,
@@ -415,7 +415,7 @@ async fn rate(
 }
 
 /// The head rates: the first `sb` staff SANGAT_BAIK, the rest BAIK.
-async fn rate_all(w: &World, q: usize, sb: usize) {
+pub(crate) async fn rate_all(w: &World, q: usize, sb: usize) {
     for i in 0..STAFF_N {
         let (h, p) = if i < sb {
             (ATAS, ATAS)
@@ -429,7 +429,7 @@ async fn rate_all(w: &World, q: usize, sb: usize) {
     }
 }
 
-async fn org_rating(
+pub(crate) async fn org_rating(
     w: &World,
     tok: &str,
     q: usize,
@@ -450,7 +450,11 @@ async fn org_rating(
         .map(|r| r.into_inner())
 }
 
-async fn set(w: &World, tok: &str, q: usize) -> Result<pb::SetUnitResultsResponse, tonic::Status> {
+pub(crate) async fn set(
+    w: &World,
+    tok: &str,
+    q: usize,
+) -> Result<pb::SetUnitResultsResponse, tonic::Status> {
     w.calib(tok)
         .set_unit_results(pb::SetUnitResultsRequest {
             unit_id: w.bidang.clone(),
@@ -472,7 +476,7 @@ async fn check(w: &World, tok: &str, q: usize) -> pb::CalibrationReport {
         .into_inner()
 }
 
-async fn get_eval(
+pub(crate) async fn get_eval(
     w: &World,
     tok: &str,
     i: usize,
@@ -487,7 +491,7 @@ async fn get_eval(
         .map(|r| r.into_inner())
 }
 
-async fn finalize(w: &World) -> pb::FinalizeExpiredResultsResponse {
+pub(crate) async fn finalize(w: &World) -> pb::FinalizeExpiredResultsResponse {
     w.calib(&w.s.admin_token)
         .finalize_expired_results(pb::FinalizeExpiredResultsRequest::default())
         .await
@@ -495,7 +499,12 @@ async fn finalize(w: &World) -> pb::FinalizeExpiredResultsResponse {
         .into_inner()
 }
 
-async fn object(w: &World, n: u32, i: usize, q: usize) -> Result<pb::Objection, tonic::Status> {
+pub(crate) async fn object(
+    w: &World,
+    n: u32,
+    i: usize,
+    q: usize,
+) -> Result<pb::Objection, tonic::Status> {
     w.assess(&emp(n))
         .file_objection(pb::FileObjectionRequest {
             skp_id: w.plans[i].0.id.clone(),
@@ -507,7 +516,7 @@ async fn object(w: &World, n: u32, i: usize, q: usize) -> Result<pb::Objection, 
         .map(|r| r.into_inner())
 }
 
-async fn decide(
+pub(crate) async fn decide(
     w: &World,
     n: u32,
     id: &str,

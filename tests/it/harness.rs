@@ -234,6 +234,40 @@ impl TestServer {
         }
     }
 
+    /// A second server (replica) on the database of `self` with adjusted settings and its own
+    /// clock; it does not own the database.
+    pub async fn replica_with(
+        &self,
+        tweak: impl FnOnce(&mut ServerConfig),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let mut cfg = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            DbConfig {
+                url: self.db_url.clone(),
+                ..DbConfig::default()
+            },
+            test_auth(),
+        );
+        cfg.shutdown_grace = Duration::from_secs(5);
+        tweak(&mut cfg);
+        let server = kinerja::server::start(cfg, clock)
+            .await
+            .expect("replica starts");
+        let channel = Endpoint::from_shared(format!("http://{}", server.addr))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        Self {
+            channel,
+            db_url: self.db_url.clone(),
+            admin_token: self.admin_token.clone(),
+            server: Some(server),
+            db: None,
+        }
+    }
+
     /// Address of the server.
     pub fn addr(&self) -> SocketAddr {
         self.server.as_ref().map(|s| s.addr).expect("running")

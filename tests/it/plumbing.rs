@@ -66,13 +66,63 @@ async fn reflection_lists_the_services() {
         panic!("unexpected reflection response");
     };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for want in [
-        "kinerja.v1.OrganizationService",
-        "kinerja.v1.EmployeeService",
-        "kinerja.v1.AssignmentService",
-        "grpc.health.v1.Health",
-    ] {
+    for want in kinerja::server::SERVICE_NAMES
+        .iter()
+        .copied()
+        .chain(["grpc.health.v1.Health"])
+    {
         assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+
+    // Error details are described too, so generic clients decode them by name.
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            "google.rpc.ErrorInfo".into(),
+        )),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let resp = stream.next().await.expect("one response").expect("ok");
+    assert!(
+        matches!(
+            resp.message_response,
+            Some(MessageResponse::FileDescriptorResponse(ref f)) if !f.file_descriptor_proto.is_empty()
+        ),
+        "google.rpc.ErrorInfo not described: {:?}",
+        resp.message_response
+    );
+
+    // The same through v1alpha, the only version older clients (grpcurl before 1.9) speak.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let mut client =
+        alpha::server_reflection_client::ServerReflectionClient::new(s.channel.clone());
+    let req = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .expect("reflection v1alpha")
+        .into_inner();
+    let resp = stream.next().await.expect("one response").expect("ok");
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        resp.message_response
+    else {
+        panic!("unexpected reflection v1alpha response");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for want in ["kinerja.v1.FollowUpService", "kinerja.v1.ReportService"] {
+        assert!(
+            names.contains(&want),
+            "{want} missing from {names:?} (v1alpha)"
+        );
     }
     s.stop().await;
 }
