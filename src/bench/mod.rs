@@ -5,6 +5,7 @@
 //! - [`load`]: closed-loop and open-loop drivers with HDR latency histograms.
 //! - [`province`]: the synthetic province (units in a tree, employees with valid NIPs,
 //!   assignments with superiors), computed per employee so national scale fits in memory.
+//! - [`results`]: synthetic SKPs, realisasi, ratings and set/FINAL results, seeded by bulk SQL.
 //! - [`scenarios`]: the table of scenarios and the bulk import driver.
 //! - [`db`]: benchmark databases, seeding, and the write baselines (raw insert loop, pgbench).
 //! - [`report`]: medians, per-round ratios, targets, table and JSON.
@@ -15,6 +16,7 @@ pub mod load;
 pub mod proc;
 pub mod province;
 pub mod report;
+pub mod results;
 pub mod scenarios;
 
 /// Generated code of the bench-only `kinerja.bench.v1` echo service.

@@ -16,8 +16,12 @@ use super::load::CallFn;
 use super::proto::EchoRequest;
 use super::proto::echo_service_client::EchoServiceClient;
 use super::province::Province;
+use super::results::{INDICATORS_PER_RHK, RHK_PER_SKP, SeededResults};
 use crate::proto::v1 as pb;
+use crate::proto::v1::assessment_service_client::AssessmentServiceClient;
+use crate::proto::v1::calibration_service_client::CalibrationServiceClient;
 use crate::proto::v1::employee_service_client::EmployeeServiceClient;
+use crate::proto::v1::report_service_client::ReportServiceClient;
 
 /// Which server a scenario loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -54,6 +58,8 @@ pub struct Scenario {
     pub kind: Kind,
     /// One line for the report.
     pub about: &'static str,
+    /// Run with one call in flight (a latency target: the time of one call, not queueing).
+    pub serial: bool,
 }
 
 /// Every closed-loop scenario, in the order a round runs them.
@@ -63,44 +69,98 @@ pub const SCENARIOS: &[Scenario] = &[
         server: ServerRole::EchoBare,
         kind: Kind::Baseline,
         about: "no-op echo (128-byte payload) on tonic alone",
+        serial: false,
     },
     Scenario {
         name: "echo-full",
         server: ServerRole::EchoFull,
         kind: Kind::Baseline,
         about: "no-op echo behind Kinerja's tower stack (context, shedding, limit, auth, grpc-web)",
+        serial: false,
     },
     Scenario {
         name: "get-employee",
         server: ServerRole::Kinerja,
         kind: Kind::Read,
         about: "GetEmployee by id, uniformly random employee (system admin token)",
+        serial: false,
     },
     Scenario {
         name: "get-employee-nip",
         server: ServerRole::Kinerja,
         kind: Kind::Read,
         about: "GetEmployee by NIP, uniformly random employee",
+        serial: false,
     },
     Scenario {
         name: "list-employees",
         server: ServerRole::Kinerja,
         kind: Kind::Read,
         about: "ListEmployees, unit subtree of a random unit on a date, first page of 50",
+        serial: false,
     },
     Scenario {
         name: "update-employee",
         server: ServerRole::Kinerja,
         kind: Kind::Write,
         about: "UpdateEmployee (name, with etag; audit entry in the same transaction)",
+        serial: false,
+    },
+    Scenario {
+        name: "dist-unit",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetDistributionReport of a random unit below the root, Q1, first page of 50",
+        serial: true,
+    },
+    Scenario {
+        name: "dist-province",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetDistributionReport of the first agency's root unit (its whole tree), Q1",
+        serial: true,
+    },
+    Scenario {
+        name: "check-calibration",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "CheckCalibration of the unit whose calibration group is seeded to ~1,000 SKPs, Q1",
+        serial: true,
+    },
+    Scenario {
+        name: "explain-evaluation",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "ExplainEvaluation of a random set/FINAL Q1 result (10 indicators with realisasi)",
+        serial: false,
+    },
+    Scenario {
+        name: "create-realisasi",
+        server: ServerRole::Kinerja,
+        kind: Kind::Write,
+        about: "CreateRealisasi by the SKP's owner (own token) for Q2-Q4, never the same indicator twice",
+        serial: false,
     },
     Scenario {
         name: "raw-insert",
         server: ServerRole::Database,
         kind: Kind::Baseline,
         about: "single-row INSERT loop straight to the database, the service's pool settings",
+        serial: false,
     },
 ];
+
+/// True when scenario `name` needs the seeded results.
+pub fn needs_results(name: &str) -> bool {
+    matches!(
+        name,
+        "dist-unit"
+            | "dist-province"
+            | "check-calibration"
+            | "explain-evaluation"
+            | "create-realisasi"
+    )
+}
 
 /// Finds a scenario by name.
 pub fn scenario(name: &str) -> Option<&'static Scenario> {
@@ -122,7 +182,13 @@ pub struct World {
     pub date: NaiveDate,
     /// `authorization` header value.
     pub auth: MetadataValue<tonic::metadata::Ascii>,
+    /// Seeded results (periods, SKPs, evaluations), when the run seeded them.
+    pub results: Option<Arc<SeededResults>>,
+    /// `authorization` values of the first employees (index order), signed for their NIPs,
+    /// for the calls only the SKP's owner may make.
+    pub owner_auth: Arc<Vec<MetadataValue<tonic::metadata::Ascii>>>,
     cursor: Arc<AtomicU64>,
+    realisasi_cursor: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for World {
@@ -149,8 +215,23 @@ impl World {
             nips: Arc::new(nips),
             date: NaiveDate::from_ymd_opt(2026, 3, 2).context("date")?,
             auth: format!("Bearer {token}").parse()?,
+            results: None,
+            owner_auth: Arc::new(Vec::new()),
             cursor: Arc::new(AtomicU64::new(0)),
+            realisasi_cursor: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Adds the seeded results and the owners' tokens (employees `0..tokens.len()`).
+    pub fn with_results(mut self, results: SeededResults, tokens: &[String]) -> Result<Self> {
+        self.results = Some(Arc::new(results));
+        self.owner_auth = Arc::new(
+            tokens
+                .iter()
+                .map(|t| format!("Bearer {t}").parse())
+                .collect::<std::result::Result<_, _>>()?,
+        );
+        Ok(self)
     }
 }
 
@@ -304,6 +385,159 @@ pub fn build(name: &str, channels: &[Channel], w: &World) -> Result<CallFn> {
                         .await?
                         .into_inner();
                     etags[idx].store(e.etag.parse().unwrap_or(etag + 1), Ordering::Release);
+                    Ok(())
+                })
+            })
+        }
+        "dist-unit" | "dist-province" | "check-calibration" | "explain-evaluation"
+        | "create-realisasi" => {
+            let res = w
+                .results
+                .clone()
+                .with_context(|| format!("{name} needs seeded results"))?;
+            build_results(name, pick, auth, &w.province, res, w)?
+        }
+        other => bail!("unknown scenario {other}"),
+    })
+}
+
+/// The scenarios over seeded results.
+fn build_results(
+    name: &str,
+    pick: impl Fn(u64) -> Channel + Send + Sync + 'static,
+    auth: MetadataValue<tonic::metadata::Ascii>,
+    p: &Arc<Province>,
+    res: Arc<SeededResults>,
+    w: &World,
+) -> Result<CallFn> {
+    let q1 = res.q1.first().cloned().context("no evaluation period")?;
+    Ok(match name {
+        "dist-unit" | "dist-province" => {
+            let units: Vec<String> = if name == "dist-province" {
+                vec![p.units[res.roots[0]].id.clone()]
+            } else {
+                let a = &p.agencies[0];
+                let below: Vec<String> = p.units[a.first_unit + 1..a.first_unit + a.units]
+                    .iter()
+                    .map(|u| u.id.clone())
+                    .collect();
+                if below.is_empty() {
+                    vec![p.units[a.first_unit].id.clone()]
+                } else {
+                    below
+                }
+            };
+            let units = Arc::new(units);
+            Arc::new(move |n| {
+                let (ch, auth, q1) = (pick(n), auth.clone(), q1.clone());
+                let unit = units[(mix(n) % units.len() as u64) as usize].clone();
+                Box::pin(async move {
+                    let r = ReportServiceClient::new(ch)
+                        .get_distribution_report(authed(
+                            pb::GetDistributionReportRequest {
+                                unit_id: unit,
+                                evaluation_period_id: q1,
+                                page_size: 50,
+                                page_token: String::new(),
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if r.total.is_none() {
+                        bail!("a distribution report without totals");
+                    }
+                    Ok(())
+                })
+            })
+        }
+        "check-calibration" => {
+            let unit = p.units[res.calibration.0].id.clone();
+            Arc::new(move |n| {
+                let (ch, auth, q1, unit) = (pick(n), auth.clone(), q1.clone(), unit.clone());
+                Box::pin(async move {
+                    CalibrationServiceClient::new(ch)
+                        .check_calibration(authed(
+                            pb::CheckCalibrationRequest {
+                                unit_id: unit,
+                                evaluation_period_id: q1,
+                            },
+                            &auth,
+                        ))
+                        .await?;
+                    Ok(())
+                })
+            })
+        }
+        "explain-evaluation" => {
+            if res.set_results.is_empty() {
+                bail!("explain-evaluation needs set results");
+            }
+            let (res2, province) = (res.clone(), p.clone());
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let i = res2.set_results[(mix(n) % res2.set_results.len() as u64) as usize];
+                let skp = res2.skps[i as usize].clone();
+                let ep = res2.q1[province.agency_of(i)].clone();
+                Box::pin(async move {
+                    let x = AssessmentServiceClient::new(ch)
+                        .explain_evaluation(authed(
+                            pb::ExplainEvaluationRequest {
+                                skp_id: skp,
+                                evaluation_period_id: ep,
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if x.evaluation.is_none() {
+                        bail!("an explanation without its evaluation");
+                    }
+                    Ok(())
+                })
+            })
+        }
+        "create-realisasi" => {
+            let owners = w.owner_auth.clone();
+            let pool = owners.len() as u64;
+            if pool == 0 {
+                bail!("create-realisasi needs owner tokens");
+            }
+            let cursor = w.realisasi_cursor.clone();
+            let province = p.clone();
+            let per = (RHK_PER_SKP * INDICATORS_PER_RHK) as u64;
+            Arc::new(move |n| {
+                let ch = pick(n);
+                let k = cursor.fetch_add(1, Ordering::Relaxed);
+                let i = k % pool;
+                let slot = k / pool;
+                let agency = province.agency_of(i);
+                let eps = &res.later[agency];
+                let ep = eps[((slot / per) as usize) % eps.len()].clone();
+                let ind = res.indicator(i, (slot % per) as usize);
+                let auth = owners[i as usize].clone();
+                Box::pin(async move {
+                    AssessmentServiceClient::new(ch)
+                        .create_realisasi(authed(
+                            pb::CreateRealisasiRequest {
+                                realisasi: Some(pb::Realisasi {
+                                    indicator_id: ind,
+                                    evaluation_period_id: ep,
+                                    value: (k % 13) as f64,
+                                    account: format!("Laporan kegiatan {k}"),
+                                    evidence: vec![pb::Evidence {
+                                        url: format!("https://dokumen.example.go.id/{k}.pdf"),
+                                        description: "Laporan".into(),
+                                        sha256: format!("{:064x}", mix(k)),
+                                        ..Default::default()
+                                    }],
+                                    ..Default::default()
+                                }),
+                                request_id: String::new(),
+                            },
+                            &auth,
+                        ))
+                        .await?;
                     Ok(())
                 })
             })
