@@ -83,6 +83,10 @@ struct RunArgs {
     /// Employees in the province.
     #[arg(long, default_value_t = 10_000)]
     employees: u64,
+    /// Agencies the province is spread over (default: one per 50,000 employees); 1 makes the
+    /// root unit's report cover the whole province.
+    #[arg(long)]
+    agencies: Option<u64>,
     /// Rounds (medians are taken over them).
     #[arg(long, default_value_t = 5)]
     rounds: usize,
@@ -310,7 +314,11 @@ async fn run(a: RunArgs) -> Result<Report> {
         mb(machine.memory_bytes) / 1024.0,
         machine.load_average
     );
-    let province = Arc::new(Province::generate(ProvinceSpec::new(a.employees)));
+    let mut spec = ProvinceSpec::new(a.employees);
+    if let Some(n) = a.agencies {
+        spec.agencies = n.max(1);
+    }
+    let province = Arc::new(Province::generate(spec));
     eprintln!(
         "province: {} employees, {} agencies, {} units ({:?})",
         a.employees,
@@ -797,6 +805,7 @@ async fn smoke(a: SmokeArgs) -> Result<()> {
             keep: false,
         },
         employees: 400,
+        agencies: None,
         rounds: 1,
         warmup_secs: 0.1,
         secs: 0.3,
