@@ -28,7 +28,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::{IndicatorRow, RhkRow, SKP_RESOURCE, SkpRow};
-use super::{Store, find_or_not_found, lock_row, new_id};
+use super::{Store, find_or_not_found, keyset_page, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, State};
 use crate::domain::rating::{self, Aspect, Predikat, Rating};
 use crate::error::{Error, Result};
@@ -712,17 +712,14 @@ impl Store {
         ep_id: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<ActionPlanRow>, String)> {
-        let mut q = action_plan::Entity::find()
-            .filter(action_plan::Column::SkpId.eq(skp_id))
-            .order_by_asc(action_plan::Column::Id);
+        let mut q = action_plan::Entity::find().filter(action_plan::Column::SkpId.eq(skp_id));
         if let Some(e) = ep_id {
             q = q.filter(action_plan::Column::EvaluationPeriodId.eq(e));
         }
-        if let Some(k) = &page.after {
-            q = q.filter(action_plan::Column::Id.gt(k.first().cloned().unwrap_or_default()));
-        }
-        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
-        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+        keyset_page(self.conn(), q, action_plan::Column::Id, false, page, |r| {
+            r.id.clone()
+        })
+        .await
     }
 
     /// Records the realisasi of an indicator for a period (idempotent on `request_id`); a
@@ -866,17 +863,14 @@ impl Store {
         ep_id: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<RealisasiDoc>, String)> {
-        let mut q = realisasi::Entity::find()
-            .filter(realisasi::Column::SkpId.eq(skp_id))
-            .order_by_asc(realisasi::Column::Id);
+        let mut q = realisasi::Entity::find().filter(realisasi::Column::SkpId.eq(skp_id));
         if let Some(e) = ep_id {
             q = q.filter(realisasi::Column::EvaluationPeriodId.eq(e));
         }
-        if let Some(k) = &page.after {
-            q = q.filter(realisasi::Column::Id.gt(k.first().cloned().unwrap_or_default()));
-        }
-        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
-        let (rows, next) = page.finish(rows, |r| vec![r.id.clone()]);
+        let (rows, next) = keyset_page(self.conn(), q, realisasi::Column::Id, false, page, |r| {
+            r.id.clone()
+        })
+        .await?;
         let inds: HashMap<String, IndicatorRow> = skp_indicator::Entity::find()
             .filter(skp_indicator::Column::SkpId.eq(skp_id))
             .all(self.conn())
@@ -981,17 +975,14 @@ impl Store {
         ep_id: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<FeedbackRow>, String)> {
-        let mut q = feedback::Entity::find()
-            .filter(feedback::Column::SkpId.eq(skp_id))
-            .order_by_desc(feedback::Column::Id);
+        let mut q = feedback::Entity::find().filter(feedback::Column::SkpId.eq(skp_id));
         if let Some(e) = ep_id {
             q = q.filter(feedback::Column::EvaluationPeriodId.eq(e));
         }
-        if let Some(k) = &page.after {
-            q = q.filter(feedback::Column::Id.lt(k.first().cloned().unwrap_or_default()));
-        }
-        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
-        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+        keyset_page(self.conn(), q, feedback::Column::Id, true, page, |r| {
+            r.id.clone()
+        })
+        .await
     }
 
     /// Records the employee's self-assessment (idempotent on `request_id`).
@@ -1542,7 +1533,7 @@ impl Store {
         state: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<ObjectionRow>, String)> {
-        let mut q = objection::Entity::find().order_by_asc(objection::Column::Id);
+        let mut q = objection::Entity::find();
         if let Some(s) = skp_id {
             q = q.filter(objection::Column::SkpId.eq(s));
         }
@@ -1552,11 +1543,10 @@ impl Store {
         if let Some(st) = state {
             q = q.filter(objection::Column::State.eq(st));
         }
-        if let Some(k) = &page.after {
-            q = q.filter(objection::Column::Id.gt(k.first().cloned().unwrap_or_default()));
-        }
-        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
-        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+        keyset_page(self.conn(), q, objection::Column::Id, false, page, |r| {
+            r.id.clone()
+        })
+        .await
     }
 
     /// Sets the angka kredit coefficient of an SKP of a functional position (JF).

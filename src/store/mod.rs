@@ -426,6 +426,35 @@ where
         .ok_or_else(|| Error::not_found(kind, id))
 }
 
+/// One keyset page of `q` by the unique text column `key`, ascending (or descending when
+/// `desc`), after the page token's key; `key_of` reads the key of a row for the next token.
+pub(crate) async fn keyset_page<E, C>(
+    db: &C,
+    q: sea_orm::Select<E>,
+    key: E::Column,
+    desc: bool,
+    page: &crate::pagination::Page,
+    key_of: impl Fn(&E::Model) -> String,
+) -> Result<(Vec<E::Model>, String)>
+where
+    E: sea_orm::EntityTrait,
+    C: ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let after = page
+        .after
+        .as_ref()
+        .map(|k| k.first().cloned().unwrap_or_default());
+    let q = match (after, desc) {
+        (Some(a), false) => q.filter(key.gt(a)).order_by_asc(key),
+        (Some(a), true) => q.filter(key.lt(a)).order_by_desc(key),
+        (None, false) => q.order_by_asc(key),
+        (None, true) => q.order_by_desc(key),
+    };
+    let rows = q.limit(page.fetch_limit()).all(db).await?;
+    Ok(page.finish(rows, |r| vec![key_of(r)]))
+}
+
 /// A new identifier (UUIDv7: time-ordered, so keyset pages follow creation order).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

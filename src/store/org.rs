@@ -11,7 +11,7 @@ use sea_orm::{
 use super::audit::{Actor, Change};
 use super::entities::{agency, unit};
 use super::idempotency::{Claim, claim};
-use super::{AgencyRow, Store, UnitRow, find_or_not_found, new_id};
+use super::{AgencyRow, Store, UnitRow, find_or_not_found, keyset_page, new_id};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
@@ -128,12 +128,11 @@ impl Store {
 
     /// Lists agencies by code.
     pub async fn list_agencies(&self, page: &Page) -> Result<(Vec<AgencyRow>, String)> {
-        let mut q = agency::Entity::find().order_by_asc(agency::Column::Code);
-        if let Some(k) = &page.after {
-            q = q.filter(agency::Column::Code.gt(k.first().cloned().unwrap_or_default()));
-        }
-        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
-        Ok(page.finish(rows, |r| vec![r.code.clone()]))
+        let q = agency::Entity::find();
+        keyset_page(self.conn(), q, agency::Column::Code, false, page, |r| {
+            r.code.clone()
+        })
+        .await
     }
 
     /// Updates an agency if `version` is current.
