@@ -17,6 +17,7 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod error;
+pub mod memory;
 pub mod pagination;
 pub mod proto;
 pub mod server;

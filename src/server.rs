@@ -478,23 +478,30 @@ const QUIET_CALLS_PER_INTERVAL: u64 = 16;
 /// For how many quiet health intervals after load freed memory is handed back (each time):
 /// memory is also freed later than the load ends, e.g. when the pool closes idle connections.
 const TRIMS_AFTER_LOAD: u32 = 8;
+/// Growth of the resident set over its level after the last trim that asks for a trim in a
+/// quiet interval even without many calls (a few heavy calls, e.g. province reports).
+const TRIM_ON_GROWTH_BYTES: u64 = 16 << 20;
 
 /// Pings the database every `interval` and reports NOT_SERVING while it does not answer.
-/// Also hands freed memory back to the operating system (`release_free_memory`) in the first
-/// [`TRIMS_AFTER_LOAD`] quiet intervals after the server was busy (a quiet interval has fewer
-/// than [`QUIET_CALLS_PER_INTERVAL`] calls), so the resident set falls back towards its start
-/// size while idle instead of staying at the peak of the last burst of load.
+/// Also hands freed memory back to the operating system (`release_free_memory`) in quiet
+/// intervals as [`crate::memory::TrimPolicy`] decides (after load, or after the resident set
+/// grew), so the resident set falls back towards its start size while idle instead of staying
+/// at the peak of the last burst of load.
 async fn watch_database(store: Store, reporter: HealthReporter, interval: Duration) {
     let mut serving = true;
     let mut calls_seen = crate::context::calls_started();
-    let mut trims_left = 0;
+    let mut trim = crate::memory::TrimPolicy::new(
+        QUIET_CALLS_PER_INTERVAL,
+        TRIMS_AFTER_LOAD,
+        TRIM_ON_GROWTH_BYTES,
+    );
     loop {
         tokio::time::sleep(interval).await;
         let calls = crate::context::calls_started();
-        if calls.wrapping_sub(calls_seen) >= QUIET_CALLS_PER_INTERVAL {
-            trims_left = TRIMS_AFTER_LOAD;
-        } else if trims_left > 0 {
-            trims_left -= 1;
+        if trim.tick(
+            calls.wrapping_sub(calls_seen),
+            crate::memory::resident_bytes(),
+        ) {
             crate::store::release_free_memory();
         }
         calls_seen = calls;

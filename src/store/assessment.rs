@@ -762,7 +762,7 @@ impl Store {
         }
         let evidence = serde_json::to_string(&new.evidence)
             .map_err(|e| Error::Internal(format!("evidence: {e}")))?;
-        realisasi::ActiveModel {
+        let row = realisasi::ActiveModel {
             id: Set(id.clone()),
             skp_id: Set(ind.skp_id.clone()),
             indicator_id: Set(ind.id.clone()),
@@ -788,7 +788,11 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        self.get_realisasi(&id).await
+        // The inserted row as the database stored it (RETURNING): no second read after commit.
+        Ok(RealisasiDoc {
+            capaian: capaian_of(&ind, row.value),
+            row,
+        })
     }
 
     /// Reads a realisasi with its capaian.
@@ -840,7 +844,16 @@ impl Store {
                 serde_json::to_string(e).map_err(|e| Error::Internal(format!("evidence: {e}")))?;
             q = q.col_expr(realisasi::Column::Evidence, Expr::value(json));
         }
-        q.filter(realisasi::Column::Id.eq(id)).exec(&txn).await?;
+        let row = q
+            .filter(realisasi::Column::Id.eq(id))
+            .exec_with_returning(&txn)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found("Realisasi", id))?;
+        let ind = skp_indicator::Entity::find_by_id(row.indicator_id.clone())
+            .one(&txn)
+            .await?;
         self.record(
             &txn,
             actor,
@@ -853,7 +866,10 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        self.get_realisasi(id).await
+        Ok(RealisasiDoc {
+            capaian: ind.and_then(|i| capaian_of(&i, row.value)),
+            row,
+        })
     }
 
     /// Lists the realisasi of an SKP in creation order, each with its capaian.

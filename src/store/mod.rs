@@ -408,7 +408,6 @@ pub(crate) fn release_free_memory() {
     });
 }
 
-/// A new time-ordered identifier (UUID v7) as text.
 /// The row of entity `E` whose primary key is `id`, or `NOT_FOUND` naming it as a `kind`.
 pub(crate) async fn find_or_not_found<E, C>(
     db: &C,
