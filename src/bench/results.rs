@@ -2,9 +2,15 @@
 //! `PerformancePeriodService/CreatePeriod`, so its four evaluation periods are the service's),
 //! then by bulk SQL (multi-row `INSERT` literals on SQLite, `COPY` on PostgreSQL, the method of
 //! the integration test `reports_on_100k_synthetic_results_stay_correct`): an approved SKP per
-//! employee with [`RHK_PER_SKP`] RHK of [`INDICATORS_PER_RHK`] indicators, realisasi of every
-//! indicator for the first quarter, first-quarter evaluations in every state (rated, set and
-//! FINAL with their predikat) and an organisation rating for every unit.
+//! employee with [`RHK_PER_SKP`] RHK of [`INDICATORS_PER_RHK`] indicators and its seven
+//! behaviour values, realisasi of every indicator for all four quarters, first-quarter
+//! evaluations in every state (rated, set and FINAL with their predikat), the open (TERBUKA)
+//! evaluations of quarters two to four that recording their realisasi opened, and an
+//! organisation rating for every unit.
+//!
+//! The write pool (the first [`write_pool`] employees) keeps quarters two to four free: the
+//! `create-realisasi` scenario records them, and the service allows one realisasi per indicator
+//! and evaluation period.
 //!
 //! The SKP's recorded assessor is the employee's superior, except in the calibration group: up
 //! to [`CALIBRATION_GROUP`] employees of the subtree of the first unit below the root are
@@ -20,6 +26,7 @@ use tonic::transport::Channel;
 
 use super::db::BenchDb;
 use super::province::{Province, nip};
+use crate::domain::skp::BERAKHLAK;
 use crate::proto::v1 as pb;
 use crate::proto::v1::performance_period_service_client::PerformancePeriodServiceClient;
 use crate::store::Store;
@@ -31,7 +38,22 @@ pub const INDICATORS_PER_RHK: usize = 2;
 /// Size the calibration group is capped at.
 pub const CALIBRATION_GROUP: usize = 1000;
 /// Employees seeded per bulk batch (bounds the seeder's memory at national scale).
-const CHUNK: u64 = 5_000;
+const CHUNK: u64 = 2_500;
+/// Largest write pool (see [`write_pool`]).
+pub const WRITE_POOL: u64 = 3_000;
+
+/// Employees `0..write_pool(n)` of a province of `n` keep quarters two to four free for the
+/// `create-realisasi` scenario (a quarter of the province, at most [`WRITE_POOL`]); everyone
+/// else has realisasi for all four quarters.
+pub fn write_pool(n: u64) -> u64 {
+    WRITE_POOL.min(n / 4)
+}
+
+/// Calls `create-realisasi` can make on a pool of `pool` employees: every indicator of their
+/// SKP once in each of the `later_quarters` open evaluation periods.
+pub fn write_capacity(pool: u64, later_quarters: usize) -> u64 {
+    pool * (RHK_PER_SKP * INDICATORS_PER_RHK) as u64 * later_quarters as u64
+}
 
 /// What the result scenarios need of the seeded data.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +66,15 @@ pub struct SeededResults {
     pub skps: Vec<String>,
     /// Per employee index: employee id (the service's).
     pub employees: Vec<String>,
+    /// Per agency: the performance period (the year) its SKPs belong to.
+    pub periods: Vec<String>,
+    /// Employees `0..write_pool` have quarters two to four free for new realisasi.
+    pub write_pool: u64,
+    /// Indices of the employees recorded as the assessor of at least one SKP, ascending.
+    pub assessors: Vec<u64>,
+    /// Units (indices into `Province::units`) where an assessor is posted, ascending, without
+    /// the calibration unit (its group is the ~1,000 of `check-calibration`).
+    pub assessor_units: Vec<usize>,
     /// Indices of employees whose first-quarter result is set or FINAL.
     pub set_results: Vec<u64>,
     /// The calibration unit (index into `Province::units`) and its group size.
@@ -225,6 +256,7 @@ const REAL_COLS: &[&str] = &[
     "created_at",
     "updated_at",
 ];
+const BEH_COLS: &[&str] = &["skp_id", "value", "expectation", "version", "updated_at"];
 const EVAL_COLS: &[&str] = &[
     "id",
     "skp_id",
@@ -342,6 +374,9 @@ pub async fn seed_results(
         out.roots.push(ag.first_unit);
         periods.push(period.id);
     }
+    out.periods = periods.clone();
+    out.write_pool = write_pool(p.len());
+    let mut is_assessor = vec![false; p.len() as usize];
 
     let ids = super::db::employee_ids(db).await?;
     let by_nip: HashMap<String, String> = ids.into_iter().map(|(id, _, n)| (n, id)).collect();
@@ -397,8 +432,14 @@ pub async fn seed_results(
     let mut start = 0;
     while start < p.len() {
         let end = (start + CHUNK).min(p.len());
-        let (mut skps, mut rhks, mut inds, mut reals, mut evals) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut skps, mut rhks, mut inds, mut behs, mut reals, mut evals) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for i in start..end {
             let e = p.employee(i);
             let r = super::scenarios::mix(i ^ 0x5EED_2026);
@@ -412,7 +453,18 @@ pub async fn seed_results(
             } else {
                 e.superior
             };
+            if let Some(a) = assessor {
+                is_assessor[a as usize] = true;
+            }
             let assessor_sup = assessor.and_then(|a| p.employee(a).superior);
+            // Quarters with realisasi: all four, except in the write pool (first quarter only).
+            let quarters: Vec<&String> = if i < out.write_pool {
+                vec![&out.q1[e.agency]]
+            } else {
+                std::iter::once(&out.q1[e.agency])
+                    .chain(&out.later[e.agency])
+                    .collect()
+            };
             let sid = out.skps[i as usize].clone();
             let unit = &p.units[e.unit];
             skps.push(vec![
@@ -467,22 +519,62 @@ pub async fn seed_results(
                         v(created),
                         v(created),
                     ]);
-                    let value = ((mix2(r, k) % 15) + 1) as f64;
-                    reals.push(vec![
-                        v(format!("bx-{i:08}-{k:02}")),
-                        v(sid.clone()),
-                        v(iid),
-                        v(out.q1[e.agency].clone()),
-                        v(value),
-                        v("Laporan triwulan I"),
-                        v(format!(
-                            r#"[{{"description":"Laporan","sha256":"{:064x}"}}]"#,
-                            mix2(r, k + 100)
-                        )),
-                        v(created),
-                        v(created),
-                    ]);
+                    for (q, ep) in quarters.iter().enumerate() {
+                        let value = ((mix2(r, k + 10 * q) % 15) + 1) as f64;
+                        let at = if q == 0 { created } else { quarter_day(q) };
+                        reals.push(vec![
+                            v(if q == 0 {
+                                format!("bx-{i:08}-{k:02}")
+                            } else {
+                                format!("bx-{i:08}-{k:02}-q{}", q + 1)
+                            }),
+                            v(sid.clone()),
+                            v(iid.clone()),
+                            v((*ep).clone()),
+                            v(value),
+                            v(format!("Laporan triwulan {}", ["I", "II", "III", "IV"][q])),
+                            v(format!(
+                                r#"[{{"description":"Laporan","sha256":"{:064x}"}}]"#,
+                                mix2(r, k + 100 + 10 * q)
+                            )),
+                            v(at),
+                            v(at),
+                        ]);
+                    }
                 }
+            }
+            for (b, value) in BERAKHLAK.iter().enumerate() {
+                behs.push(vec![
+                    v(sid.clone()),
+                    v(*value),
+                    v(format!("Ekspektasi perilaku {}", b + 1)),
+                    v(1i64),
+                    v(created),
+                ]);
+            }
+            // Recording a quarter's first realisasi opens its evaluation (TERBUKA), as the
+            // service does.
+            for (q, ep) in quarters.iter().enumerate().skip(1) {
+                let at = quarter_day(q);
+                evals.push(vec![
+                    v(format!("bv-{i:08}-q{}", q + 1)),
+                    v(sid.clone()),
+                    v((*ep).clone()),
+                    v("TERBUKA"),
+                    v(at),
+                    v(at),
+                    none_text(),
+                    none_text(),
+                    none_text(),
+                    none_text(),
+                    none_text(),
+                    none_ts(),
+                    none_ts(),
+                    none_text(),
+                    none_ts(),
+                    none_ts(),
+                    none_text(),
+                ]);
             }
             // State of the Q1 result: 0 none, 1 TERBUKA, 2 DINILAI, 3 set (window passed,
             // FINAL for readers), 4 stored FINAL.
@@ -537,6 +629,7 @@ pub async fn seed_results(
             ("skps", SKP_COLS, &skps),
             ("skp_rhk", RHK_COLS, &rhks),
             ("skp_indicators", IND_COLS, &inds),
+            ("skp_behaviours", BEH_COLS, &behs),
             ("realisasi", REAL_COLS, &reals),
             ("skp_evaluations", EVAL_COLS, &evals),
         ] {
@@ -550,10 +643,25 @@ pub async fn seed_results(
     }
     store.close().await;
     out.calibration = (cal_unit, cal_size);
+    out.assessors = (0..p.len()).filter(|&a| is_assessor[a as usize]).collect();
+    let mut units: Vec<usize> = out
+        .assessors
+        .iter()
+        .map(|&a| p.employee(a).unit)
+        .filter(|&u| u != cal_unit)
+        .collect();
+    units.sort_unstable();
+    units.dedup();
+    out.assessor_units = units;
     let mut rows: Vec<_> = counts.into_iter().collect();
     rows.sort();
     out.rows = rows;
     Ok(out)
+}
+
+/// The day in quarter `q` (0-based; quarters two to four) on which its realisasi was recorded.
+fn quarter_day(q: usize) -> DateTime<Utc> {
+    utc(2026, 3 * q as u32 + 2, 10)
 }
 
 fn mix2(r: u64, k: usize) -> u64 {

@@ -16,12 +16,13 @@ use super::load::CallFn;
 use super::proto::EchoRequest;
 use super::proto::echo_service_client::EchoServiceClient;
 use super::province::Province;
-use super::results::{INDICATORS_PER_RHK, RHK_PER_SKP, SeededResults};
+use super::results::{INDICATORS_PER_RHK, RHK_PER_SKP, SeededResults, write_capacity};
 use crate::proto::v1 as pb;
 use crate::proto::v1::assessment_service_client::AssessmentServiceClient;
 use crate::proto::v1::calibration_service_client::CalibrationServiceClient;
 use crate::proto::v1::employee_service_client::EmployeeServiceClient;
 use crate::proto::v1::report_service_client::ReportServiceClient;
+use crate::proto::v1::skp_service_client::SkpServiceClient;
 
 /// Which server a scenario loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -60,6 +61,10 @@ pub struct Scenario {
     pub about: &'static str,
     /// Run with one call in flight (a latency target: the time of one call, not queueing).
     pub serial: bool,
+    /// Needs the seeded results (SKPs, realisasi, evaluations).
+    pub seeded: bool,
+    /// Also run in open loop at a fraction (half by default) of the round's closed-loop rate.
+    pub open_loop: bool,
 }
 
 /// Every closed-loop scenario, in the order a round runs them.
@@ -70,6 +75,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Baseline,
         about: "no-op echo (128-byte payload) on tonic alone",
         serial: false,
+        seeded: false,
+        open_loop: false,
     },
     Scenario {
         name: "echo-full",
@@ -77,6 +84,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Baseline,
         about: "no-op echo behind Kinerja's tower stack (context, shedding, limit, auth, grpc-web)",
         serial: false,
+        seeded: false,
+        open_loop: false,
     },
     Scenario {
         name: "get-employee",
@@ -84,6 +93,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "GetEmployee by id, uniformly random employee (system admin token)",
         serial: false,
+        seeded: false,
+        open_loop: true,
     },
     Scenario {
         name: "get-employee-nip",
@@ -91,6 +102,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "GetEmployee by NIP, uniformly random employee",
         serial: false,
+        seeded: false,
+        open_loop: false,
     },
     Scenario {
         name: "list-employees",
@@ -98,6 +111,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "ListEmployees, unit subtree of a random unit on a date, first page of 50",
         serial: false,
+        seeded: false,
+        open_loop: true,
     },
     Scenario {
         name: "update-employee",
@@ -105,6 +120,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Write,
         about: "UpdateEmployee (name, with etag; audit entry in the same transaction)",
         serial: false,
+        seeded: false,
+        open_loop: true,
     },
     Scenario {
         name: "dist-unit",
@@ -112,6 +129,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "GetDistributionReport of a random unit below the root, Q1, first page of 50",
         serial: true,
+        seeded: true,
+        open_loop: false,
     },
     Scenario {
         name: "dist-province",
@@ -119,6 +138,8 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "GetDistributionReport of the first agency's root unit (its whole tree), Q1",
         serial: true,
+        seeded: true,
+        open_loop: false,
     },
     Scenario {
         name: "check-calibration",
@@ -126,6 +147,26 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "CheckCalibration of the unit whose calibration group is seeded to ~1,000 SKPs, Q1",
         serial: true,
+        seeded: true,
+        open_loop: false,
+    },
+    Scenario {
+        name: "get-skp",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetSkp by id (full view: 5 RHK x 2 indicators, 7 behaviours) of a random employee's SKP",
+        serial: false,
+        seeded: true,
+        open_loop: true,
+    },
+    Scenario {
+        name: "get-evaluation",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetEvaluation of a random employee's SKP in Q1 (any state, as seeded)",
+        serial: false,
+        seeded: true,
+        open_loop: true,
     },
     Scenario {
         name: "explain-evaluation",
@@ -133,13 +174,35 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Read,
         about: "ExplainEvaluation of a random set/FINAL Q1 result (10 indicators with realisasi)",
         serial: false,
+        seeded: true,
+        open_loop: true,
+    },
+    Scenario {
+        name: "list-skps",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "ListSkps of a random assessor in the year's period, first page of 50 (basic view)",
+        serial: false,
+        seeded: true,
+        open_loop: true,
+    },
+    Scenario {
+        name: "list-evaluations",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "ListEvaluations of a random unit with an assessor (not the calibration unit), Q1, first page of 50",
+        serial: false,
+        seeded: true,
+        open_loop: true,
     },
     Scenario {
         name: "create-realisasi",
         server: ServerRole::Kinerja,
         kind: Kind::Write,
-        about: "CreateRealisasi by the SKP's owner (own token) for Q2-Q4, never the same indicator twice",
+        about: "CreateRealisasi by the SKP's owner (own token) in the write pool for Q2-Q4, never the same indicator twice",
         serial: false,
+        seeded: true,
+        open_loop: true,
     },
     Scenario {
         name: "raw-insert",
@@ -147,19 +210,14 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Baseline,
         about: "single-row INSERT loop straight to the database, the service's pool settings",
         serial: false,
+        seeded: false,
+        open_loop: false,
     },
 ];
 
 /// True when scenario `name` needs the seeded results.
 pub fn needs_results(name: &str) -> bool {
-    matches!(
-        name,
-        "dist-unit"
-            | "dist-province"
-            | "check-calibration"
-            | "explain-evaluation"
-            | "create-realisasi"
-    )
+    scenario(name).is_some_and(|s| s.seeded)
 }
 
 /// Finds a scenario by name.
@@ -389,8 +447,7 @@ pub fn build(name: &str, channels: &[Channel], w: &World) -> Result<CallFn> {
                 })
             })
         }
-        "dist-unit" | "dist-province" | "check-calibration" | "explain-evaluation"
-        | "create-realisasi" => {
+        name if needs_results(name) => {
             let res = w
                 .results
                 .clone()
@@ -469,6 +526,114 @@ fn build_results(
                 })
             })
         }
+        "get-skp" => {
+            let skps = Arc::new(res.skps.clone());
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let id = skps[(mix(n) % skps.len() as u64) as usize].clone();
+                Box::pin(async move {
+                    let s = SkpServiceClient::new(ch)
+                        .get_skp(authed(
+                            pb::GetSkpRequest {
+                                id,
+                                view: pb::SkpView::Unspecified as i32,
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if s.rhk.len() != RHK_PER_SKP {
+                        bail!("an SKP with {} RHK instead of {RHK_PER_SKP}", s.rhk.len());
+                    }
+                    Ok(())
+                })
+            })
+        }
+        "get-evaluation" => {
+            let (res2, province) = (res.clone(), p.clone());
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let i = mix(n) % res2.skps.len() as u64;
+                let skp = res2.skps[i as usize].clone();
+                let ep = res2.q1[province.agency_of(i)].clone();
+                Box::pin(async move {
+                    let e = AssessmentServiceClient::new(ch)
+                        .get_evaluation(authed(
+                            pb::GetEvaluationRequest {
+                                skp_id: skp.clone(),
+                                evaluation_period_id: ep,
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if e.skp_id != skp {
+                        bail!("the evaluation of another SKP");
+                    }
+                    Ok(())
+                })
+            })
+        }
+        "list-skps" => {
+            if res.assessors.is_empty() {
+                bail!("list-skps needs SKPs with an assessor");
+            }
+            let (res2, province) = (res.clone(), p.clone());
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let a = res2.assessors[(mix(n) % res2.assessors.len() as u64) as usize];
+                let assessor = res2.employees[a as usize].clone();
+                let period = res2.periods[province.agency_of(a)].clone();
+                Box::pin(async move {
+                    let page = SkpServiceClient::new(ch)
+                        .list_skps(authed(
+                            pb::ListSkpsRequest {
+                                assessor_id: assessor,
+                                period_id: period,
+                                page_size: 50,
+                                ..Default::default()
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if page.skps.is_empty() {
+                        bail!("an empty page: every chosen assessor assesses an SKP");
+                    }
+                    Ok(())
+                })
+            })
+        }
+        "list-evaluations" => {
+            if res.assessor_units.is_empty() {
+                bail!("list-evaluations needs a unit with an assessor");
+            }
+            let (res2, province) = (res.clone(), p.clone());
+            Arc::new(move |n| {
+                let (ch, auth) = (pick(n), auth.clone());
+                let u = res2.assessor_units[(mix(n) % res2.assessor_units.len() as u64) as usize];
+                let unit = &province.units[u];
+                let (unit_id, ep) = (unit.id.clone(), res2.q1[unit.agency].clone());
+                Box::pin(async move {
+                    let page = AssessmentServiceClient::new(ch)
+                        .list_evaluations(authed(
+                            pb::ListEvaluationsRequest {
+                                unit_id,
+                                evaluation_period_id: ep,
+                                page_size: 50,
+                                ..Default::default()
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if page.evaluations.is_empty() {
+                        bail!("an empty page: an assessor is posted in every chosen unit");
+                    }
+                    Ok(())
+                })
+            })
+        }
         "explain-evaluation" => {
             if res.set_results.is_empty() {
                 bail!("explain-evaluation needs set results");
@@ -503,9 +668,17 @@ fn build_results(
             if pool == 0 {
                 bail!("create-realisasi needs owner tokens");
             }
+            if pool > res.write_pool {
+                bail!(
+                    "create-realisasi has {pool} owner tokens for a write pool of {}",
+                    res.write_pool
+                );
+            }
             let cursor = w.realisasi_cursor.clone();
             let province = p.clone();
             let per = (RHK_PER_SKP * INDICATORS_PER_RHK) as u64;
+            let quarters = res.later.iter().map(Vec::len).min().unwrap_or(0);
+            let capacity = write_capacity(pool, quarters);
             Arc::new(move |n| {
                 let ch = pick(n);
                 let k = cursor.fetch_add(1, Ordering::Relaxed);
@@ -513,10 +686,17 @@ fn build_results(
                 let slot = k / pool;
                 let agency = province.agency_of(i);
                 let eps = &res.later[agency];
-                let ep = eps[((slot / per) as usize) % eps.len()].clone();
+                let ep = eps.get((slot / per) as usize).cloned();
                 let ind = res.indicator(i, (slot % per) as usize);
                 let auth = owners[i as usize].clone();
                 Box::pin(async move {
+                    // One realisasi per indicator and period: past the free slots a call could
+                    // only be refused, so say why instead.
+                    let Some(ep) = ep else {
+                        bail!(
+                            "create-realisasi used all {capacity} free (indicator, quarter) slots of its write pool; run fewer or shorter rounds"
+                        );
+                    };
                     AssessmentServiceClient::new(ch)
                         .create_realisasi(authed(
                             pb::CreateRealisasiRequest {
@@ -742,4 +922,105 @@ async fn import_batch(
         resp.employees_created as u64,
         resp.assignments_created as u64,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::province::ProvinceSpec;
+    use crate::bench::results::write_pool;
+
+    fn world(n: u64) -> World {
+        let p = Arc::new(Province::generate(ProvinceSpec::new(n)));
+        let ids: Vec<(String, i64)> = (0..n).map(|i| (format!("e-{i}"), 1)).collect();
+        let nips = (0..n).map(|i| p.employee(i).nip).collect();
+        let res = SeededResults {
+            q1: vec!["ep-q1".into()],
+            later: vec![vec!["ep-q2".into(), "ep-q3".into(), "ep-q4".into()]],
+            skps: (0..n).map(|i| format!("bs-{i:08}")).collect(),
+            employees: (0..n).map(|i| format!("e-{i}")).collect(),
+            periods: vec!["pp-2026".into()],
+            write_pool: write_pool(n),
+            assessors: vec![0, 20],
+            assessor_units: vec![0, 2],
+            set_results: vec![1, 2],
+            calibration: (1, 19),
+            roots: vec![0],
+            rows: Vec::new(),
+        };
+        let tokens: Vec<String> = (0..res.write_pool).map(|i| format!("t{i}")).collect();
+        World::new(p, ids, nips, "admin")
+            .and_then(|w| w.with_results(res, &tokens))
+            .expect("a world")
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        let mut names = std::collections::HashSet::new();
+        for sc in SCENARIOS {
+            assert!(names.insert(sc.name), "{} twice", sc.name);
+            assert_eq!(scenario(sc.name).map(|s| s.name), Some(sc.name));
+            assert_eq!(needs_results(sc.name), sc.seeded);
+            if sc.open_loop {
+                // The open loop runs at a fraction of a concurrent closed loop's rate, against
+                // the service, for the reads and writes that have a latency target.
+                assert_eq!(sc.server, ServerRole::Kinerja, "{}", sc.name);
+                assert!(!sc.serial, "{}", sc.name);
+                assert_ne!(sc.kind, Kind::Baseline, "{}", sc.name);
+            }
+        }
+        for name in [
+            "get-skp",
+            "get-evaluation",
+            "list-skps",
+            "list-evaluations",
+            "explain-evaluation",
+            "create-realisasi",
+        ] {
+            let sc = scenario(name).unwrap_or_else(|| panic!("{name} is a scenario"));
+            assert!(sc.seeded && sc.open_loop, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_service_scenario_builds() {
+        let w = world(400);
+        let ch = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        for sc in SCENARIOS
+            .iter()
+            .filter(|s| s.server != ServerRole::Database)
+        {
+            assert!(build(sc.name, &[ch.clone()], &w).is_ok(), "{}", sc.name);
+        }
+        assert!(build("no-such-scenario", &[ch.clone()], &w).is_err());
+        // Without seeded results, the seeded scenarios refuse to build instead of failing calls.
+        let bare = World::new(w.province.clone(), vec![("e-0".into(), 1)], vec![], "admin")
+            .expect("a world");
+        assert!(build("get-skp", &[ch], &bare).is_err());
+    }
+
+    #[tokio::test]
+    async fn create_realisasi_says_when_its_free_slots_are_used_up() {
+        let w = world(40);
+        let res = w.results.clone().expect("results");
+        assert_eq!(res.write_pool, 10);
+        let capacity = write_capacity(res.write_pool, 3);
+        assert_eq!(capacity, 300);
+        // The cursor walks the pool: past the capacity the call fails before it is sent.
+        w.realisasi_cursor.store(capacity, Ordering::Relaxed);
+        let ch = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        let call = build("create-realisasi", &[ch], &w).expect("builds");
+        let err = call(0).await.expect_err("no free slot");
+        assert!(
+            format!("{err:#}").contains("free (indicator, quarter) slots"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn the_write_pool_is_a_quarter_of_the_province_at_most() {
+        assert_eq!(write_pool(400), 100);
+        assert_eq!(write_pool(10_000), 2_500);
+        assert_eq!(write_pool(200_000), crate::bench::results::WRITE_POOL);
+    }
 }
