@@ -62,37 +62,46 @@ fn check_enum(v: &mut Violations, r: Result<&'static str>) -> String {
     v.take(r).unwrap_or_default().to_owned()
 }
 
-/// Validates an employee sent by a caller; field names are prefixed with `prefix`.
-pub fn validate_employee(prefix: &str, e: &pb::Employee) -> Result<NewEmployee> {
+/// `s` without surrounding white space, reusing its buffer when there is none (the common case
+/// in a bulk import: no copy per field).
+fn trimmed(s: String) -> String {
+    let t = s.trim();
+    if t.len() == s.len() { s } else { t.to_owned() }
+}
+
+/// Validates an employee sent by a caller (fields named `employee.*`).
+pub fn validate_employee(e: pb::Employee) -> Result<NewEmployee> {
     let mut v = Violations::new();
-    let f = |name: &str| format!("{prefix}.{name}");
-    if let Err(reason) = nip::parse(e.nip.trim()) {
-        v.add(f("nip"), reason);
+    if let Err(reason) = nip::check(e.nip.trim()) {
+        v.add("employee.nip", reason);
     }
-    text::required(&mut v, &f("name"), &e.name, 300);
-    v.check(require_id(&f("agency_id"), &e.agency_id));
-    let status = check_enum(&mut v, status_text(&f("status"), e.status));
-    let position_type = check_enum(&mut v, position_text(&f("position_type"), e.position_type));
-    text::required(&mut v, &f("position_name"), &e.position_name, 300);
+    text::required(&mut v, "employee.name", &e.name, 300);
+    v.check(require_id("employee.agency_id", &e.agency_id));
+    let status = check_enum(&mut v, status_text("employee.status", e.status));
+    let position_type = check_enum(
+        &mut v,
+        position_text("employee.position_type", e.position_type),
+    );
+    text::required(&mut v, "employee.position_name", &e.position_name, 300);
     v.finish()?;
     Ok(NewEmployee {
-        nip: e.nip.trim().to_owned(),
-        name: e.name.trim().to_owned(),
+        nip: trimmed(e.nip),
+        name: trimmed(e.name),
         status,
         position_type,
-        position_name: e.position_name.trim().to_owned(),
-        agency_id: e.agency_id.trim().to_owned(),
+        position_name: trimmed(e.position_name),
+        agency_id: trimmed(e.agency_id),
     })
 }
 
-fn validate_import_assignment(a: &pb::ImportAssignment) -> Result<ImportAssignment> {
+fn validate_import_assignment(a: pb::ImportAssignment) -> Result<ImportAssignment> {
     let mut v = Violations::new();
-    if let Err(reason) = nip::parse(a.employee_nip.trim()) {
+    if let Err(reason) = nip::check(a.employee_nip.trim()) {
         v.add("assignment.employee_nip", reason);
     }
-    let superior = opt_id(&a.superior_nip);
+    let superior = Some(trimmed(a.superior_nip)).filter(|s| !s.is_empty());
     if let Some(s) = &superior
-        && let Err(reason) = nip::parse(s)
+        && let Err(reason) = nip::check(s)
     {
         v.add("assignment.superior_nip", reason);
     }
@@ -118,10 +127,10 @@ fn validate_import_assignment(a: &pb::ImportAssignment) -> Result<ImportAssignme
     }
     v.finish()?;
     Ok(ImportAssignment {
-        employee_nip: a.employee_nip.trim().to_owned(),
-        unit_id: a.unit_id.trim().to_owned(),
+        employee_nip: trimmed(a.employee_nip),
+        unit_id: trimmed(a.unit_id),
         superior_nip: superior,
-        position_name: a.position_name.trim().to_owned(),
+        position_name: trimmed(a.position_name),
         position_type,
         kind,
         start_date: start.ok_or_else(|| Error::invalid("assignment.start_date", "is required"))?,
@@ -139,7 +148,8 @@ impl EmployeeService for EmployeeApi {
         let req = req.into_inner();
         respond(async {
             let e = req.employee.clone().unwrap_or_default();
-            let new = validate_employee("employee", &e)?;
+            let d = digest(&e);
+            let new = validate_employee(e)?;
             self.state
                 .authz
                 .check(&ctx, Target::Agency(&new.agency_id))
@@ -147,7 +157,7 @@ impl EmployeeService for EmployeeApi {
             let row = self
                 .state
                 .store
-                .create_employee(&ctx.actor(), new, &req.request_id, &digest(&e))
+                .create_employee(&ctx.actor(), new, &req.request_id, &d)
                 .await?;
             Ok(employee_pb(row))
         })
@@ -349,10 +359,10 @@ impl EmployeeService for EmployeeApi {
                 }
                 let parsed = match r.row {
                     Some(pb::import_row::Row::Employee(e)) => {
-                        validate_employee("employee", &e).map(ImportItem::Employee)
+                        validate_employee(e).map(ImportItem::Employee)
                     }
                     Some(pb::import_row::Row::Assignment(a)) => {
-                        validate_import_assignment(&a).map(ImportItem::Assignment)
+                        validate_import_assignment(a).map(ImportItem::Assignment)
                     }
                     None => Err(Error::invalid(
                         "row",

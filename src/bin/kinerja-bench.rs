@@ -732,7 +732,8 @@ async fn import_rounds(a: ImportArgs) -> Result<()> {
             let kin = start_kinerja(&s, &db, &format!("import{r}")).await?;
             kin.take_peak_rss();
             let chans = kin.connections(a.common.import_streams).await?;
-            let res = scenarios::import(
+            let pids0 = db.backend_pids().await;
+            let mut res = scenarios::import(
                 province.clone(),
                 0..province.len(),
                 &chans,
@@ -742,9 +743,17 @@ async fn import_rounds(a: ImportArgs) -> Result<()> {
                     streams: a.common.import_streams,
                 },
                 Some(kin.pid()),
-                &db.backend_pids().await,
+                &pids0,
             )
             .await?;
+            // Backends the server opened during the import (a second stream's) count from zero.
+            if let Some(cpu) = res.db_cpu_s.as_mut() {
+                for pid in db.backend_pids().await {
+                    if !pids0.contains(&pid) {
+                        *cpu += proc::cpu_time(pid).map_or(0.0, |t| t.as_secs_f64());
+                    }
+                }
+            }
             let peak = kin.take_peak_rss();
             Ok::<_, anyhow::Error>((res, peak))
         }

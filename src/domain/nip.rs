@@ -18,6 +18,22 @@ pub struct Nip {
 
 /// Parses and validates a NIP, returning a reason a caller can act on when it is invalid.
 pub fn parse(raw: &str) -> Result<Nip, String> {
+    let (birth_date, appointment, sex) = facts(raw)?;
+    Ok(Nip {
+        digits: raw.to_owned(),
+        birth_date,
+        appointment,
+        sex,
+    })
+}
+
+/// Validates a NIP like [`parse`] without keeping a copy of it (the bulk import's check).
+pub fn check(raw: &str) -> Result<(), String> {
+    facts(raw).map(|_| ())
+}
+
+/// Birth date, appointment year and month, and sex digit of a valid NIP.
+fn facts(raw: &str) -> Result<(NaiveDate, (i32, u32), u8), String> {
     if raw.len() != 18 {
         return Err(format!(
             "must be exactly 18 digits, got {} characters",
@@ -46,12 +62,7 @@ pub fn parse(raw: &str) -> Result<Nip, String> {
     if sex != 1 && sex != 2 {
         return Err(format!("sex digit (15th) must be 1 or 2, got {sex}"));
     }
-    Ok(Nip {
-        digits: raw.to_owned(),
-        birth_date,
-        appointment: (ay, am),
-        sex,
-    })
+    Ok((birth_date, (ay, am), sex))
 }
 
 #[cfg(test)]
@@ -64,6 +75,7 @@ mod tests {
         assert_eq!(n.birth_date, NaiveDate::from_ymd_opt(1985, 3, 15).unwrap());
         assert_eq!(n.appointment, (2010, 1));
         assert_eq!(n.sex, 1);
+        assert_eq!(check("198503152010011001"), Ok(()));
         assert!(
             parse("199002292015032002").is_err(),
             "1990 is not a leap year"
@@ -87,6 +99,7 @@ mod tests {
             ("", "empty"),
         ] {
             assert!(parse(nip).is_err(), "{nip} ({why}) must be invalid");
+            assert_eq!(check(nip), parse(nip).map(|_| ()), "{nip}: check agrees");
         }
     }
 }

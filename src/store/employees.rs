@@ -344,13 +344,13 @@ impl Store {
             })
         };
 
-        // NIPs and agencies of the batch's employees.
-        let mut batch_nips: HashMap<String, String> = HashMap::new(); // nip -> new id
-        let mut agencies: HashSet<String> = HashSet::new();
-        let mut employees = Vec::new();
+        // NIPs and agencies of the batch's employees (borrowed from the batch: no copy per row).
+        let mut batch_nips: HashMap<&str, usize> = HashMap::new(); // nip -> index in `employees`
+        let mut agencies: HashSet<&str> = HashSet::new();
+        let mut employees: Vec<(i64, String, &NewEmployee)> = Vec::new();
         for (row, item) in &items {
             if let ImportItem::Employee(e) = item {
-                if batch_nips.contains_key(&e.nip) {
+                if batch_nips.contains_key(e.nip.as_str()) {
                     err(
                         *row,
                         "employee.nip",
@@ -358,15 +358,13 @@ impl Store {
                     );
                     continue;
                 }
-                let id = new_id();
-                batch_nips.insert(e.nip.clone(), id.clone());
-                agencies.insert(e.agency_id.clone());
-                employees.push((*row, id, e));
+                batch_nips.insert(&e.nip, employees.len());
+                agencies.insert(&e.agency_id);
+                employees.push((*row, new_id(), e));
             }
         }
-        let known_agencies =
-            ids_present::<agency::Entity>(&txn, agencies.into_iter().collect()).await?;
-        let stored_nips = existing_nips(&txn, batch_nips.keys().cloned().collect()).await?;
+        let known_agencies = ids_present::<agency::Entity>(&txn, owned(agencies)).await?;
+        let stored_nips = existing_nips(&txn, owned(batch_nips.keys().copied())).await?;
         for (row, _, e) in &employees {
             if stored_nips.contains_key(&e.nip) {
                 err(
@@ -386,24 +384,28 @@ impl Store {
         }
 
         // Assignments: resolve NIPs (batch first, then database), units, overlaps.
-        let mut want_nips = HashSet::new();
-        let mut want_units = HashSet::new();
+        let mut want_nips: HashSet<&str> = HashSet::new();
+        let mut want_units: HashSet<&str> = HashSet::new();
         for (_, item) in &items {
             if let ImportItem::Assignment(a) = item {
-                want_nips.insert(a.employee_nip.clone());
-                if let Some(s) = &a.superior_nip {
-                    want_nips.insert(s.clone());
+                for n in std::iter::once(&a.employee_nip).chain(&a.superior_nip) {
+                    if !batch_nips.contains_key(n.as_str()) {
+                        want_nips.insert(n);
+                    }
                 }
-                want_units.insert(a.unit_id.clone());
+                want_units.insert(&a.unit_id);
             }
         }
-        want_nips.retain(|n| !batch_nips.contains_key(n));
-        let db_nips = existing_nips(&txn, want_nips.into_iter().collect()).await?;
-        let known_units =
-            ids_present::<unit::Entity>(&txn, want_units.into_iter().collect()).await?;
-        let resolve = |nip: &str| batch_nips.get(nip).or_else(|| db_nips.get(nip)).cloned();
-        let mut spans: HashMap<(String, String), Vec<crate::domain::org::Span>> = HashMap::new();
-        let mut assignments = Vec::new();
+        let db_nips = existing_nips(&txn, owned(want_nips)).await?;
+        let known_units = ids_present::<unit::Entity>(&txn, owned(want_units)).await?;
+        let resolve = |nip: &str| -> Option<&str> {
+            match batch_nips.get(nip) {
+                Some(&i) => Some(employees[i].1.as_str()),
+                None => db_nips.get(nip).map(String::as_str),
+            }
+        };
+        let mut spans: HashMap<(&str, &str), Spans> = HashMap::new();
+        let mut assignments: Vec<(String, &str, Option<&str>, &ImportAssignment)> = Vec::new();
         for (row, item) in &items {
             let ImportItem::Assignment(a) = item else {
                 continue;
@@ -450,17 +452,25 @@ impl Store {
                 start: a.start_date,
                 end: a.end_date,
             };
-            let key = (emp.clone(), a.kind.clone());
-            let list = spans.entry(key).or_default();
-            if list.iter().any(|s| s.overlaps(&span)) {
-                err(
-                    *row,
-                    "assignment.start_date",
-                    "overlaps another assignment of the same employee in the batch".into(),
-                );
-                continue;
+            match spans.entry((emp, a.kind.as_str())) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Spans {
+                        first: span,
+                        more: Vec::new(),
+                    });
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    if o.get().overlaps(&span) {
+                        err(
+                            *row,
+                            "assignment.start_date",
+                            "overlaps another assignment of the same employee in the batch".into(),
+                        );
+                        continue;
+                    }
+                    o.get_mut().more.push(span);
+                }
             }
-            list.push(span);
             assignments.push((new_id(), emp, sup, a));
         }
         // Overlaps with assignments already stored for existing employees.
@@ -480,14 +490,13 @@ impl Store {
                         start: s.start_date,
                         end: s.end_date,
                     };
-                    if let Some(list) = spans.get(&(s.employee_id.clone(), s.kind.clone()))
-                        && list.iter().any(|n| n.overlaps(&span))
+                    if let Some(list) = spans.get(&(s.employee_id.as_str(), s.kind.as_str()))
+                        && list.overlaps(&span)
                     {
                         // Find the batch row of that employee for the report.
                         for (row, item) in &items {
                             if let ImportItem::Assignment(a) = item
-                                && resolve(&a.employee_nip).as_deref()
-                                    == Some(s.employee_id.as_str())
+                                && resolve(&a.employee_nip) == Some(s.employee_id.as_str())
                                 && a.kind == s.kind
                                 && (crate::domain::org::Span {
                                     start: a.start_date,
@@ -528,7 +537,7 @@ impl Store {
             .map(|(id, emp, sup, a)| AsgRow {
                 id,
                 employee_id: emp,
-                superior: sup.as_deref(),
+                superior: *sup,
                 a,
             })
             .collect();
@@ -555,6 +564,24 @@ impl Store {
         out.assignments = n_asg;
         Ok(out)
     }
+}
+
+/// The spans of one employee and assignment kind accepted so far in an import batch (most
+/// employees have one: it is kept without a separate allocation).
+struct Spans {
+    first: crate::domain::org::Span,
+    more: Vec<crate::domain::org::Span>,
+}
+
+impl Spans {
+    fn overlaps(&self, s: &crate::domain::org::Span) -> bool {
+        self.first.overlaps(s) || self.more.iter().any(|m| m.overlaps(s))
+    }
+}
+
+/// Owned copies of borrowed keys, for a lookup query.
+fn owned<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    keys.into_iter().map(str::to_owned).collect()
 }
 
 /// Largest unit subtree listed by member ids rather than by walking employees in id order.

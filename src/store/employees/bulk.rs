@@ -85,6 +85,7 @@ pub(super) async fn insert_employees<C: ConnectionTrait>(
             }
         }
         DbKind::Sqlite => {
+            let now = sqlite_timestamp(now);
             for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
                 let mut values = Vec::with_capacity(chunk.len() * 10);
                 for (id, e) in chunk {
@@ -97,8 +98,8 @@ pub(super) async fn insert_employees<C: ConnectionTrait>(
                         Value::from(e.position_type.as_str()),
                         Value::from(e.position_name.as_str()),
                         Value::from(e.agency_id.as_str()),
-                        Value::from(now),
-                        Value::from(now),
+                        Value::from(now.as_str()),
+                        Value::from(now.as_str()),
                     ]);
                 }
                 let sql =
@@ -161,6 +162,7 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
             }
         }
         DbKind::Sqlite => {
+            let now = sqlite_timestamp(now);
             for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
                 let mut values = Vec::with_capacity(chunk.len() * 11);
                 for r in chunk {
@@ -174,8 +176,8 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
                         Value::from(r.a.kind.as_str()),
                         Value::from(r.a.start_date),
                         Value::ChronoDate(r.a.end_date),
-                        Value::from(now),
-                        Value::from(now),
+                        Value::from(now.as_str()),
+                        Value::from(now.as_str()),
                     ]);
                 }
                 let sql = sqlite_insert(
@@ -196,6 +198,12 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
     Ok(())
 }
 
+/// `now` as sqlx stores a `DateTime<Utc>` in SQLite (RFC 3339, `SecondsFormat::AutoSi`, `+00:00`),
+/// formatted once per batch instead of once per row and column.
+fn sqlite_timestamp(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
 /// `INSERT INTO table (cols) VALUES (row), (row), ...` with `n` copies of `row`.
 fn sqlite_insert(table: &str, cols: &str, row: &str, n: usize) -> String {
     let mut sql = String::with_capacity(40 + cols.len() + n * (row.len() + 3));
@@ -213,4 +221,25 @@ fn sqlite_insert(table: &str, cols: &str, row: &str, n: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sqlx::{Arguments, sqlite::SqliteArguments};
+
+    /// The pre-formatted timestamp is the text sqlx binds for the `DateTime<Utc>` itself.
+    #[test]
+    fn sqlite_timestamp_is_what_sqlx_binds() {
+        for now in [
+            chrono::Utc::now(),
+            chrono::DateTime::from_timestamp(1_764_000_000, 0).expect("valid"),
+            chrono::DateTime::from_timestamp(1_764_000_000, 120_000_000).expect("valid"),
+        ] {
+            let mut a = SqliteArguments::default();
+            a.add(now).expect("encodes");
+            let mut b = SqliteArguments::default();
+            b.add(super::sqlite_timestamp(now)).expect("encodes");
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{now}");
+        }
+    }
 }
