@@ -110,15 +110,16 @@ pub(crate) fn breach_pb(b: &BreachRecord) -> pb::CurveBreach {
 }
 
 fn report_pb(r: Report) -> pb::CalibrationReport {
-    let n = |x: usize| i32::try_from(x).unwrap_or(i32::MAX);
+    let n = |x: u32| i32::try_from(x).unwrap_or(i32::MAX);
+    let c = r.check;
     pb::CalibrationReport {
-        org_rating: r.org_rating.map_or(0, |o| org_predikat_enum(o.as_str())),
-        head_count: n(r.members.len()),
-        unrated: i32::try_from(r.unrated).unwrap_or(i32::MAX),
-        distribution: Some(dist_pb(&r.distribution)),
-        breaches: r.breaches.iter().map(breach_pb).collect(),
-        conforms: r.conforms,
-        exception_id: r
+        org_rating: c.org_rating.map_or(0, |o| org_predikat_enum(o.as_str())),
+        head_count: n(c.counts.head_count),
+        unrated: n(c.counts.unrated),
+        distribution: Some(dist_pb(&c.counts.distribution)),
+        breaches: c.breaches.iter().map(breach_pb).collect(),
+        conforms: c.conforms,
+        exception_id: c
             .exception
             .as_ref()
             .map(|x| x.id.clone())
@@ -128,18 +129,18 @@ fn report_pb(r: Report) -> pb::CalibrationReport {
             .members
             .iter()
             .map(|m| pb::CalibrationMember {
-                skp_id: m.skp.id.clone(),
-                employee_id: m.skp.employee_id.clone(),
+                skp_id: m.skp_id.clone(),
+                employee_id: m.employee_id.clone(),
                 employee_name: m.name.clone(),
-                assessor_id: m.skp.assessor_id.clone().unwrap_or_default(),
+                assessor_id: m.assessor_id.clone().unwrap_or_default(),
                 state: super::convert::evaluation_state_enum(m.state.as_str()),
                 predikat: m.predikat.map_or(0, |p| predikat_enum(p.as_str())),
             })
             .collect(),
         blockers: r.blockers.iter().map(|b| b.message.clone()).collect(),
-        unit_id: r.unit_id,
-        evaluation_period_id: r.period.id,
-        rule_set_version: r.rule_set_version,
+        unit_id: c.unit_id,
+        evaluation_period_id: c.period.id,
+        rule_set_version: c.rule_set_version,
     }
 }
 

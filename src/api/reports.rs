@@ -96,7 +96,7 @@ fn indicator_filter(flag: i32) -> Result<Option<IndicatorFlag>> {
 }
 
 fn calibration_pb(c: &CalibrationStatus) -> pb::CalibrationStatus {
-    let rep = &c.report;
+    let rep = &c.check;
     pb::CalibrationStatus {
         org_rating: rep.org_rating.map_or(0, |o| org_predikat_enum(o.as_str())),
         curve: c.curve.as_ref().map(|cv| pb::Curve {
@@ -104,9 +104,9 @@ fn calibration_pb(c: &CalibrationStatus) -> pb::CalibrationStatus {
             rules: cv.constraints.iter().map(rule_pb).collect(),
         }),
         rule_set_version: rep.rule_set_version.clone(),
-        group_size: i32::try_from(rep.members.len()).unwrap_or(i32::MAX),
-        unrated: n32(rep.unrated),
-        distribution: Some(dist_pb(&rep.distribution)),
+        group_size: n32(rep.counts.head_count),
+        unrated: n32(rep.counts.unrated),
+        distribution: Some(dist_pb(&rep.counts.distribution)),
         within_curve: rep.conforms,
         breaches: rep.breaches.iter().map(breach_pb).collect(),
         exception_id: rep

@@ -84,6 +84,41 @@ impl Counts {
     }
 }
 
+/// Counts of a calibration group: its members by effective state, and the distribution the
+/// curve is checked against — the predikat of every member past TERBUKA (a DINILAI member's draft
+/// predikat counts, so a unit can be calibrated before its results are set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    /// Members.
+    pub head_count: u32,
+    /// Members without a predikat (no evaluation, TERBUKA, or none recorded).
+    pub unrated: u32,
+    /// Members rated but not set (DINILAI).
+    pub rated_not_set: u32,
+    /// Members set (DITETAPKAN or FINAL as a reader sees it now).
+    pub set: u32,
+    /// Predikat of the rated members.
+    pub distribution: Distribution,
+}
+
+impl GroupCounts {
+    /// Adds `n` members in effective state `state` (TERBUKA also for no evaluation yet) whose
+    /// evaluation records `predikat`.
+    pub fn add(&mut self, state: State, predikat: Option<Predikat>, n: u32) {
+        self.head_count += n;
+        match predikat.filter(|_| state != State::Terbuka) {
+            Some(p) => add(&mut self.distribution, p, n),
+            None => self.unrated += n,
+        }
+        if state == State::Dinilai {
+            self.rated_not_set += n;
+        }
+        if state.is_set() {
+            self.set += n;
+        }
+    }
+}
+
 /// What an employee lacks in an evaluation period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Missing {

@@ -30,22 +30,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::assessment::{
-    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, ObjectionRow,
-    effective, find_period, load_docs, objection_of, state_of,
+    EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
+    load_docs, objection_of, state_of,
 };
 use super::audit::{Actor, Change};
 use super::entities::{
-    agency, assessment_setting, assignment, calibration_exception, curve_rule_set, employee,
-    evaluation_period_lock, objection, org_rating, performance_period, skp, skp_evaluation, unit,
+    agency, assessment_setting, assignment, calibration_exception, curve_rule_set,
+    evaluation_period_lock, org_rating, performance_period, skp, skp_evaluation, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::SkpRow;
+use super::sql::{Sql, approved_in, count, effective_state};
 use super::{Store, find_or_not_found, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, DEFAULT_OBJECTION_DAYS, State};
 use crate::domain::curve::{self, Breach, Distribution, OrgRating, RuleSet};
 use crate::domain::org::TimeZone;
 use crate::domain::rating::{self, Predikat};
+use crate::domain::report::GroupCounts;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
@@ -75,11 +77,15 @@ pub struct StoredRuleSet {
 #[derive(Debug, Clone)]
 pub struct Member {
     /// The SKP.
-    pub skp: SkpRow,
+    pub skp_id: String,
+    /// Its employee.
+    pub employee_id: String,
+    /// Its recorded assessor.
+    pub assessor_id: Option<String>,
     /// Employee name.
     pub name: String,
     /// The stored evaluation, if any.
-    pub row: Option<EvaluationRow>,
+    pub evaluation_id: Option<String>,
     /// Effective state.
     pub state: State,
     /// Predikat when rated.
@@ -110,9 +116,9 @@ pub struct BreachRecord {
     pub description: String,
 }
 
-/// The distribution of a group against its curve.
+/// A group's counts checked against the curve of its organisation rating.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct Check {
     /// The unit.
     pub unit_id: String,
     /// The evaluation period.
@@ -121,18 +127,23 @@ pub struct Report {
     pub org_rating: Option<OrgRating>,
     /// The rule set checked against.
     pub rule_set_version: String,
-    /// The members, by name.
-    pub members: Vec<Member>,
-    /// Members not rated.
-    pub unrated: u32,
-    /// Distribution of the rated members.
-    pub distribution: Distribution,
+    /// Members, unrated members and the distribution of the rated ones.
+    pub counts: GroupCounts,
     /// Broken rules with their descriptions.
     pub breaches: Vec<BreachRecord>,
     /// No blocking rule broken.
     pub conforms: bool,
     /// Exception matching this distribution, if any.
     pub exception: Option<ExceptionRow>,
+}
+
+/// The check of a group with its members, and what keeps its results from being set.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The check of the members' counts.
+    pub check: Check,
+    /// The members, by name.
+    pub members: Vec<Member>,
     /// Why nothing can be set now (empty: settable).
     pub blockers: Vec<Blocker>,
 }
@@ -235,105 +246,157 @@ pub(crate) async fn unit_leader_on<C: ConnectionTrait>(
         .map(|p| p.employee_id.clone()))
 }
 
-/// The calibration group of a unit in an evaluation period (see the module documentation).
+/// The condition that SKP `s` belongs to the calibration group of `unit_id` in `ep` (see the
+/// module documentation): approved, overlapping the period, and its assessor holds a definitive
+/// post in the unit on the SKP's last day in the period. The `IN` list (the unit's posts during
+/// the period, which the day's post implies) lets the planner start from the assessors' SKP
+/// (`ix_skps_assessor`) instead of every SKP of the period.
+fn in_group(q: &mut Sql, unit_id: &str, ep: &EvaluationPeriodRow) -> String {
+    let approved = approved_in(q, ep);
+    let (unit, start, end) = (q.p(unit_id), q.p(ep.start_date), q.p(ep.end_date));
+    let day = format!("CASE WHEN s.end_date < {end} THEN s.end_date ELSE {end} END");
+    format!(
+        "{approved} \
+         AND s.assessor_id IN (SELECT a.employee_id FROM assignments a \
+           WHERE a.unit_id = {unit} AND a.kind = 'DEFINITIF' AND a.start_date <= {end} \
+           AND (a.end_date IS NULL OR a.end_date >= {start})) \
+         AND EXISTS (SELECT 1 FROM assignments a \
+           WHERE a.unit_id = {unit} AND a.employee_id = s.assessor_id AND a.kind = 'DEFINITIF' \
+           AND a.start_date <= {day} AND (a.end_date IS NULL OR a.end_date >= {day}))"
+    )
+}
+
+/// A member's effective state and predikat from the SQL state (`NONE`: no evaluation, which is
+/// TERBUKA) and the stored predikat (none while TERBUKA).
+fn member_state(st: &str, predikat: Option<String>) -> Result<(State, Option<Predikat>)> {
+    let state = match st {
+        "NONE" => State::Terbuka,
+        s => State::parse(s)
+            .ok_or_else(|| Error::Internal(format!("evaluation has unknown state {s}")))?,
+    };
+    let predikat = match state {
+        State::Terbuka => None,
+        _ => predikat.as_deref().and_then(Predikat::parse),
+    };
+    Ok((state, predikat))
+}
+
+/// The counts of the calibration group of a unit in an evaluation period, grouped in the
+/// database (no member is loaded).
+pub(crate) async fn group_counts<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+) -> Result<GroupCounts> {
+    let mut q = Sql::of(db);
+    let st = effective_state(&mut q, now);
+    let epp = q.p(ep.id.clone());
+    let cond = in_group(&mut q, unit_id, ep);
+    let sql = format!(
+        "SELECT {st} AS st, e.predikat AS predikat, COUNT(*) AS n \
+         FROM skps s \
+         LEFT JOIN skp_evaluations e ON e.skp_id = s.id AND e.evaluation_period_id = {epp} \
+         WHERE {cond} GROUP BY 1, 2"
+    );
+    let mut counts = GroupCounts::default();
+    for r in db.query_all_raw(q.statement(sql)).await? {
+        let st: String = r.try_get("", "st")?;
+        let (state, predikat) = member_state(&st, r.try_get("", "predikat")?)?;
+        counts.add(state, predikat, count(&r, "n")?);
+    }
+    Ok(counts)
+}
+
+/// The members of the calibration group of a unit in an evaluation period, in SKP id order.
 pub(crate) async fn group<C: ConnectionTrait>(
     db: &C,
     unit_id: &str,
     ep: &EvaluationPeriodRow,
     now: DateTime<Utc>,
 ) -> Result<Vec<Member>> {
-    let posts = assignment::Entity::find()
-        .filter(assignment::Column::UnitId.eq(unit_id))
-        .filter(assignment::Column::Kind.eq("DEFINITIF"))
-        .filter(assignment::Column::StartDate.lte(ep.end_date))
-        .filter(
-            Condition::any()
-                .add(assignment::Column::EndDate.is_null())
-                .add(assignment::Column::EndDate.gte(ep.start_date)),
-        )
-        .all(db)
-        .await?;
-    let mut assessors: Vec<String> = posts.iter().map(|p| p.employee_id.clone()).collect();
-    assessors.sort();
-    assessors.dedup();
-    if assessors.is_empty() {
-        return Ok(Vec::new());
-    }
-    let skps: Vec<SkpRow> = skp::Entity::find()
-        .filter(skp::Column::PeriodId.eq(&ep.period_id))
-        .filter(skp::Column::AssessorId.is_in(assessors))
-        .filter(skp::Column::ApprovedAt.is_not_null())
-        .filter(skp::Column::State.is_in(["DISETUJUI", "DITUTUP"]))
-        .filter(skp::Column::StartDate.lte(ep.end_date))
-        .filter(skp::Column::EndDate.gte(ep.start_date))
-        .order_by_asc(skp::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|s| {
-            let day = std::cmp::min(ep.end_date, s.end_date);
-            posts.iter().any(|p| {
-                Some(p.employee_id.as_str()) == s.assessor_id.as_deref()
-                    && p.start_date <= day
-                    && p.end_date.is_none_or(|e| e >= day)
-            })
-        })
-        .collect();
-    if skps.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<String> = skps.iter().map(|s| s.id.clone()).collect();
-    let mut rows: HashMap<String, EvaluationRow> = skp_evaluation::Entity::find()
-        .filter(skp_evaluation::Column::SkpId.is_in(ids))
-        .filter(skp_evaluation::Column::EvaluationPeriodId.eq(&ep.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.skp_id.clone(), r))
-        .collect();
-    let emp_ids: Vec<String> = skps.iter().map(|s| s.employee_id.clone()).collect();
-    let names: HashMap<String, String> = employee::Entity::find()
-        .filter(employee::Column::Id.is_in(emp_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e.name))
-        .collect();
-    // The objections of the members' evaluations, in one query (not one per member).
-    let eval_ids: Vec<String> = rows.values().map(|r| r.id.clone()).collect();
-    let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
-    for chunk in eval_ids.chunks(500) {
-        for o in objection::Entity::find()
-            .filter(objection::Column::EvaluationId.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-        {
-            objections.insert(o.evaluation_id.clone(), o);
-        }
-    }
-    let mut out = Vec::with_capacity(skps.len());
-    for s in skps {
-        let row = rows.remove(&s.id);
-        let (state, predikat) = match &row {
-            Some(r) => {
-                let (st, _, _) = effective(r, objections.get(&r.id), now)?;
-                let p = match st {
-                    State::Terbuka => None,
-                    _ => r.predikat.as_deref().and_then(Predikat::parse),
-                };
-                (st, p)
-            }
-            None => (State::Terbuka, None),
-        };
+    let mut q = Sql::of(db);
+    let st = effective_state(&mut q, now);
+    let epp = q.p(ep.id.clone());
+    let cond = in_group(&mut q, unit_id, ep);
+    let sql = format!(
+        "SELECT s.id AS sid, s.employee_id AS emp, s.assessor_id AS aid, m.name AS name, \
+           e.id AS eid, {st} AS st, e.predikat AS predikat \
+         FROM skps s \
+         LEFT JOIN employees m ON m.id = s.employee_id \
+         LEFT JOIN skp_evaluations e ON e.skp_id = s.id AND e.evaluation_period_id = {epp} \
+         WHERE {cond} ORDER BY s.id"
+    );
+    let rows = db.query_all_raw(q.statement(sql)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let st: String = r.try_get("", "st")?;
+        let (state, predikat) = member_state(&st, r.try_get("", "predikat")?)?;
+        let name: Option<String> = r.try_get("", "name")?;
         out.push(Member {
-            name: names.get(&s.employee_id).cloned().unwrap_or_default(),
-            skp: s,
-            row,
+            skp_id: r.try_get("", "sid")?,
+            employee_id: r.try_get("", "emp")?,
+            assessor_id: r.try_get("", "aid")?,
+            name: name.unwrap_or_default(),
+            evaluation_id: r.try_get("", "eid")?,
             state,
             predikat,
         });
     }
     Ok(out)
+}
+
+/// The stored evaluations of these ids.
+async fn evaluation_rows<C: ConnectionTrait>(
+    db: &C,
+    ids: Vec<String>,
+) -> Result<HashMap<String, EvaluationRow>> {
+    let mut rows = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for r in skp_evaluation::Entity::find()
+            .filter(skp_evaluation::Column::Id.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            rows.insert(r.id.clone(), r);
+        }
+    }
+    Ok(rows)
+}
+
+/// The stored SKP and evaluation of each member, in the members' order.
+async fn member_rows<C: ConnectionTrait>(
+    db: &C,
+    members: &[&Member],
+) -> Result<Vec<(SkpRow, Option<EvaluationRow>)>> {
+    let mut skps: HashMap<String, SkpRow> = HashMap::with_capacity(members.len());
+    for chunk in members.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(|m| m.skp_id.clone()).collect();
+        for s in skp::Entity::find()
+            .filter(skp::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+        {
+            skps.insert(s.id.clone(), s);
+        }
+    }
+    let mut rows = evaluation_rows(
+        db,
+        members
+            .iter()
+            .filter_map(|m| m.evaluation_id.clone())
+            .collect(),
+    )
+    .await?;
+    members
+        .iter()
+        .map(|m| {
+            let s = skps
+                .remove(&m.skp_id)
+                .ok_or_else(|| Error::Internal(format!("SKP {} vanished", m.skp_id)))?;
+            Ok((s, m.evaluation_id.as_ref().and_then(|id| rows.remove(id))))
+        })
+        .collect()
 }
 
 /// The rule set in use: the newest stored version, or the built-in default.
@@ -372,21 +435,18 @@ async fn org_rating_of<C: ConnectionTrait>(
         .await?)
 }
 
-/// Checks a group against the curve of its organisation rating.
-async fn build_report<C: ConnectionTrait>(
+/// Checks a group's counts against the curve of its organisation rating in `rules`.
+async fn check_of<C: ConnectionTrait>(
     db: &C,
     unit_id: &str,
     ep: &EvaluationPeriodRow,
-    now: DateTime<Utc>,
-) -> Result<Report> {
-    let mut members = group(db, unit_id, ep, now).await?;
-    members.sort_by(|a, b| (&a.name, &a.skp.id).cmp(&(&b.name, &b.skp.id)));
+    counts: GroupCounts,
+    rules: &RuleSet,
+) -> Result<Check> {
     let org = org_rating_of(db, unit_id, &ep.id)
         .await?
         .and_then(|r| OrgRating::parse(&r.rating));
-    let rules = current_rule_set(db).await?.rules;
-    let unrated = members.iter().filter(|m| m.predikat.is_none()).count() as u32;
-    let distribution = Distribution::of(members.iter().filter_map(|m| m.predikat));
+    let distribution = counts.distribution;
     let n = distribution.total();
     let breaches: Vec<Breach> = match org.and_then(|o| rules.curve(o)) {
         Some(c) => curve::check(c, &distribution),
@@ -407,29 +467,78 @@ async fn build_report<C: ConnectionTrait>(
         }
         _ => None,
     };
+    Ok(Check {
+        unit_id: unit_id.to_owned(),
+        period: ep.clone(),
+        org_rating: org,
+        rule_set_version: rules.version.clone(),
+        counts,
+        breaches: breaches.iter().map(|b| record(b, n)).collect(),
+        conforms,
+        exception,
+    })
+}
+
+/// Checks a group against the curve from its counts alone (no member is loaded).
+pub(crate) async fn build_check<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+    rules: &RuleSet,
+) -> Result<Check> {
+    let counts = group_counts(db, unit_id, ep, now).await?;
+    check_of(db, unit_id, ep, counts, rules).await
+}
+
+/// Checks a group against the curve of its organisation rating, with its members and blockers.
+async fn build_report<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    let mut members = group(db, unit_id, ep, now).await?;
+    members.sort_by(|a, b| (&a.name, &a.skp_id).cmp(&(&b.name, &b.skp_id)));
+    let mut counts = GroupCounts::default();
+    for m in &members {
+        counts.add(m.state, m.predikat, 1);
+    }
+    let rules = current_rule_set(db).await?.rules;
+    let check = check_of(db, unit_id, ep, counts, &rules).await?;
+    let blockers = blockers(&check, &members);
+    Ok(Report {
+        check,
+        members,
+        blockers,
+    })
+}
+
+/// Why a group's results cannot be set now.
+fn blockers(check: &Check, members: &[Member]) -> Vec<Blocker> {
+    let c = &check.counts;
     let mut blockers = Vec::new();
-    let nothing_to_set =
-        !members.is_empty() && unrated == 0 && !members.iter().any(|m| m.state == State::Dinilai);
+    let nothing_to_set = c.head_count > 0 && c.unrated == 0 && c.rated_not_set == 0;
     if nothing_to_set {
         blockers.push(Blocker {
             reason: "NOTHING_TO_SET",
             message: "every result of the group is already set".into(),
         });
     }
-    if members.is_empty() {
+    if c.head_count == 0 {
         blockers.push(Blocker {
             reason: "EMPTY_GROUP",
             message: "no approved SKP in this period is rated by an assessor posted in the unit"
                 .into(),
         });
     }
-    if org.is_none() {
+    if check.org_rating.is_none() {
         blockers.push(Blocker {
             reason: "ORG_RATING_MISSING",
             message: "the unit has no organisation rating for this period; set it first (SetOrganizationRating)".into(),
         });
     }
-    if unrated > 0 {
+    if c.unrated > 0 {
         let who: Vec<&str> = members
             .iter()
             .filter(|m| m.predikat.is_none())
@@ -438,15 +547,16 @@ async fn build_report<C: ConnectionTrait>(
         blockers.push(Blocker {
             reason: "UNIT_NOT_FULLY_RATED",
             message: format!(
-                "{unrated} of {} members are not rated yet: {}",
-                members.len(),
+                "{} of {} members are not rated yet: {}",
+                c.unrated,
+                c.head_count,
                 who.join(", ")
             ),
         });
     }
-    let records: Vec<BreachRecord> = breaches.iter().map(|b| record(b, n)).collect();
-    if !conforms && exception.is_none() && !nothing_to_set {
-        let broken: Vec<&str> = records
+    if !check.conforms && check.exception.is_none() && !nothing_to_set {
+        let broken: Vec<&str> = check
+            .breaches
             .iter()
             .filter(|b| b.rule.blocking)
             .map(|b| b.description.as_str())
@@ -455,25 +565,13 @@ async fn build_report<C: ConnectionTrait>(
             reason: "CALIBRATION_BREACH",
             message: format!(
                 "the distribution breaks the curve of {} ({}): {}; change ratings or have an administrator record an exception",
-                org.map_or("", |o| o.as_str()),
-                rules.version,
+                check.org_rating.map_or("", |o| o.as_str()),
+                check.rule_set_version,
                 broken.join("; ")
             ),
         });
     }
-    Ok(Report {
-        unit_id: unit_id.to_owned(),
-        period: ep.clone(),
-        org_rating: org,
-        rule_set_version: rules.version,
-        members,
-        unrated,
-        distribution,
-        breaches: records,
-        conforms,
-        exception,
-        blockers,
-    })
+    blockers
 }
 
 /// Time zone of the agency of an evaluation period.
@@ -680,11 +778,7 @@ impl Store {
                 "the unit belongs to another agency than the evaluation period",
             ));
         }
-        let set = group(&txn, unit_id, &ep, now)
-            .await?
-            .into_iter()
-            .filter(|m| m.state.is_set())
-            .count();
+        let set = group_counts(&txn, unit_id, &ep, now).await?.set;
         if set > 0 {
             return Err(Error::precondition(
                 "ORG_RATING_LOCKED",
@@ -799,7 +893,8 @@ impl Store {
             return Err(Error::not_found("Unit", unit_id));
         }
         let ep = find_period(&txn, ep_id).await?;
-        let report = build_report(&txn, unit_id, &ep, now).await?;
+        let rules = current_rule_set(&txn).await?.rules;
+        let report = build_check(&txn, unit_id, &ep, now, &rules).await?;
         let org = report.org_rating.ok_or_else(|| {
             Error::precondition(
                 "ORG_RATING_MISSING",
@@ -823,7 +918,7 @@ impl Store {
             reason: Set(reason.clone()),
             rule_set_version: Set(report.rule_set_version.clone()),
             org_rating: Set(org.as_str().to_owned()),
-            distribution: Set(dist_json(&report.distribution)),
+            distribution: Set(dist_json(&report.counts.distribution)),
             breaches: Set(breaches),
             created_by: Set(actor.subject.clone()),
             created_at: Set(now),
@@ -840,7 +935,7 @@ impl Store {
                 detail: json!({
                     "unit_id": unit_id, "evaluation_period_id": ep_id, "reason": reason,
                     "rule_set_version": report.rule_set_version, "org_rating": org.as_str(),
-                    "distribution": dist_json(&report.distribution),
+                    "distribution": dist_json(&report.counts.distribution),
                     "breaches": report.breaches.iter().map(|b| b.description.clone()).collect::<Vec<_>>(),
                 }),
             },
@@ -877,9 +972,10 @@ impl Store {
         }
         let ep = find_period(&txn, ep_id).await?;
         for m in group(&txn, unit_id, &ep, now).await? {
-            lock_row(&txn, self.kind(), "skps", &m.skp.id).await?;
+            lock_row(&txn, self.kind(), "skps", &m.skp_id).await?;
         }
         let report = build_report(&txn, unit_id, &ep, now).await?;
+        let check = &report.check;
         if let Some(first) = report.blockers.first() {
             let all: Vec<&str> = report.blockers.iter().map(|b| b.message.as_str()).collect();
             return Err(Error::precondition(
@@ -888,7 +984,7 @@ impl Store {
                 all.join("; "),
             ));
         }
-        let org = report
+        let org = check
             .org_rating
             .ok_or_else(|| Error::Internal("settable report without org rating".into()))?;
         let (agency_id, tz) = agency_of_period(&txn, &ep).await?;
@@ -896,13 +992,26 @@ impl Store {
             .await?
             .objection_window_days;
         let deadline = rating::objection_deadline(now, tz, days);
-        let exception_id = report.exception.as_ref().map(|x| x.id.clone());
+        let exception_id = check.exception.as_ref().map(|x| x.id.clone());
         let mut set_ids = Vec::new();
+        let mut rows = evaluation_rows(
+            &txn,
+            report
+                .members
+                .iter()
+                .filter(|m| m.state == State::Dinilai)
+                .filter_map(|m| m.evaluation_id.clone())
+                .collect(),
+        )
+        .await?;
         for m in &report.members {
-            let Some(row) = &m.row else { continue };
+            let Some(row) = m.evaluation_id.as_ref().and_then(|id| rows.remove(id)) else {
+                continue;
+            };
             if m.state != State::Dinilai {
                 continue;
             }
+            let row = &row;
             rules::step(state_of(row)?, Action::Set).map_err(|r| {
                 Error::precondition(r.reason, format!("evaluations/{}", row.id), r.message)
             })?;
@@ -913,7 +1022,7 @@ impl Store {
                 )
                 .col_expr(
                     skp_evaluation::Column::RuleSetVersion,
-                    Expr::value(report.rule_set_version.clone()),
+                    Expr::value(check.rule_set_version.clone()),
                 )
                 .col_expr(skp_evaluation::Column::OrgRating, Expr::value(org.as_str()))
                 .col_expr(
@@ -944,7 +1053,7 @@ impl Store {
                 "from": State::Dinilai.as_str(), "to": State::Ditetapkan.as_str(),
                 "unit_id": unit_id, "predikat": row.predikat,
                 "results_rating": row.results_rating, "behaviour_rating": row.behaviour_rating,
-                "rule_set_version": report.rule_set_version, "org_rating": org.as_str(),
+                "rule_set_version": check.rule_set_version, "org_rating": org.as_str(),
                 "calibration_exception_id": exception_id,
                 "objection_deadline": deadline, "objection_window_days": days,
                 "version": row.version + 1,
@@ -962,8 +1071,8 @@ impl Store {
             .await?;
             let mut data = detail;
             data["evaluation_id"] = json!(row.id);
-            data["skp_id"] = json!(m.skp.id);
-            data["employee_id"] = json!(m.skp.employee_id);
+            data["skp_id"] = json!(m.skp_id);
+            data["employee_id"] = json!(m.employee_id);
             data["evaluation_period_id"] = json!(ep_id);
             data["set_time"] = json!(now);
             self.publish(
@@ -997,11 +1106,15 @@ impl Store {
         now: DateTime<Utc>,
         set_only: bool,
     ) -> Result<Vec<EvaluationDoc>> {
-        let items = report
+        let members: Vec<&Member> = report
             .members
             .iter()
             .filter(|m| !set_only || m.state.is_set())
-            .map(|m| (m.skp.clone(), report.period.clone(), m.row.clone()))
+            .collect();
+        let items = member_rows(self.conn(), &members)
+            .await?
+            .into_iter()
+            .map(|(s, row)| (s, report.check.period.clone(), row))
             .collect();
         load_docs(self.conn(), items, now).await
     }

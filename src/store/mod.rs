@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod periods;
 pub mod reports;
 pub mod skp;
+mod sql;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -17,51 +17,22 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, Statement, Value,
+    QueryResult, QuerySelect,
 };
 
 use super::assessment::{EvaluationPeriodRow, find_period};
-use super::calibration::{Report, current_rule_set};
+use super::calibration::{Check, build_check, current_rule_set};
 use super::entities::{calibration_exception, employee, org_rating, unit};
-use super::{DbKind, Store, find_or_not_found};
+use super::sql::{
+    Sql, approved_in, approved_overlapping, count, effective_state, same_period_by_employee,
+};
+use super::{Store, find_or_not_found};
 use crate::domain::assessment::State;
 use crate::domain::curve::{Curve, OrgRating};
 use crate::domain::rating::{Predikat, Rating};
 use crate::domain::report::{Counts, IndicatorFlag, Missing, indicator_flags, missing};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
-
-/// Builds one raw statement with placeholders numbered for the backend (`?N` / `$N`).
-struct Sql {
-    kind: DbKind,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn new(kind: DbKind) -> Self {
-        Self {
-            kind,
-            values: Vec::new(),
-        }
-    }
-
-    /// A placeholder bound to `v`.
-    fn p(&mut self, v: impl Into<Value>) -> String {
-        self.values.push(v.into());
-        match self.kind {
-            DbKind::Sqlite => format!("?{}", self.values.len()),
-            DbKind::Postgres => format!("${}", self.values.len()),
-        }
-    }
-
-    fn statement(self, sql: String) -> Statement {
-        let backend = match self.kind {
-            DbKind::Sqlite => sea_orm::DbBackend::Sqlite,
-            DbKind::Postgres => sea_orm::DbBackend::Postgres,
-        };
-        Statement::from_sql_and_values(backend, sql, self.values)
-    }
-}
 
 /// The subtree of `root` as CTEs `sub(id, top)` and `scope(id, top)`: every unit at or below the
 /// root, with `top` the root's child it lies under (the root itself for the root).
@@ -79,50 +50,6 @@ fn subtree_cte(q: &mut Sql, root: &str) -> String {
     )
 }
 
-/// Approved SKP of the evaluation period's year that overlap it (alias `s`).
-fn approved_in(q: &mut Sql, ep: &EvaluationPeriodRow) -> String {
-    let period = q.p(ep.period_id.clone());
-    approved_overlapping(q, ep, &format!("s.period_id = {period}"))
-}
-
-/// The SKP's period compared in a form no index serves (`s.period_id || ''`): in a subquery
-/// per employee the planner must then use the employee index (a handful of rows) instead of the
-/// period index (every SKP of the year), which SQLite would otherwise prefer without statistics.
-/// The evaluation period of evaluations and realisasi is compared the same way there, so they are
-/// reached through their SKP, not scanned by period once per employee.
-fn same_period_by_employee(q: &mut Sql, ep: &EvaluationPeriodRow) -> String {
-    let period = q.p(ep.period_id.clone());
-    format!("s.period_id || '' = {period}")
-}
-
-fn approved_overlapping(q: &mut Sql, ep: &EvaluationPeriodRow, period: &str) -> String {
-    let (end, start) = (q.p(ep.end_date), q.p(ep.start_date));
-    format!(
-        "{period} AND s.approved_at IS NOT NULL \
-         AND s.state IN ('DISETUJUI', 'DITUTUP') \
-         AND s.start_date <= {end} AND s.end_date >= {start}"
-    )
-}
-
-/// The state a reader sees now of evaluation `e` (NONE when there is no evaluation row).
-fn effective_state(q: &mut Sql, now: DateTime<Utc>) -> String {
-    let now = q.p(now);
-    format!(
-        "CASE WHEN e.id IS NULL THEN 'NONE' \
-              WHEN e.state = 'DITETAPKAN' AND e.objection_deadline IS NOT NULL \
-                   AND e.objection_deadline < {now} \
-                   AND NOT EXISTS (SELECT 1 FROM objections o \
-                                   WHERE o.evaluation_id = e.id AND o.state = 'DIAJUKAN') \
-              THEN 'FINAL' \
-              ELSE e.state END"
-    )
-}
-
-fn count(r: &QueryResult, col: &str) -> Result<u32> {
-    let v: Option<i64> = r.try_get("", col)?;
-    Ok(u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX))
-}
-
 fn flag(r: &QueryResult, col: &str) -> Result<bool> {
     let v: i32 = r.try_get("", col)?;
     Ok(v != 0)
@@ -131,8 +58,8 @@ fn flag(r: &QueryResult, col: &str) -> Result<bool> {
 /// The calibration status of the report's unit.
 #[derive(Debug, Clone)]
 pub struct CalibrationStatus {
-    /// The unit's calibration report (its group against the current curve).
-    pub report: Report,
+    /// The check of the unit's group against the current curve.
+    pub check: Check,
     /// The curve its organisation rating implies in the current rule set.
     pub curve: Option<Curve>,
     /// Exceptions recorded for the unit and period.
@@ -417,7 +344,7 @@ impl Store {
             .filter_map(|r| OrgRating::parse(&r.rating).map(|o| (r.unit_id, o)))
             .collect();
         let rules = current_rule_set(self.conn()).await?.rules;
-        let calibration = self.calibration_status(unit_id, ep_id, now, &rules).await?;
+        let calibration = self.calibration_status(unit_id, &ep, now, &rules).await?;
         let mut children = Vec::with_capacity(kids.len() + 1);
         if page.after.is_none() {
             children.push(ChildRow {
@@ -432,7 +359,7 @@ impl Store {
             children.push(ChildRow {
                 org_rating: ratings.get(&k.id).copied(),
                 counts: by_top.get(&k.id).cloned().unwrap_or_default(),
-                calibration: self.calibration_status(&k.id, ep_id, now, &rules).await?,
+                calibration: self.calibration_status(&k.id, &ep, now, &rules).await?,
                 unit: k,
                 own_staff: false,
             });
@@ -448,23 +375,24 @@ impl Store {
         })
     }
 
-    /// The calibration status of one unit's own group in an evaluation period.
+    /// The calibration status of one unit's own group in an evaluation period, from the
+    /// group's counts (its members are not loaded).
     async fn calibration_status(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         now: DateTime<Utc>,
         rules: &crate::domain::curve::RuleSet,
     ) -> Result<CalibrationStatus> {
-        let report = self.check_calibration(unit_id, ep_id, now).await?;
-        let curve = report.org_rating.and_then(|o| rules.curve(o).cloned());
+        let check = build_check(self.conn(), unit_id, ep, now, rules).await?;
+        let curve = check.org_rating.and_then(|o| rules.curve(o).cloned());
         let exceptions_granted = calibration_exception::Entity::find()
             .filter(calibration_exception::Column::UnitId.eq(unit_id))
-            .filter(calibration_exception::Column::EvaluationPeriodId.eq(ep_id))
+            .filter(calibration_exception::Column::EvaluationPeriodId.eq(&ep.id))
             .count(self.conn())
             .await?;
         Ok(CalibrationStatus {
-            report,
+            check,
             curve,
             exceptions_granted: u32::try_from(exceptions_granted).unwrap_or(u32::MAX),
         })

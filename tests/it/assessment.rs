@@ -15,6 +15,7 @@ use kinerja::proto::v1::assessment_service_client::AssessmentServiceClient;
 use kinerja::proto::v1::calibration_service_client::CalibrationServiceClient;
 use kinerja::proto::v1::event_service_client::EventServiceClient;
 use kinerja::proto::v1::performance_period_service_client::PerformancePeriodServiceClient;
+use kinerja::proto::v1::report_service_client::ReportServiceClient;
 use kinerja::proto::v1::skp_service_client::SkpServiceClient;
 use sha2::{Digest, Sha256};
 use tokio_stream::StreamExt;
@@ -465,15 +466,62 @@ pub(crate) async fn set(
         .map(|r| r.into_inner())
 }
 
+/// CheckCalibration of the bidang. Every check is compared with the calibration status of the
+/// bidang's distribution report, which counts the group in the database instead of listing its
+/// members: both must agree in every state the tests go through (no evaluation, TERBUKA,
+/// DINILAI, set, FINAL written or seen lazily, objections, exceptions).
 async fn check(w: &World, tok: &str, q: usize) -> pb::CalibrationReport {
-    w.calib(tok)
+    let report = w
+        .calib(tok)
         .check_calibration(pb::CheckCalibrationRequest {
             unit_id: w.bidang.clone(),
             evaluation_period_id: w.ep(q),
         })
         .await
         .expect("check")
-        .into_inner()
+        .into_inner();
+    let dist = ReportServiceClient::new(w.s.authed(Some(&w.admin)))
+        .get_distribution_report(pb::GetDistributionReportRequest {
+            unit_id: w.bidang.clone(),
+            evaluation_period_id: w.ep(q),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .expect("distribution report")
+        .into_inner();
+    let cal = dist.calibration.expect("calibration status");
+    let listed = report.members.len() as i32;
+    let unrated = report.members.iter().filter(|m| m.predikat == 0).count() as i32;
+    assert_eq!(
+        (report.head_count, report.unrated),
+        (listed, unrated),
+        "counts of the listed members"
+    );
+    assert_eq!(
+        (
+            cal.group_size,
+            cal.unrated,
+            cal.distribution,
+            cal.within_curve,
+            cal.breaches,
+            cal.exception_id,
+            cal.org_rating,
+            cal.rule_set_version,
+        ),
+        (
+            report.head_count,
+            report.unrated,
+            report.distribution.clone(),
+            report.conforms,
+            report.breaches.clone(),
+            report.exception_id.clone(),
+            report.org_rating,
+            report.rule_set_version.clone(),
+        ),
+        "counted in the database and listed agree"
+    );
+    report
 }
 
 pub(crate) async fn get_eval(
