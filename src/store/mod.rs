@@ -344,6 +344,12 @@ impl Store {
         }
     }
 
+    /// A transaction for several reads: one pooled connection and one snapshot for all of them
+    /// (DEFERRED on SQLite, so it takes no write lock). Commit it when done.
+    pub(crate) async fn begin_read(&self) -> Result<DatabaseTransaction> {
+        Ok(self.db.begin().await?)
+    }
+
     /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
     /// concurrent writers wait for it (busy timeout) instead of failing on upgrade.
     /// On SQLite the process's writers also take turns first (see [`Store`]); the busy timeout
