@@ -59,6 +59,10 @@ pub struct DbArgs {
     /// SQLite only: milliseconds an idle pooled connection stays open (one always stays).
     #[arg(long, env = "KINERJA_SQLITE_IDLE_TIMEOUT_MS", default_value_t = 5_000)]
     pub sqlite_idle_timeout_ms: u64,
+    /// Milliseconds a pooled connection must have been idle before it is pinged on checkout
+    /// (0: ping on every checkout, which costs a round trip per query).
+    #[arg(long, env = "KINERJA_DB_PING_IDLE_MS", default_value_t = 30_000)]
+    pub db_ping_idle_ms: u64,
 }
 
 impl DbArgs {
@@ -70,6 +74,7 @@ impl DbArgs {
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
             busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
             sqlite_idle_timeout: Duration::from_millis(self.sqlite_idle_timeout_ms),
+            ping_if_idle_for: Duration::from_millis(self.db_ping_idle_ms),
         }
     }
 }

@@ -1047,11 +1047,11 @@ impl AssessmentService for AssessmentApi {
                 &req.evaluation_period_id,
             ));
             v.finish()?;
-            self.skp_checked(&ctx, &req.skp_id).await?;
+            let s = self.skp_checked(&ctx, &req.skp_id).await?;
             let x = self
                 .state
                 .store
-                .explain(&req.skp_id, &req.evaluation_period_id, self.now())
+                .explain(s, &req.evaluation_period_id, self.now())
                 .await?;
             if results_only(&ctx) && !x.doc.state.is_set() {
                 return Err(Error::not_found(

@@ -15,7 +15,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -411,17 +411,25 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .iter()
         .filter_map(|(_, _, r)| r.as_ref().map(|r| r.id.clone()))
         .collect();
-    let rhk: HashMap<String, RhkRow> = skp_rhk::Entity::find()
-        .filter(skp_rhk::Column::SkpId.is_in(skp_ids.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let mut indicators: Vec<IndicatorRow> = skp_indicator::Entity::find()
+    // The indicators with their RHK in one statement (an indicator always has one).
+    let rhk_of_indicator: RelationDef = skp_indicator::Entity::belongs_to(skp_rhk::Entity)
+        .from(skp_indicator::Column::RhkId)
+        .to(skp_rhk::Column::Id)
+        .into();
+    let mut rhk: HashMap<String, RhkRow> = HashMap::new();
+    let mut indicators: Vec<IndicatorRow> = Vec::new();
+    for (i, r) in skp_indicator::Entity::find()
+        .select_also(skp_rhk::Entity)
+        .join(JoinType::InnerJoin, rhk_of_indicator)
         .filter(skp_indicator::Column::SkpId.is_in(skp_ids.clone()))
         .all(db)
-        .await?;
+        .await?
+    {
+        if let Some(r) = r {
+            rhk.entry(r.id.clone()).or_insert(r);
+        }
+        indicators.push(i);
+    }
     indicators.sort_by_key(|i| {
         (
             rhk.get(&i.rhk_id).map_or(i32::MAX, |r| r.sequence),
@@ -494,6 +502,22 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// The evaluation of SKP `s` in evaluation period `ep_id` (TERBUKA when nothing was entered).
+async fn evaluation_doc<C: ConnectionTrait>(
+    db: &C,
+    s: SkpRow,
+    ep_id: &str,
+    now: DateTime<Utc>,
+) -> Result<EvaluationDoc> {
+    let ep = find_period(db, ep_id).await?;
+    check_period_of(&s, &ep)?;
+    let row = evaluation_of(db, &s.id, ep_id).await?;
+    load_docs(db, vec![(s, ep, row)], now)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
+}
+
 impl Store {
     /// Locks the SKP and loads it with the evaluation period, checking they belong together.
     async fn lock_skp_period(
@@ -538,13 +562,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
         let s = find_skp(self.conn(), skp_id).await?;
-        let ep = find_period(self.conn(), ep_id).await?;
-        check_period_of(&s, &ep)?;
-        let row = evaluation_of(self.conn(), skp_id, ep_id).await?;
-        load_docs(self.conn(), vec![(s, ep, row)], now)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
+        evaluation_doc(self.conn(), s, ep_id, now).await
     }
 
     /// The stored evaluations of one SKP, by evaluation period; `set_only` keeps DITETAPKAN and
@@ -1169,29 +1187,28 @@ impl Store {
         self.get_evaluation(skp_id, ep_id, now).await
     }
 
-    /// A result with what produced it.
-    pub async fn explain(
-        &self,
-        skp_id: &str,
-        ep_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Explanation> {
-        let doc = self.get_evaluation(skp_id, ep_id, now).await?;
+    /// A result of the SKP `s` (as the caller read it) with what produced it.
+    pub async fn explain(&self, s: SkpRow, ep_id: &str, now: DateTime<Utc>) -> Result<Explanation> {
+        // One connection and one snapshot for all the reads (a pool checkout per statement
+        // costs more than the statement).
+        let txn = self.begin_read().await?;
+        let doc = evaluation_doc(&txn, s, ep_id, now).await?;
+        let skp_id = doc.skp.id.as_str();
         let action_plans = action_plan::Entity::find()
             .filter(action_plan::Column::SkpId.eq(skp_id))
             .filter(action_plan::Column::EvaluationPeriodId.eq(ep_id))
             .order_by_asc(action_plan::Column::Id)
-            .all(self.conn())
+            .all(&txn)
             .await?;
         let feedback = feedback::Entity::find()
             .filter(feedback::Column::SkpId.eq(skp_id))
             .order_by_desc(feedback::Column::Id)
             .limit(1000)
-            .all(self.conn())
+            .all(&txn)
             .await?;
         let assessor_name = match &doc.skp.assessor_id {
             Some(a) => employee::Entity::find_by_id(a.clone())
-                .one(self.conn())
+                .one(&txn)
                 .await?
                 .map(|e| e.name)
                 .unwrap_or_default(),
@@ -1203,12 +1220,13 @@ impl Store {
             .and_then(|r| r.calibration_exception_id.clone())
         {
             Some(x) => super::entities::calibration_exception::Entity::find_by_id(x)
-                .one(self.conn())
+                .one(&txn)
                 .await?
                 .map(|e| e.reason)
                 .unwrap_or_default(),
             None => String::new(),
         };
+        txn.commit().await?;
         Ok(Explanation {
             doc,
             action_plans,

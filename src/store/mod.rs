@@ -70,6 +70,11 @@ pub struct DbConfig {
     /// open). An idle connection holds its page cache (up to 2 MB), its prepared statements and
     /// a worker thread; reopening one costs about a millisecond.
     pub sqlite_idle_timeout: Duration,
+    /// A pooled connection idle at least this long is pinged before a call gets it (a dropped
+    /// connection is then replaced instead of failing the call); busier connections are handed
+    /// out without the ping, which would cost a round trip (PostgreSQL) or a hop to the
+    /// connection's worker thread (SQLite) per query. Zero pings on every checkout.
+    pub ping_if_idle_for: Duration,
 }
 
 impl Default for DbConfig {
@@ -80,6 +85,7 @@ impl Default for DbConfig {
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(10),
             sqlite_idle_timeout: Duration::from_secs(5),
+            ping_if_idle_for: Duration::from_secs(30),
         }
     }
 }
@@ -199,6 +205,11 @@ impl Store {
             .acquire_timeout(cfg.acquire_timeout)
             .connect_timeout(cfg.acquire_timeout)
             .sqlx_logging(false);
+        if cfg.ping_if_idle_for.is_zero() {
+            opts.test_before_acquire(true);
+        } else {
+            opts.test_before_acquire_if_idle_for(cfg.ping_if_idle_for);
+        }
         if kind == DbKind::Sqlite {
             // Close the extra connections soon after load ends, so the idle server shrinks.
             opts.idle_timeout(cfg.sqlite_idle_timeout.max(Duration::from_millis(10)));
@@ -332,6 +343,12 @@ impl Store {
         if let Err(e) = self.db.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
+    }
+
+    /// A transaction for several reads: one pooled connection and one snapshot for all of them
+    /// (DEFERRED on SQLite, so it takes no write lock). Commit it when done.
+    pub(crate) async fn begin_read(&self) -> Result<DatabaseTransaction> {
+        Ok(self.db.begin().await?)
     }
 
     /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
