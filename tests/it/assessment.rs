@@ -512,7 +512,7 @@ async fn check(w: &World, tok: &str, q: usize) -> pb::CalibrationReport {
         (
             report.head_count,
             report.unrated,
-            report.distribution.clone(),
+            report.distribution,
             report.conforms,
             report.breaches.clone(),
             report.exception_id.clone(),
