@@ -990,9 +990,13 @@ mod tests {
             .iter()
             .filter(|s| s.server != ServerRole::Database)
         {
-            assert!(build(sc.name, &[ch.clone()], &w).is_ok(), "{}", sc.name);
+            assert!(
+                build(sc.name, std::slice::from_ref(&ch), &w).is_ok(),
+                "{}",
+                sc.name
+            );
         }
-        assert!(build("no-such-scenario", &[ch.clone()], &w).is_err());
+        assert!(build("no-such-scenario", std::slice::from_ref(&ch), &w).is_err());
         // Without seeded results, the seeded scenarios refuse to build instead of failing calls.
         let bare = World::new(w.province.clone(), vec![("e-0".into(), 1)], vec![], "admin")
             .expect("a world");
