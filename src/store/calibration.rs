@@ -41,7 +41,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::SkpRow;
-use super::sql::{Sql, approved_in, count, effective_state};
+use super::sql::{Sql, approved_overlapping, count, effective_state, same_period_by_employee};
 use super::{Store, find_or_not_found, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, DEFAULT_OBJECTION_DAYS, State};
 use crate::domain::curve::{self, Breach, Distribution, OrgRating, RuleSet};
@@ -250,9 +250,12 @@ pub(crate) async fn unit_leader_on<C: ConnectionTrait>(
 /// module documentation): approved, overlapping the period, and its assessor holds a definitive
 /// post in the unit on the SKP's last day in the period. The `IN` list (the unit's posts during
 /// the period, which the day's post implies) lets the planner start from the assessors' SKP
-/// (`ix_skps_assessor`) instead of every SKP of the period.
+/// (`ix_skps_assessor`) instead of every SKP of the period; the period is compared in the form
+/// no index serves, because SQLite without statistics would otherwise prefer the period index
+/// and scan the whole province's SKPs for a group of a few hundred (`EXPLAIN QUERY PLAN`).
 fn in_group(q: &mut Sql, unit_id: &str, ep: &EvaluationPeriodRow) -> String {
-    let approved = approved_in(q, ep);
+    let period = same_period_by_employee(q, ep);
+    let approved = approved_overlapping(q, ep, &period);
     let (unit, start, end) = (q.p(unit_id), q.p(ep.start_date), q.p(ep.end_date));
     let day = format!("CASE WHEN s.end_date < {end} THEN s.end_date ELSE {end} END");
     format!(
