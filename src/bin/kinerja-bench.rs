@@ -594,6 +594,12 @@ async fn run_on(
         .flat_map(|r| r.peak_rss.values().copied())
         .max()
         .map(mb);
+    // What the write scenarios are judged against on this engine.
+    let write_baseline = if a.common.engine == Engine::Postgres {
+        "pgbench single-row insert TPS"
+    } else {
+        "the raw single-row insert loop"
+    };
     let mut targets = vec![
         Target::check(
             "point read (get-employee): server CPU per call <= 4x bare echo",
@@ -608,14 +614,7 @@ async fn run_on(
             false,
         ),
         Target::check(
-            &format!(
-                "writes (update-employee) >= 50% of {}",
-                if a.common.engine == Engine::Postgres {
-                    "pgbench single-row insert TPS"
-                } else {
-                    "the raw single-row insert loop"
-                }
-            ),
+            &format!("writes (update-employee) >= 50% of {write_baseline}"),
             get("update-employee").and_then(|r| r.rate_vs_write_baseline),
             0.5,
             true,
@@ -679,14 +678,7 @@ async fn run_on(
         false,
     ));
     targets.push(Target::check(
-        &format!(
-            "writes (create-realisasi) >= 50% of {}",
-            if a.common.engine == Engine::Postgres {
-                "pgbench single-row insert TPS"
-            } else {
-                "the raw single-row insert loop"
-            }
-        ),
+        &format!("writes (create-realisasi) >= 50% of {write_baseline}"),
         get("create-realisasi").and_then(|r| r.rate_vs_write_baseline),
         0.5,
         true,
