@@ -908,17 +908,10 @@ impl AssessmentService for AssessmentApi {
                         None => Target::Unit(&u),
                     };
                     self.state.authz.check(&ctx, target).await?;
-                    let report = self.state.store.check_calibration(&u, &ep, now).await?;
-                    let mut docs: Vec<EvaluationDoc> = self
-                        .state
+                    self.state
                         .store
-                        .member_docs(&report, now, set_only)
+                        .list_unit_evaluations(&u, &ep, now, state, set_only, &page)
                         .await?
-                        .into_iter()
-                        .filter(|d| state.is_none_or(|s| d.state == s))
-                        .collect();
-                    docs.sort_by(|a, b| a.skp.id.cmp(&b.skp.id));
-                    page_in_memory(docs, &page, |d| d.skp.id.clone())
                 }
                 _ => {
                     return Err(Error::invalid(

@@ -318,17 +318,73 @@ pub(crate) async fn group<C: ConnectionTrait>(
     ep: &EvaluationPeriodRow,
     now: DateTime<Utc>,
 ) -> Result<Vec<Member>> {
+    group_where(db, unit_id, ep, now, &MemberFilter::default()).await
+}
+
+/// Which members of a calibration group a listing reads, decided in SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MemberFilter {
+    /// Only members in one of these effective states (`None`: any).
+    pub(crate) states: Option<Vec<State>>,
+    /// Only SKP ids after this one (the page token's key).
+    pub(crate) after: Option<String>,
+    /// At most this many members.
+    pub(crate) limit: Option<u64>,
+}
+
+/// The effective states a listing shows: the one asked for (any when `None`), and only set
+/// results when `set_only`; `None` when every state is shown. An empty list shows nothing.
+fn listed_states(state: Option<State>, set_only: bool) -> Option<Vec<State>> {
+    if state.is_none() && !set_only {
+        return None;
+    }
+    Some(
+        State::ALL
+            .into_iter()
+            .filter(|s| state.is_none_or(|x| x == *s) && (!set_only || s.is_set()))
+            .collect(),
+    )
+}
+
+/// The members of a unit's calibration group that `f` selects, in SKP id order.
+async fn group_where<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+    f: &MemberFilter,
+) -> Result<Vec<Member>> {
     let mut q = Sql::of(db);
     let st = effective_state(&mut q, now);
     let epp = q.p(ep.id.clone());
-    let cond = in_group(&mut q, unit_id, ep);
+    let mut cond = in_group(&mut q, unit_id, ep);
+    if let Some(states) = &f.states {
+        // The SQL state of a member without an evaluation row is NONE, which is TERBUKA.
+        let mut texts: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        if states.contains(&State::Terbuka) {
+            texts.push("NONE");
+        }
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let st2 = effective_state(&mut q, now);
+        let list: Vec<String> = texts.into_iter().map(|t| q.p(t)).collect();
+        cond.push_str(&format!(" AND ({st2}) IN ({})", list.join(", ")));
+    }
+    if let Some(after) = &f.after {
+        cond.push_str(&format!(" AND s.id > {}", q.p(after.clone())));
+    }
+    let limit = match f.limit {
+        Some(n) => format!(" LIMIT {}", q.p(i64::try_from(n).unwrap_or(i64::MAX))),
+        None => String::new(),
+    };
     let sql = format!(
         "SELECT s.id AS sid, s.employee_id AS emp, s.assessor_id AS aid, m.name AS name, \
            e.id AS eid, {st} AS st, e.predikat AS predikat \
          FROM skps s \
          LEFT JOIN employees m ON m.id = s.employee_id \
          LEFT JOIN skp_evaluations e ON e.skp_id = s.id AND e.evaluation_period_id = {epp} \
-         WHERE {cond} ORDER BY s.id"
+         WHERE {cond} ORDER BY s.id{limit}"
     );
     let rows = db.query_all_raw(q.statement(sql)).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -1122,6 +1178,37 @@ impl Store {
         load_docs(self.conn(), items, now).await
     }
 
+    /// One page of the evaluations of a unit's calibration group in an evaluation period, in SKP
+    /// id order: the group's members are filtered (by `state`, and to set results when
+    /// `set_only`) and paged in SQL, and only the page's documents are loaded, so the cost
+    /// follows the page size, not the group's.
+    pub async fn list_unit_evaluations(
+        &self,
+        unit_id: &str,
+        ep_id: &str,
+        now: DateTime<Utc>,
+        state: Option<State>,
+        set_only: bool,
+        page: &Page,
+    ) -> Result<(Vec<EvaluationDoc>, String)> {
+        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
+        let ep = find_period(self.conn(), ep_id).await?;
+        let filter = MemberFilter {
+            states: listed_states(state, set_only),
+            after: page.after.as_ref().and_then(|k| k.first().cloned()),
+            limit: Some(page.fetch_limit()),
+        };
+        let members = group_where(self.conn(), unit_id, &ep, now, &filter).await?;
+        let (members, next) = page.finish(members, |m| vec![m.skp_id.clone()]);
+        let refs: Vec<&Member> = members.iter().collect();
+        let items = member_rows(self.conn(), &refs)
+            .await?
+            .into_iter()
+            .map(|(s, row)| (s, ep.clone(), row))
+            .collect();
+        Ok((load_docs(self.conn(), items, now).await?, next))
+    }
+
     /// Writes down FINAL for set results whose objection window passed without objection (at
     /// most `limit`, optionally of one agency). Safe to run on several replicas at once: each
     /// result is finalised in its own transaction under its SKP's row lock with a conditional
@@ -1476,4 +1563,31 @@ async fn lock_row_seq(txn: &DatabaseTransaction, kind: super::DbKind) -> Result<
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_shows_the_asked_state_and_only_set_results_to_results_readers() {
+        assert_eq!(listed_states(None, false), None, "no filter: every state");
+        assert_eq!(
+            listed_states(None, true),
+            Some(vec![State::Ditetapkan, State::Final])
+        );
+        assert_eq!(
+            listed_states(Some(State::Dinilai), false),
+            Some(vec![State::Dinilai])
+        );
+        assert_eq!(
+            listed_states(Some(State::Final), true),
+            Some(vec![State::Final])
+        );
+        assert_eq!(
+            listed_states(Some(State::Dinilai), true),
+            Some(vec![]),
+            "a DINILAI result is not set: nothing to show"
+        );
+    }
 }

@@ -521,7 +521,56 @@ async fn check(w: &World, tok: &str, q: usize) -> pb::CalibrationReport {
         ),
         "counted in the database and listed agree"
     );
+    list_matches_members(w, &report, q, 0).await;
+    for st in [
+        pb::EvaluationState::Dinilai,
+        pb::EvaluationState::Ditetapkan,
+    ] {
+        list_matches_members(w, &report, q, st as i32).await;
+    }
     report
+}
+
+/// `ListEvaluations` of the bidang, walked in pages of 3 (optionally of one state), lists each
+/// calibration group member (in that state) once, in SKP id order, in the member's state.
+async fn list_matches_members(w: &World, report: &pb::CalibrationReport, q: usize, state: i32) {
+    let mut expected: Vec<(String, i32)> = report
+        .members
+        .iter()
+        .filter(|m| state == 0 || m.state == state)
+        .map(|m| (m.skp_id.clone(), m.state))
+        .collect();
+    expected.sort();
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = w
+            .assess(&w.admin)
+            .list_evaluations(pb::ListEvaluationsRequest {
+                unit_id: w.bidang.clone(),
+                evaluation_period_id: w.ep(q),
+                state,
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list evaluations")
+            .into_inner();
+        assert!(
+            page.evaluations.len() <= 3,
+            "a page holds at most page_size"
+        );
+        listed.extend(page.evaluations.into_iter().map(|e| (e.skp_id, e.state)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        listed, expected,
+        "listed evaluations (state {state}) are the group's members"
+    );
 }
 
 pub(crate) async fn get_eval(
