@@ -13,6 +13,7 @@ mod m20261125_000005_followup;
 mod m20261125_000006_report_indexes;
 mod m20261125_000010_outbox;
 mod m20261125_000011_export;
+mod m20261203_000012_units_parent_index;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_report_indexes::Migration),
             Box::new(m20261125_000010_outbox::Migration),
             Box::new(m20261125_000011_export::Migration),
+            Box::new(m20261203_000012_units_parent_index::Migration),
         ]
     }
 }
