@@ -196,6 +196,15 @@ pub const SCENARIOS: &[Scenario] = &[
         open_loop: true,
     },
     Scenario {
+        name: "list-evaluations-group",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "ListEvaluations of the unit whose calibration group is seeded to ~1,000 SKPs, Q1, first page of 50",
+        serial: true,
+        seeded: true,
+        open_loop: false,
+    },
+    Scenario {
         name: "create-realisasi",
         server: ServerRole::Kinerja,
         kind: Kind::Write,
@@ -299,6 +308,32 @@ pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// `ListEvaluations` of a unit in an evaluation period, first page of 50; an empty page is an
+/// error (every chosen unit has an assessor posted in it).
+async fn list_evaluations_page(
+    ch: Channel,
+    auth: MetadataValue<tonic::metadata::Ascii>,
+    unit_id: String,
+    ep: String,
+) -> Result<()> {
+    let page = AssessmentServiceClient::new(ch)
+        .list_evaluations(authed(
+            pb::ListEvaluationsRequest {
+                unit_id,
+                evaluation_period_id: ep,
+                page_size: 50,
+                ..Default::default()
+            },
+            &auth,
+        ))
+        .await?
+        .into_inner();
+    if page.evaluations.is_empty() {
+        bail!("an empty page: an assessor is posted in every chosen unit");
+    }
+    Ok(())
 }
 
 fn authed<T>(msg: T, auth: &MetadataValue<tonic::metadata::Ascii>) -> tonic::Request<T> {
@@ -614,24 +649,14 @@ fn build_results(
                 let u = res2.assessor_units[(mix(n) % res2.assessor_units.len() as u64) as usize];
                 let unit = &province.units[u];
                 let (unit_id, ep) = (unit.id.clone(), res2.q1[unit.agency].clone());
-                Box::pin(async move {
-                    let page = AssessmentServiceClient::new(ch)
-                        .list_evaluations(authed(
-                            pb::ListEvaluationsRequest {
-                                unit_id,
-                                evaluation_period_id: ep,
-                                page_size: 50,
-                                ..Default::default()
-                            },
-                            &auth,
-                        ))
-                        .await?
-                        .into_inner();
-                    if page.evaluations.is_empty() {
-                        bail!("an empty page: an assessor is posted in every chosen unit");
-                    }
-                    Ok(())
-                })
+                Box::pin(list_evaluations_page(ch, auth, unit_id, ep))
+            })
+        }
+        "list-evaluations-group" => {
+            let unit = p.units[res.calibration.0].id.clone();
+            Arc::new(move |n| {
+                let (ch, auth, q1, unit) = (pick(n), auth.clone(), q1.clone(), unit.clone());
+                Box::pin(list_evaluations_page(ch, auth, unit, q1))
             })
         }
         "explain-evaluation" => {
