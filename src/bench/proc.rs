@@ -46,19 +46,31 @@ fn parse_cpu(stat: &str) -> Result<Duration> {
     Ok(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
 }
 
-/// Resident set (`VmRSS`) and its peak (`VmHWM`) of process `pid`, in bytes.
-pub fn memory(pid: u32) -> Result<(u64, u64)> {
+/// The named kB fields of `/proc/<pid>/status`, in bytes (0 for a field the kernel lacks).
+fn status_fields<const N: usize>(pid: u32, names: [&str; N]) -> Result<[u64; N]> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let field = |name: &str| -> u64 {
+    Ok(names.map(|name| {
         status
             .lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024)
-    };
-    Ok((field("VmRSS:"), field("VmHWM:")))
+    }))
+}
+
+/// Resident set (`VmRSS`) and its peak (`VmHWM`) of process `pid`, in bytes.
+pub fn memory(pid: u32) -> Result<(u64, u64)> {
+    let [rss, hwm] = status_fields(pid, ["VmRSS:", "VmHWM:"])?;
+    Ok((rss, hwm))
+}
+
+/// The resident set of process `pid` split into anonymous pages (`RssAnon`: heap, stacks) and
+/// file-backed pages (`RssFile`: the binary's code and libraries as they are paged in), bytes.
+pub fn memory_split(pid: u32) -> Result<(u64, u64)> {
+    let [anon, file] = status_fields(pid, ["RssAnon:", "RssFile:"])?;
+    Ok((anon, file))
 }
 
 /// A server under test running as a child process; stopped (SIGTERM, then SIGKILL) on drop.
@@ -142,6 +154,11 @@ impl ServerProcess {
     /// Resident set now, in bytes.
     pub fn rss(&self) -> u64 {
         memory(self.pid()).map_or(0, |m| m.0)
+    }
+
+    /// Anonymous and file-backed parts of the resident set now, in bytes.
+    pub fn rss_split(&self) -> (u64, u64) {
+        memory_split(self.pid()).unwrap_or_default()
     }
 
     /// Largest resident set seen by the sampler since the last call, in bytes.
@@ -261,5 +278,15 @@ mod tests {
         assert!(own_cpu_time().is_ok());
         let (rss, hwm) = memory(std::process::id()).unwrap();
         assert!(rss > 0 && hwm >= rss);
+        // The test binary's heap and its code pages are both resident; together they make up
+        // the resident set (shared memory aside, read a moment later).
+        let (anon, file) = memory_split(std::process::id()).unwrap();
+        assert!(anon > 0 && file > 0, "anon {anon}, file {file}");
+        let (rss2, _) = memory(std::process::id()).unwrap();
+        let (lo, hi) = (rss.min(rss2), rss.max(rss2));
+        assert!(
+            anon + file <= hi + (1 << 20) && anon + file + (8 << 20) >= lo,
+            "anon {anon} + file {file} vs rss {rss}/{rss2}"
+        );
     }
 }

@@ -294,6 +294,10 @@ pub struct Report {
     pub idle_rss_start: u64,
     /// Server resident set when idle after the rounds, bytes.
     pub idle_rss_end: u64,
+    /// Of `idle_rss_end`, anonymous pages (heap, stacks), bytes.
+    pub idle_rss_end_anon: u64,
+    /// Of `idle_rss_end`, file-backed pages (the binary's code and libraries), bytes.
+    pub idle_rss_end_file: u64,
     /// Imports (the seeding import, and import rounds).
     pub imports: Vec<ImportResult>,
     /// Peak server resident set during imports, bytes.

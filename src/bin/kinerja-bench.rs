@@ -576,6 +576,13 @@ async fn run_on(
     // the idle resident set is read after that.
     tokio::time::sleep(IDLE_WAIT).await;
     let idle_rss_end = kin.rss();
+    let (idle_rss_end_anon, idle_rss_end_file) = kin.rss_split();
+    eprintln!(
+        "kinerja idle RSS after load: {:.1} MB (anonymous {:.1} MB, file-backed {:.1} MB)",
+        mb(idle_rss_end),
+        mb(idle_rss_end_anon),
+        mb(idle_rss_end_file)
+    );
     if let Some((store, _)) = raw {
         store.close().await;
     }
@@ -698,6 +705,8 @@ async fn run_on(
         db_bytes,
         idle_rss_start,
         idle_rss_end,
+        idle_rss_end_anon,
+        idle_rss_end_file,
         imports: vec![seed],
         import_peak_rss,
         rounds,
