@@ -322,14 +322,14 @@ pub(crate) async fn group<C: ConnectionTrait>(
 }
 
 /// Which members of a calibration group a listing reads, decided in SQL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct MemberFilter {
+#[derive(Debug, Default)]
+struct MemberFilter {
     /// Only members in one of these effective states (`None`: any).
-    pub(crate) states: Option<Vec<State>>,
+    states: Option<Vec<State>>,
     /// Only SKP ids after this one (the page token's key).
-    pub(crate) after: Option<String>,
+    after: Option<String>,
     /// At most this many members.
-    pub(crate) limit: Option<u64>,
+    limit: Option<u64>,
 }
 
 /// The effective states a listing shows: the one asked for (any when `None`), and only set
