@@ -337,3 +337,193 @@ async fn concurrent_writers_never_see_database_is_locked() {
     assert!(total > 8, "writers made progress ({total} rounds)");
     s.stop().await;
 }
+
+/// Creates unit `code` under `parent` in `agency`; returns its id.
+async fn sub_unit(s: &TestServer, agency: &str, parent: &str, code: &str) -> String {
+    s.org()
+        .create_unit(pb::CreateUnitRequest {
+            unit: Some(pb::Unit {
+                agency_id: agency.into(),
+                parent_id: parent.into(),
+                code: code.into(),
+                name: format!("Unit {code}"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create unit")
+        .into_inner()
+        .id
+}
+
+/// Every NIP that `ListEmployees` returns for `req`, walking its pages; fails on a repeated
+/// employee or a page out of creation (id) order.
+async fn list_all(s: &TestServer, mut req: pb::ListEmployeesRequest) -> Vec<String> {
+    let (mut nips, mut last_id) = (Vec::new(), String::new());
+    loop {
+        let page = s
+            .employees()
+            .list_employees(req.clone())
+            .await
+            .expect("list employees")
+            .into_inner();
+        for e in page.employees {
+            assert!(e.id > last_id, "pages are in id order without repeats");
+            last_id = e.id;
+            nips.push(e.nip);
+        }
+        if page.next_page_token.is_empty() {
+            return nips;
+        }
+        req.page_token = page.next_page_token;
+    }
+}
+
+/// The unit filter lists exactly the employees assigned on the date to the unit or a unit
+/// below it, whether the subtree is small (members collected in the database) or large (more
+/// than 200 units: employees walked in id order), combined with the other filters and paged.
+#[tokio::test]
+async fn unit_subtree_filter_lists_current_members_small_and_large() {
+    let s = TestServer::start().await;
+    let (agency, root) = s.agency_with_unit("TREE").await;
+    let (other_agency, other_root) = s.agency_with_unit("ELSEWHERE").await;
+    // root -> p -> {p1 -> p11, p2}; root -> big -> 205 leaves.
+    let p = sub_unit(&s, &agency, &root, "P").await;
+    let p1 = sub_unit(&s, &agency, &p, "P1").await;
+    let p2 = sub_unit(&s, &agency, &p, "P2").await;
+    let p11 = sub_unit(&s, &agency, &p1, "P11").await;
+    let big = sub_unit(&s, &agency, &root, "BIG").await;
+    let mut leaves = Vec::new();
+    for i in 0..205 {
+        leaves.push(sub_unit(&s, &agency, &big, &format!("BIG-{i}")).await);
+    }
+    // (unit, ancestors-or-self) of every unit that gets members.
+    let mut homes: Vec<(String, Vec<String>)> = vec![
+        (root.clone(), vec![root.clone()]),
+        (p.clone(), vec![root.clone(), p.clone()]),
+        (p1.clone(), vec![root.clone(), p.clone(), p1.clone()]),
+        (p2.clone(), vec![root.clone(), p.clone(), p2.clone()]),
+        (
+            p11.clone(),
+            vec![root.clone(), p.clone(), p1.clone(), p11.clone()],
+        ),
+        (big.clone(), vec![root.clone(), big.clone()]),
+    ];
+    for leaf in leaves.iter().step_by(7).chain(leaves.last()) {
+        homes.push((leaf.clone(), vec![root.clone(), big.clone(), leaf.clone()]));
+    }
+    let on = (2026, 3, 1);
+    // Employee n: unit homes[n % len]; every fifth one's post ended before `on`, every
+    // seventh one's starts after it; position types alternate.
+    let mut rows = Vec::new();
+    let mut current: Vec<(String, usize, i32)> = Vec::new(); // (nip, home, position type)
+    for n in 0..120u32 {
+        let home = n as usize % homes.len();
+        let position_type = if n % 2 == 0 {
+            pb::PositionType::Pelaksana
+        } else {
+            pb::PositionType::Jf
+        } as i32;
+        let mut e = employee_msg(&agency, &nip(5_000 + n), &format!("Pegawai {n}"));
+        e.position_type = position_type;
+        rows.push(pb::ImportRow {
+            row: Some(pb::import_row::Row::Employee(e)),
+        });
+        let (start, end) = match n {
+            n if n % 5 == 0 => (
+                crate::harness::d(2025, 1, 1),
+                crate::harness::d(2026, 2, 28),
+            ),
+            n if n % 7 == 0 => (crate::harness::d(2026, 3, 2), None),
+            _ => (crate::harness::d(2026, 1, 1), None),
+        };
+        if n % 5 != 0 && n % 7 != 0 {
+            current.push((nip(5_000 + n), home, position_type));
+        }
+        rows.push(pb::ImportRow {
+            row: Some(pb::import_row::Row::Assignment(pb::ImportAssignment {
+                employee_nip: nip(5_000 + n),
+                unit_id: homes[home].0.clone(),
+                position_name: "Analis".into(),
+                position_type,
+                start_date: start,
+                end_date: end,
+                kind: pb::AssignmentKind::Definitif as i32,
+                ..Default::default()
+            })),
+        });
+    }
+    // A member of another agency's tree.
+    rows.push(pb::ImportRow {
+        row: Some(pb::import_row::Row::Employee(employee_msg(
+            &other_agency,
+            &nip(9_999),
+            "Luar",
+        ))),
+    });
+    rows.push(pb::ImportRow {
+        row: Some(pb::import_row::Row::Assignment(pb::ImportAssignment {
+            employee_nip: nip(9_999),
+            unit_id: other_root.clone(),
+            position_name: "Analis".into(),
+            position_type: pb::PositionType::Pelaksana as i32,
+            start_date: crate::harness::d(2026, 1, 1),
+            kind: pb::AssignmentKind::Definitif as i32,
+            ..Default::default()
+        })),
+    });
+    let done = import(&s, rows).await;
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+
+    for unit in [
+        &root,
+        &p,
+        &p1,
+        &p11,
+        &p2,
+        &big,
+        &leaves[0],
+        &leaves[204],
+        &leaves[1],
+    ] {
+        for position_type in [0, pb::PositionType::Jf as i32] {
+            let mut want: Vec<String> = current
+                .iter()
+                .filter(|(_, h, t)| {
+                    homes[*h].1.contains(unit) && (position_type == 0 || *t == position_type)
+                })
+                .map(|(n, _, _)| n.clone())
+                .collect();
+            let got = list_all(
+                &s,
+                pb::ListEmployeesRequest {
+                    unit_id: unit.clone(),
+                    as_of_date: crate::harness::d(on.0, on.1, on.2),
+                    position_type,
+                    agency_id: agency.clone(),
+                    page_size: 3,
+                    ..Default::default()
+                },
+            )
+            .await;
+            // Import order is creation order, so the NIPs come in the order they were made.
+            let mut sorted = got.clone();
+            sorted.sort();
+            want.sort();
+            assert_eq!(sorted, want, "unit {unit}, position type {position_type}");
+        }
+    }
+    // Nothing of the tree for a unit of another agency, and the other agency's member there.
+    let theirs = list_all(
+        &s,
+        pb::ListEmployeesRequest {
+            unit_id: other_root.clone(),
+            as_of_date: crate::harness::d(on.0, on.1, on.2),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(theirs, vec![nip(9_999)]);
+    s.stop().await;
+}
