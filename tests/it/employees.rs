@@ -338,25 +338,6 @@ async fn concurrent_writers_never_see_database_is_locked() {
     s.stop().await;
 }
 
-/// Creates unit `code` under `parent` in `agency`; returns its id.
-async fn sub_unit(s: &TestServer, agency: &str, parent: &str, code: &str) -> String {
-    s.org()
-        .create_unit(pb::CreateUnitRequest {
-            unit: Some(pb::Unit {
-                agency_id: agency.into(),
-                parent_id: parent.into(),
-                code: code.into(),
-                name: format!("Unit {code}"),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create unit")
-        .into_inner()
-        .id
-}
-
 /// Every NIP that `ListEmployees` returns for `req`, walking its pages; fails on a repeated
 /// employee or a page out of creation (id) order.
 async fn list_all(s: &TestServer, mut req: pb::ListEmployeesRequest) -> Vec<String> {
@@ -389,14 +370,14 @@ async fn unit_subtree_filter_lists_current_members_small_and_large() {
     let (agency, root) = s.agency_with_unit("TREE").await;
     let (other_agency, other_root) = s.agency_with_unit("ELSEWHERE").await;
     // root -> p -> {p1 -> p11, p2}; root -> big -> 205 leaves.
-    let p = sub_unit(&s, &agency, &root, "P").await;
-    let p1 = sub_unit(&s, &agency, &p, "P1").await;
-    let p2 = sub_unit(&s, &agency, &p, "P2").await;
-    let p11 = sub_unit(&s, &agency, &p1, "P11").await;
-    let big = sub_unit(&s, &agency, &root, "BIG").await;
+    let p = s.child_unit(&agency, &root, "P").await;
+    let p1 = s.child_unit(&agency, &p, "P1").await;
+    let p2 = s.child_unit(&agency, &p, "P2").await;
+    let p11 = s.child_unit(&agency, &p1, "P11").await;
+    let big = s.child_unit(&agency, &root, "BIG").await;
     let mut leaves = Vec::new();
     for i in 0..205 {
-        leaves.push(sub_unit(&s, &agency, &big, &format!("BIG-{i}")).await);
+        leaves.push(s.child_unit(&agency, &big, &format!("BIG-{i}")).await);
     }
     // (unit, ancestors-or-self) of every unit that gets members.
     let mut homes: Vec<(String, Vec<String>)> = vec![

@@ -382,6 +382,25 @@ impl TestServer {
         (agency.id, unit.id)
     }
 
+    /// Creates unit `code` under unit `parent` of `agency`; returns its id.
+    pub async fn child_unit(&self, agency: &str, parent: &str, code: &str) -> String {
+        self.org()
+            .create_unit(pb::CreateUnitRequest {
+                unit: Some(pb::Unit {
+                    agency_id: agency.into(),
+                    parent_id: parent.into(),
+                    code: code.into(),
+                    name: format!("Unit {code}"),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create unit")
+            .into_inner()
+            .id
+    }
+
     /// Creates an employee with NIP `nip`.
     pub async fn employee(&self, agency_id: &str, nip: &str, name: &str) -> pb::Employee {
         self.employees()

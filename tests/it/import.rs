@@ -161,24 +161,6 @@ async fn import_employees_with_assignments_and_reference_errors() {
     s.stop().await;
 }
 
-async fn unit_under(s: &TestServer, agency: &str, parent: &str, code: &str) -> String {
-    s.org()
-        .create_unit(pb::CreateUnitRequest {
-            unit: Some(pb::Unit {
-                agency_id: agency.into(),
-                parent_id: parent.into(),
-                code: code.into(),
-                name: format!("Unit {code}"),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create unit")
-        .into_inner()
-        .id
-}
-
 fn asg_dated(unit: &str, n: u32, start: (i32, i32), end: Option<(i32, i32)>) -> pb::ImportRow {
     pb::ImportRow {
         row: Some(pb::import_row::Row::Assignment(pb::ImportAssignment {
@@ -225,11 +207,11 @@ async fn listed(s: &TestServer, unit: &str) -> Vec<String> {
 async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     let s = TestServer::start().await;
     let (agency, root) = s.agency_with_unit("TREE").await;
-    let big = unit_under(&s, &agency, &root, "BIG").await;
-    let small = unit_under(&s, &agency, &root, "SMALL").await;
+    let big = s.child_unit(&agency, &root, "BIG").await;
+    let small = s.child_unit(&agency, &root, "SMALL").await;
     let mut leaves = Vec::new();
     for i in 0..205 {
-        leaves.push(unit_under(&s, &agency, &big, &format!("LEAF{i:03}")).await);
+        leaves.push(s.child_unit(&agency, &big, &format!("LEAF{i:03}")).await);
     }
     // Employees 0..40: 0-4 in the root, 5-9 in SMALL, 10-39 spread over BIG's leaves; 40-44 in
     // a leaf but only until 2025 (not members on the date), 45-49 only from 2027.

@@ -99,24 +99,6 @@ async fn assign(
         .into_inner()
 }
 
-async fn unit(s: &TestServer, agency: &str, parent: &str, code: &str) -> String {
-    s.org()
-        .create_unit(pb::CreateUnitRequest {
-            unit: Some(pb::Unit {
-                agency_id: agency.into(),
-                parent_id: parent.into(),
-                code: code.into(),
-                name: format!("Bidang {code}"),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("unit")
-        .into_inner()
-        .id
-}
-
 async fn period(s: &TestServer, agency: &str, year: i32) -> pb::PerformancePeriod {
     periods(s, &s.admin_token)
         .create_period(pb::CreatePeriodRequest {
@@ -136,8 +118,8 @@ async fn world() -> World {
     use pb::PositionType::{Administrator, Jpt, Pelaksana};
     let s = TestServer::start().await;
     let (agency, root) = s.agency_with_unit("SKP").await;
-    let bidang = unit(&s, &agency, &root, "PRC").await;
-    let bidang2 = unit(&s, &agency, &root, "EVL").await;
+    let bidang = s.child_unit(&agency, &root, "PRC").await;
+    let bidang2 = s.child_unit(&agency, &root, "EVL").await;
     let bupati = s.employee(&agency, &nip(BUPATI), "Bupati").await;
     let head = s.employee(&agency, &nip(HEAD), "Kepala Bidang").await;
     let staff1 = s.employee(&agency, &nip(STAFF1), "Staf Satu").await;
