@@ -488,7 +488,7 @@ async fn unit_subtree_filter_lists_current_members_small_and_large() {
                 },
             )
             .await;
-            // Import order is creation order, so the NIPs come in the order they were made.
+            // `list_all` checked the id order; the members are compared as sets.
             let mut sorted = got.clone();
             sorted.sort();
             want.sort();
