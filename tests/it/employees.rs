@@ -370,14 +370,14 @@ async fn unit_subtree_filter_lists_current_members_small_and_large() {
     let (agency, root) = s.agency_with_unit("TREE").await;
     let (other_agency, other_root) = s.agency_with_unit("ELSEWHERE").await;
     // root -> p -> {p1 -> p11, p2}; root -> big -> 205 leaves.
-    let p = s.child_unit(&agency, &root, "P").await;
-    let p1 = s.child_unit(&agency, &p, "P1").await;
-    let p2 = s.child_unit(&agency, &p, "P2").await;
-    let p11 = s.child_unit(&agency, &p1, "P11").await;
-    let big = s.child_unit(&agency, &root, "BIG").await;
+    let p = s.child_unit(&agency, &root, "P").await.id;
+    let p1 = s.child_unit(&agency, &p, "P1").await.id;
+    let p2 = s.child_unit(&agency, &p, "P2").await.id;
+    let p11 = s.child_unit(&agency, &p1, "P11").await.id;
+    let big = s.child_unit(&agency, &root, "BIG").await.id;
     let mut leaves = Vec::new();
     for i in 0..205 {
-        leaves.push(s.child_unit(&agency, &big, &format!("BIG-{i}")).await);
+        leaves.push(s.child_unit(&agency, &big, &format!("BIG-{i}")).await.id);
     }
     // (unit, ancestors-or-self) of every unit that gets members.
     let mut homes: Vec<(String, Vec<String>)> = vec![

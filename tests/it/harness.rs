@@ -382,8 +382,8 @@ impl TestServer {
         (agency.id, unit.id)
     }
 
-    /// Creates unit `code` under unit `parent` of `agency`; returns its id.
-    pub async fn child_unit(&self, agency: &str, parent: &str, code: &str) -> String {
+    /// Creates unit `code` under unit `parent` of `agency`.
+    pub async fn child_unit(&self, agency: &str, parent: &str, code: &str) -> pb::Unit {
         self.org()
             .create_unit(pb::CreateUnitRequest {
                 unit: Some(pb::Unit {
@@ -398,7 +398,6 @@ impl TestServer {
             .await
             .expect("create unit")
             .into_inner()
-            .id
     }
 
     /// Creates an employee with NIP `nip`.

@@ -207,11 +207,11 @@ async fn listed(s: &TestServer, unit: &str) -> Vec<String> {
 async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     let s = TestServer::start().await;
     let (agency, root) = s.agency_with_unit("TREE").await;
-    let big = s.child_unit(&agency, &root, "BIG").await;
-    let small = s.child_unit(&agency, &root, "SMALL").await;
+    let big = s.child_unit(&agency, &root, "BIG").await.id;
+    let small = s.child_unit(&agency, &root, "SMALL").await.id;
     let mut leaves = Vec::new();
     for i in 0..205 {
-        leaves.push(s.child_unit(&agency, &big, &format!("LEAF{i:03}")).await);
+        leaves.push(s.child_unit(&agency, &big, &format!("LEAF{i:03}")).await.id);
     }
     // Employees 0..40: 0-4 in the root, 5-9 in SMALL, 10-39 spread over BIG's leaves; 40-44 in
     // a leaf but only until 2025 (not members on the date), 45-49 only from 2027.

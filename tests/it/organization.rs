@@ -5,30 +5,13 @@ use tonic::Code;
 
 use crate::harness::TestServer;
 
-async fn unit(s: &TestServer, agency: &str, parent: &str, code: &str) -> pb::Unit {
-    s.org()
-        .create_unit(pb::CreateUnitRequest {
-            unit: Some(pb::Unit {
-                agency_id: agency.into(),
-                parent_id: parent.into(),
-                code: code.into(),
-                name: format!("Unit {code}"),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create unit")
-        .into_inner()
-}
-
 #[tokio::test]
 async fn unit_tree_move_and_deactivate() {
     let s = TestServer::start().await;
     let (agency, root) = s.agency_with_unit("JABAR").await;
-    let a = unit(&s, &agency, &root, "A").await;
-    let b = unit(&s, &agency, &root, "B").await;
-    let a1 = unit(&s, &agency, &a.id, "A1").await;
+    let a = s.child_unit(&agency, &root, "A").await;
+    let b = s.child_unit(&agency, &root, "B").await;
+    let a1 = s.child_unit(&agency, &a.id, "A1").await;
     assert_eq!(a1.depth, 2);
 
     let children = s

@@ -118,8 +118,8 @@ async fn world() -> World {
     use pb::PositionType::{Administrator, Jpt, Pelaksana};
     let s = TestServer::start().await;
     let (agency, root) = s.agency_with_unit("SKP").await;
-    let bidang = s.child_unit(&agency, &root, "PRC").await;
-    let bidang2 = s.child_unit(&agency, &root, "EVL").await;
+    let bidang = s.child_unit(&agency, &root, "PRC").await.id;
+    let bidang2 = s.child_unit(&agency, &root, "EVL").await.id;
     let bupati = s.employee(&agency, &nip(BUPATI), "Bupati").await;
     let head = s.employee(&agency, &nip(HEAD), "Kepala Bidang").await;
     let staff1 = s.employee(&agency, &nip(STAFF1), "Staf Satu").await;
