@@ -30,7 +30,6 @@ async fn main() -> ExitCode {
         }
         Command::Token(args) => args.token().map(|t| println!("{t}")),
         Command::Serve(args) => {
-            kinerja::memory::tune_allocator();
             // Logs first, so warnings about the configuration (e.g. the development key) show.
             match logs::init(args.log_format, &args.log, &args.telemetry_config()) {
                 Err(e) => Err(e),

@@ -1,10 +1,86 @@
-//! When the idle server hands freed heap memory back to the operating system.
+//! The process's allocator and when the idle server hands freed memory back to the system.
 //!
-//! glibc keeps freed pages in per-thread arenas, so after a burst of load (or one heavy call such
-//! as a province report) the resident set stays at its peak. The health loop asks [`TrimPolicy`]
-//! once per interval whether to call `malloc_trim`: in the first few quiet intervals after a busy
-//! one, and whenever the resident set has grown well above the level it fell to after the last
-//! trim (a few heavy calls never make an interval "busy" by count, yet leave most memory behind).
+//! On Linux with glibc every binary of this crate allocates with jemalloc, for its own code and
+//! (because the build overrides `malloc` itself) for SQLite's: glibc kept the memory freed by the
+//! document reads scattered among live blocks in its arenas, and `malloc_trim` could not hand it
+//! back, so the idle server stayed at 50 MB after load (BENCHMARKS.md, session 7). jemalloc
+//! returns pages freed for a second on its own (a background thread, [`MALLOC_CONF`]); the
+//! health loop asks [`TrimPolicy`] once per interval whether to return them at once
+//! ([`release_free_memory`]): in the first few quiet intervals after a busy one, and whenever the
+//! resident set has grown well above the level it fell to after the last purge.
+
+/// The allocator of every binary of this crate on Linux with glibc: jemalloc (see the module).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// A C string pointer that may live in a `static` (jemalloc only reads it).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[repr(transparent)]
+pub struct ConfString(*const std::ffi::c_char);
+
+// SAFETY: the pointer is to a string literal, immutable for the life of the process.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe impl Sync for ConfString {}
+
+/// jemalloc's settings, read by jemalloc before `main` (the `MALLOC_CONF` environment variable
+/// overrides them): a background thread returns pages that stayed free for one second
+/// (`dirty_decay_ms`) straight to the operating system (`muzzy_decay_ms:0`: `MADV_DONTNEED`, so
+/// they leave the resident set, rather than the lazy `MADV_FREE`), and two arenas (one per core
+/// here; jemalloc's default of four per core keeps more partly used pages).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[unsafe(export_name = "malloc_conf")]
+pub static MALLOC_CONF: ConfString =
+    ConfString(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2".as_ptr());
+
+/// Returns every page the allocator holds free to the operating system now (jemalloc's
+/// `arena.<all>.purge`), instead of after the decay; tells whether it did. Blocks while it runs
+/// (milliseconds); a no-op (false) where the system allocator is used.
+pub fn release_free_memory() -> bool {
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // `MALLCTL_ARENAS_ALL` (4096) names every arena.
+        let name = c"arena.4096.purge";
+        // SAFETY: `arena.<i>.purge` takes no input and returns nothing (all pointers null, as
+        // jemalloc's manual specifies); mallctl may be called from any thread.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        if rc != 0 {
+            tracing::debug!(rc, "jemalloc refused to purge its arenas");
+        }
+        rc == 0
+    }
+}
+
+/// Reads one of jemalloc's settings or statistics of type `T` by name (`mallctl`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn jemalloc_read<T: Copy + Default>(name: &std::ffi::CStr) -> Option<T> {
+    let mut value = T::default();
+    let mut len = std::mem::size_of::<T>();
+    // SAFETY: `value` is a valid, writable `T` of `len` bytes; jemalloc writes at most `len`
+    // bytes and fails (non-zero) when the name is unknown or the size does not match.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            (&raw mut value).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (rc == 0 && len == std::mem::size_of::<T>()).then_some(value)
+}
 
 /// Decides, once per health interval, whether to hand freed memory back.
 #[derive(Debug, Clone)]
@@ -57,33 +133,6 @@ impl TrimPolicy {
             return true;
         }
         false
-    }
-}
-
-/// Largest allocation (bytes) served from the heap arenas; larger ones get their own mapping
-/// that goes back to the system as soon as it is freed.
-const MMAP_THRESHOLD_BYTES: i32 = 256 * 1024;
-
-/// Tunes glibc's allocator for a long-running server whose heavy calls (reports, imports) come in
-/// bursts: a fixed mmap threshold (glibc otherwise raises it after every large free, so later
-/// large row buffers land in the arenas and fragment them) and one arena per core, at least two
-/// (glibc's default is eight per core, each keeping its own freed pages). Settings given to the process
-/// as `MALLOC_ARENA_MAX` / `MALLOC_MMAP_THRESHOLD_` win. A no-op off glibc.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let arenas = i32::try_from(cores.max(2)).unwrap_or(i32::MAX);
-        // SAFETY: mallopt only changes the allocator's tuning parameters; it is called once at
-        // start-up and glibc takes its own lock.
-        unsafe {
-            if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-                libc::mallopt(libc::M_ARENA_MAX, arenas);
-            }
-            if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
-            }
-        }
     }
 }
 
@@ -160,6 +209,31 @@ mod tests {
         assert!(p.tick(0, None));
         assert!(p.tick(0, None));
         assert!(!p.tick(0, None));
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn jemalloc_runs_with_the_crates_settings_and_purges() {
+        if std::env::var_os("MALLOC_CONF").is_some() {
+            return; // the environment overrides the settings under test
+        }
+        assert_eq!(
+            jemalloc_read::<bool>(c"opt.background_thread"),
+            Some(true),
+            "the malloc_conf symbol was read"
+        );
+        assert_eq!(jemalloc_read::<u32>(c"opt.narenas"), Some(2));
+        assert_eq!(jemalloc_read::<isize>(c"opt.dirty_decay_ms"), Some(1000));
+        assert_eq!(jemalloc_read::<isize>(c"opt.muzzy_decay_ms"), Some(0));
+        let freed: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 64 << 10]).collect();
+        drop(freed);
+        assert!(release_free_memory(), "arena.<all>.purge accepted");
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    #[test]
+    fn purging_is_a_no_op_on_the_system_allocator() {
+        assert!(!release_free_memory());
     }
 
     #[test]

@@ -483,7 +483,7 @@ const TRIMS_AFTER_LOAD: u32 = 8;
 const TRIM_ON_GROWTH_BYTES: u64 = 16 << 20;
 
 /// Pings the database every `interval` and reports NOT_SERVING while it does not answer.
-/// Also hands freed memory back to the operating system (`release_free_memory`) in quiet
+/// Also hands free memory back to the operating system at once (`release_free_memory`) in quiet
 /// intervals as [`crate::memory::TrimPolicy`] decides (after load, or after the resident set
 /// grew), so the resident set falls back towards its start size while idle instead of staying
 /// at the peak of the last burst of load.

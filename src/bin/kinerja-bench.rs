@@ -571,9 +571,9 @@ async fn run_on(
         }
         rounds.push(round);
     }
-    // Idle: after load the server closes idle SQLite connections (5 s idle timeout, checked
-    // every 5 s) and hands freed memory back in each quiet health interval (2 s) for 16 s, so
-    // the idle resident set is read after that.
+    // Idle: after load the server closes idle SQLite connections (1 s idle timeout), its
+    // allocator returns pages free for 1 s, and it purges in each quiet health interval (2 s)
+    // for 16 s, so the idle resident set is read after that.
     tokio::time::sleep(IDLE_WAIT).await;
     let idle_rss_end = kin.rss();
     let (idle_rss_end_anon, idle_rss_end_file) = kin.rss_split();

@@ -84,7 +84,7 @@ impl Default for DbConfig {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(10),
-            sqlite_idle_timeout: Duration::from_secs(5),
+            sqlite_idle_timeout: Duration::from_secs(1),
             ping_if_idle_for: Duration::from_secs(30),
         }
     }
@@ -451,18 +451,11 @@ pub(crate) async fn lock_row_by(
 }
 
 /// Hands memory freed by a large operation (a bulk import batch: its rows, statements and the
-/// enlarged SQLite page cache) back to the operating system. glibc's allocator otherwise keeps
-/// freed heap pages in each thread's arena, so the server's resident set would stay at its
-/// import peak while idle. Runs on a blocking thread; a no-op off glibc.
+/// enlarged SQLite page cache) back to the operating system at once, instead of when the
+/// allocator's decay would (see [`crate::memory::release_free_memory`]). Runs on a blocking
+/// thread.
 pub(crate) fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    tokio::task::spawn_blocking(|| {
-        // SAFETY: malloc_trim only releases free pages of the allocator's own arenas; it takes
-        // the arena locks itself and is safe to call from any thread at any time.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    });
+    tokio::task::spawn_blocking(crate::memory::release_free_memory);
 }
 
 /// The row of entity `E` whose primary key is `id`, or `NOT_FOUND` naming it as a `kind`.
