@@ -63,25 +63,6 @@ pub fn release_free_memory() -> bool {
     }
 }
 
-/// Reads one of jemalloc's settings or statistics of type `T` by name (`mallctl`).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn jemalloc_read<T: Copy + Default>(name: &std::ffi::CStr) -> Option<T> {
-    let mut value = T::default();
-    let mut len = std::mem::size_of::<T>();
-    // SAFETY: `value` is a valid, writable `T` of `len` bytes; jemalloc writes at most `len`
-    // bytes and fails (non-zero) when the name is unknown or the size does not match.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            name.as_ptr(),
-            (&raw mut value).cast(),
-            &mut len,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    (rc == 0 && len == std::mem::size_of::<T>()).then_some(value)
-}
-
 /// Decides, once per health interval, whether to hand freed memory back.
 #[derive(Debug, Clone)]
 pub struct TrimPolicy {
@@ -209,6 +190,25 @@ mod tests {
         assert!(p.tick(0, None));
         assert!(p.tick(0, None));
         assert!(!p.tick(0, None));
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    /// Reads one of jemalloc's settings or statistics of type `T` by name (`mallctl`).
+    fn jemalloc_read<T: Copy + Default>(name: &std::ffi::CStr) -> Option<T> {
+        let mut value = T::default();
+        let mut len = std::mem::size_of::<T>();
+        // SAFETY: `value` is a valid, writable `T` of `len` bytes; jemalloc writes at most `len`
+        // bytes and fails (non-zero) when the name is unknown or the size does not match.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr(),
+                (&raw mut value).cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        (rc == 0 && len == std::mem::size_of::<T>()).then_some(value)
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
