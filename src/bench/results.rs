@@ -397,7 +397,7 @@ pub async fn seed_results(
     let mut cal_size = 0usize;
 
     let store = Store::connect(&db.config()).await?;
-    let conn = store.conn();
+    let conn = store.pool();
     let created = utc(2026, 1, 5);
     let approved = utc(2026, 1, 20);
     let rated_at = utc(2026, 4, 10);

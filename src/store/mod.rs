@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod audit;
 pub mod calibration;
 pub mod cascade;
+mod direct;
 pub mod employees;
 pub mod entities;
 pub mod export;
@@ -113,13 +114,34 @@ pub struct PoolUsage {
     pub max: u32,
 }
 
+/// PostgreSQL: connections of the direct pool idle this long are closed (sqlx's default).
+const POSTGRES_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Connections of the direct pool older than this are closed when idle (sqlx's default).
+const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(1800);
+
+/// The settings of every SQLite connection Kinerja opens: WAL, `synchronous=NORMAL` (durable
+/// at checkpoints, no fsync per commit), the busy timeout, foreign keys, create if missing.
+fn sqlite_settings(
+    o: sea_orm::sqlx::sqlite::SqliteConnectOptions,
+    busy: Duration,
+) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    o.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(busy)
+        .foreign_keys(true)
+        .create_if_missing(true)
+}
+
 /// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
 const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 
 /// Handle to the database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// sea-orm's pool: transactions and migrations.
     db: DatabaseConnection,
+    /// Statements outside a transaction, without sqlx's ping on release ([`direct`]).
+    direct: direct::Direct,
     kind: DbKind,
     events: std::sync::Arc<tokio::sync::Notify>,
     /// SQLite only: writers take turns here before `BEGIN IMMEDIATE`, so at most one pooled
@@ -254,19 +276,32 @@ impl Store {
             o.after_connect(|conn, _| Box::pin(async move { stable_plans(conn).await }))
         });
         let busy = cfg.busy_timeout;
-        opts.map_sqlx_sqlite_opts(move |o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(busy)
-                .foreign_keys(true)
-                .create_if_missing(true)
-        });
+        opts.map_sqlx_sqlite_opts(move |o| sqlite_settings(o, busy));
         let db = Database::connect(opts)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot open the database: {e}")))?;
+        let direct_options = match direct::Options::parse(&cfg.url, kind.backend()) {
+            Ok(direct::Options::Sqlite(o)) => direct::Options::Sqlite(sqlite_settings(o, busy)),
+            Ok(o) => o,
+            Err(e) => return Err(Error::invalid("database_url", e.to_string())),
+        };
+        let direct = direct::Direct::new(
+            direct_options,
+            &direct::Settings {
+                max_connections: cfg.max_connections.max(1) as usize,
+                acquire_timeout: cfg.acquire_timeout,
+                ping_if_idle_for: cfg.ping_if_idle_for,
+                idle_timeout: match kind {
+                    DbKind::Sqlite => cfg.sqlite_idle_timeout.max(Duration::from_millis(10)),
+                    DbKind::Postgres => POSTGRES_IDLE_TIMEOUT,
+                },
+                max_lifetime: MAX_CONNECTION_LIFETIME,
+            },
+        )?;
         let write_turn = (kind == DbKind::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Self {
             db,
+            direct,
             kind,
             write_turn,
             events: std::sync::Arc::new(tokio::sync::Notify::new()),
@@ -298,6 +333,8 @@ impl Store {
     where
         F: Fn(&StatementInfo<'_>) + Send + Sync + 'static,
     {
+        let observer: direct::Observer = Arc::new(observer);
+        self.direct.set_observer(observer.clone());
         self.db.set_metric_callback(move |info| {
             observer(&StatementInfo {
                 sql: &info.statement.sql,
@@ -307,7 +344,7 @@ impl Store {
         });
     }
 
-    /// Connections of the pool now (cheap: reads the pool's counters).
+    /// Connections of both pools now, added up (cheap: reads the pools' counters).
     pub fn pool_usage(&self) -> PoolUsage {
         fn usage<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolUsage {
             let open = pool.size();
@@ -318,15 +355,27 @@ impl Store {
                 max: pool.options().get_max_connections(),
             }
         }
-        match self.db.get_database_backend() {
+        let txn = match self.db.get_database_backend() {
             DbBackend::Postgres => usage(self.db.get_postgres_connection_pool()),
             _ => usage(self.db.get_sqlite_connection_pool()),
+        };
+        let (open, idle, max) = self.direct.usage();
+        PoolUsage {
+            open: txn.open.saturating_add(open),
+            idle: txn.idle.saturating_add(idle),
+            max: txn.max.saturating_add(max),
         }
     }
 
-    /// The raw connection, for the store's own modules.
-    pub(crate) fn conn(&self) -> &DatabaseConnection {
+    /// sea-orm's pool itself (transactions; the bench's bulk seeding uses PostgreSQL's COPY on it).
+    #[cfg(feature = "bench")]
+    pub(crate) fn pool(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The connection for statements outside a transaction, for the store's own modules.
+    pub(crate) fn conn(&self) -> &direct::Direct {
+        &self.direct
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock makes replicas that start at
@@ -379,15 +428,30 @@ impl Store {
 
     /// Closes the pool (at shutdown).
     pub async fn close(&self) {
+        self.direct.close();
         if let Err(e) = self.db.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
     }
 
-    /// A transaction for several reads: one pooled connection and one snapshot for all of them
-    /// (DEFERRED on SQLite, so it takes no write lock). Commit it when done.
+    /// A transaction for several reads: one pooled connection and one snapshot for all of them.
+    /// SQLite: DEFERRED, so it takes no write lock, and its first read fixes the snapshot.
+    /// PostgreSQL: REPEATABLE READ, READ ONLY (its default READ COMMITTED would give each
+    /// statement its own snapshot, so a document read while a change commits could mix the
+    /// old and the new state); a read-only transaction never fails to serialize. Commit it when
+    /// done.
     pub(crate) async fn begin_read(&self) -> Result<DatabaseTransaction> {
-        Ok(self.db.begin().await?)
+        Ok(match self.kind {
+            DbKind::Sqlite => self.db.begin().await?,
+            DbKind::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(sea_orm::IsolationLevel::RepeatableRead),
+                        Some(sea_orm::AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+        })
     }
 
     /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
@@ -535,6 +599,119 @@ mod tests {
             )
         };
         on
+    }
+
+    /// A store on a new database: PostgreSQL when `KINERJA_TEST_DATABASE_URL` names a server
+    /// (a database of its own, dropped by the returned guard), otherwise a SQLite file.
+    async fn fresh_store() -> (Store, impl Drop) {
+        /// The PostgreSQL database to drop, or the SQLite file's directory (removed on drop).
+        struct Cleanup {
+            pg: Option<(String, String)>,
+            _dir: Option<tempfile::TempDir>,
+        }
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                if let Some((admin, name)) = self.pg.take() {
+                    // Drop from a plain thread: the test's runtime may be shutting down.
+                    let _ = std::thread::spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("runtime");
+                        rt.block_on(async {
+                            if let Ok(db) = Database::connect(admin.as_str()).await {
+                                let _ = db
+                                    .execute_unprepared(&format!(
+                                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                    ))
+                                    .await;
+                            }
+                        });
+                    })
+                    .join();
+                }
+            }
+        }
+        match std::env::var("KINERJA_TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!("kinerja_t_{}", uuid::Uuid::new_v4().simple());
+                let db = Database::connect(admin.as_str()).await.expect("PostgreSQL");
+                db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create database");
+                db.close().await.ok();
+                let (base, query) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
+                let host = base.rsplit_once('/').map_or(base, |(h, _)| h);
+                let url = if query.is_empty() {
+                    format!("{host}/{name}")
+                } else {
+                    format!("{host}/{name}?{query}")
+                };
+                let cfg = DbConfig {
+                    url,
+                    ..DbConfig::default()
+                };
+                let store = Store::connect(&cfg).await.expect("store");
+                (
+                    store,
+                    Cleanup {
+                        pg: Some((admin, name)),
+                        _dir: None,
+                    },
+                )
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let cfg = DbConfig {
+                    url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
+                    ..DbConfig::default()
+                };
+                let store = Store::connect(&cfg).await.expect("store");
+                (
+                    store,
+                    Cleanup {
+                        pg: None,
+                        _dir: Some(dir),
+                    },
+                )
+            }
+        }
+    }
+
+    async fn count(db: &impl ConnectionTrait) -> i64 {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM snap",
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+    }
+
+    /// A read transaction sees one snapshot: a change committed by another connection after
+    /// its first read is not seen by its later reads (SQLite DEFERRED; PostgreSQL REPEATABLE
+    /// READ — under its default READ COMMITTED the second count would be 2).
+    #[tokio::test]
+    async fn a_read_transaction_reads_one_snapshot() {
+        let (store, _cleanup) = fresh_store().await;
+        let db = store.conn();
+        db.execute_unprepared("CREATE TABLE snap (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        db.execute_unprepared("INSERT INTO snap (k) VALUES ('a')")
+            .await
+            .expect("first row");
+        let txn = store.begin_read().await.expect("read transaction");
+        assert_eq!(count(&txn).await, 1);
+        db.execute_unprepared("INSERT INTO snap (k) VALUES ('b')")
+            .await
+            .expect("a change committed meanwhile");
+        assert_eq!(count(&txn).await, 1, "the transaction keeps its snapshot");
+        txn.commit().await.expect("commit");
+        assert_eq!(count(db).await, 2, "after it, the change is seen");
+        store.close().await;
     }
 
     #[tokio::test]

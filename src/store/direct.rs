@@ -1,0 +1,617 @@
+//! The connections for statements outside a transaction (every single read, the multi-statement
+//! reads that need no snapshot, and autocommit writes), pooled without sqlx's ping on release.
+//!
+//! sqlx's pool pings every connection it takes back (`PoolConnection::return_to_pool`: a
+//! `Sync` round trip on PostgreSQL, a hop to the connection's worker thread on SQLite), so each
+//! statement sea-orm ran through it cost two driver interactions: 15 % of a point read's server
+//! CPU on PostgreSQL (BENCHMARKS.md, session 5). This pool (deadpool's managed pool) hands a
+//! connection back as it is; a connection is only tested when it has been idle for
+//! [`DbConfig::ping_if_idle_for`](super::DbConfig) before a call gets it.
+//!
+//! What the ping on release protected against is handled here instead: a connection whose
+//! statement did not run to the end (its future was dropped: the call's deadline, a cancelled
+//! call) or failed at the connection level (I/O, TLS, protocol, a crashed SQLite worker) is
+//! closed, never handed out again; after such a failure the idle connections, which went over
+//! the same path, are closed too, and a read is tried once more on a new connection.
+//!
+//! Transactions keep using sea-orm's pool ([`Store::begin_read`](super::Store::begin_read),
+//! [`Store::begin_write`](super::Store::begin_write)): a transaction's connection is checked
+//! out once for all its statements, so the one ping at its end is a small share of its cost.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, Object, Pool, RecycleError, RecycleResult, WeakPool};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, Postgres};
+use sea_orm::sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::{
+    ConnAcquireErr, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+
+use super::StatementInfo;
+
+/// Called after every statement, for telemetry (see [`super::Store::set_statement_observer`]).
+pub(crate) type Observer = Arc<dyn Fn(&StatementInfo<'_>) + Send + Sync>;
+
+/// One open connection of either engine.
+pub(crate) enum RawConn {
+    /// A PostgreSQL connection.
+    Postgres(PgConnection),
+    /// A SQLite connection (with its worker thread).
+    Sqlite(SqliteConnection),
+}
+
+impl RawConn {
+    async fn ping(&mut self) -> Result<(), sqlx::Error> {
+        match self {
+            RawConn::Postgres(c) => c.ping().await,
+            RawConn::Sqlite(c) => c.ping().await,
+        }
+    }
+}
+
+/// How new connections are opened.
+#[derive(Clone, Debug)]
+pub(crate) enum Options {
+    /// PostgreSQL connection settings.
+    Postgres(PgConnectOptions),
+    /// SQLite connection settings (the same pragmas as sea-orm's pool).
+    Sqlite(SqliteConnectOptions),
+}
+
+impl Options {
+    /// Parses `url` for `backend`, with statement logging off (as in sea-orm's pool).
+    pub(crate) fn parse(url: &str, backend: DbBackend) -> Result<Self, sqlx::Error> {
+        Ok(match backend {
+            DbBackend::Postgres => {
+                Options::Postgres(PgConnectOptions::from_str(url)?.disable_statement_logging())
+            }
+            _ => Options::Sqlite(SqliteConnectOptions::from_str(url)?.disable_statement_logging()),
+        })
+    }
+}
+
+/// Opens connections and decides whether an idle one may be handed out again.
+pub(crate) struct Manager {
+    options: Options,
+    ping_if_idle_for: Duration,
+}
+
+impl managed::Manager for Manager {
+    type Type = RawConn;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<RawConn, sqlx::Error> {
+        match &self.options {
+            Options::Postgres(o) => Ok(RawConn::Postgres(PgConnection::connect_with(o).await?)),
+            Options::Sqlite(o) => {
+                let mut c = SqliteConnection::connect_with(o).await?;
+                super::stable_plans(&mut c).await?;
+                Ok(RawConn::Sqlite(c))
+            }
+        }
+    }
+
+    async fn recycle(&self, conn: &mut RawConn, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        if metrics.last_used() < self.ping_if_idle_for {
+            return Ok(());
+        }
+        conn.ping().await.map_err(RecycleError::Backend)
+    }
+}
+
+/// Settings of the pool.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// How long a call waits for a connection (also the limit for opening one).
+    pub acquire_timeout: Duration,
+    /// An idle connection older than this is pinged before it is handed out (zero: always).
+    pub ping_if_idle_for: Duration,
+    /// Idle connections unused for this long are closed (all of them, including the last).
+    pub idle_timeout: Duration,
+    /// Connections older than this are closed when idle, so none lives for ever.
+    pub max_lifetime: Duration,
+}
+
+/// The pool, with the statement observer. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Direct {
+    pool: Pool<Manager>,
+    backend: DbBackend,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct")
+            .field("backend", &self.backend)
+            .field("status", &self.pool.status())
+            .finish()
+    }
+}
+
+/// What one statement asks of the connection.
+#[derive(Clone, Copy)]
+enum Op {
+    All,
+    One,
+    Execute,
+    Unprepared,
+}
+
+/// What one statement returned.
+enum Out {
+    Rows(Vec<QueryResult>),
+    Row(Option<QueryResult>),
+    Done(ExecResult),
+}
+
+impl Direct {
+    /// A pool of up to `settings.max_connections`; opens nothing until the first statement.
+    /// Starts the maintenance task that closes idle and old connections (it ends with the pool).
+    pub(crate) fn new(options: Options, settings: &Settings) -> Result<Self, DbErr> {
+        let backend = match options {
+            Options::Postgres(_) => DbBackend::Postgres,
+            Options::Sqlite(_) => DbBackend::Sqlite,
+        };
+        let pool = Pool::builder(Manager {
+            options,
+            ping_if_idle_for: settings.ping_if_idle_for,
+        })
+        .max_size(settings.max_connections.max(1))
+        .wait_timeout(Some(settings.acquire_timeout))
+        .create_timeout(Some(settings.acquire_timeout))
+        .recycle_timeout(Some(settings.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbErr::Custom(format!("cannot build the connection pool: {e}")))?;
+        tokio::spawn(maintain(
+            pool.weak(),
+            settings.idle_timeout,
+            settings.max_lifetime,
+        ));
+        Ok(Self {
+            pool,
+            backend,
+            observer: None,
+        })
+    }
+
+    /// Sets the statement observer (telemetry).
+    pub(crate) fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
+    }
+
+    /// Open and idle connections, and the most allowed.
+    pub(crate) fn usage(&self) -> (u32, u32, u32) {
+        let s = self.pool.status();
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        (n(s.size), n(s.available).min(n(s.size)), n(s.max_size))
+    }
+
+    /// Closes the idle connections and refuses new calls (at shutdown).
+    pub(crate) fn close(&self) {
+        self.pool.close();
+    }
+
+    /// Runs one statement: reads are tried once more on a new connection after a
+    /// connection-level failure (the statement changed nothing), writes are not.
+    async fn run(&self, stmt: Statement, op: Op) -> Result<Out, DbErr> {
+        let started = Instant::now();
+        let retries = if matches!(op, Op::All | Op::One) {
+            1
+        } else {
+            0
+        };
+        let mut attempt = 0;
+        let result = loop {
+            let result = self.run_once(&stmt, op).await;
+            match &result {
+                Err(Failure::Connection(_)) if attempt < retries => attempt += 1,
+                _ => break result,
+            }
+        };
+        if let Some(observe) = &self.observer {
+            observe(&StatementInfo {
+                sql: &stmt.sql,
+                elapsed: started.elapsed(),
+                failed: result.is_err(),
+            });
+        }
+        result.map_err(|f| f.into_db_err(op))
+    }
+
+    async fn run_once(&self, stmt: &Statement, op: Op) -> Result<Out, Failure> {
+        let obj = self.pool.get().await.map_err(Failure::Acquire)?;
+        let mut lease = Lease(Some(obj));
+        let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
+        let result = match lease.conn() {
+            RawConn::Postgres(c) => on::<Postgres>(c, &stmt.sql, values, op).await,
+            RawConn::Sqlite(c) => on::<Sqlite>(c, &stmt.sql, values, op).await,
+        };
+        match result {
+            Ok(out) => {
+                lease.release();
+                Ok(out)
+            }
+            Err(e) if connection_broken(&e) => {
+                // Dropping the lease closes this connection; the idle ones went over the same
+                // path and are closed too, so the next call opens a fresh one.
+                drop(lease);
+                self.pool.retain(|_, _| false);
+                Err(Failure::Connection(e))
+            }
+            Err(e) => {
+                lease.release();
+                Err(Failure::Statement(e))
+            }
+        }
+    }
+}
+
+/// Runs `sql` with `values` on one connection of engine `DB`.
+async fn on<DB>(
+    conn: &mut DB::Connection,
+    sql: &str,
+    values: Values,
+    op: Op,
+) -> Result<Out, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    SqlxValues: sqlx::IntoArguments<DB>,
+    QueryResult: From<DB::Row>,
+    ExecResult: From<DB::QueryResult>,
+{
+    let query = || sqlx::query_with::<DB, _>(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+    Ok(match op {
+        Op::All => Out::Rows(
+            query()
+                .fetch_all(conn)
+                .await?
+                .into_iter()
+                .map(QueryResult::from)
+                .collect(),
+        ),
+        Op::One => Out::Row(query().fetch_optional(conn).await?.map(QueryResult::from)),
+        Op::Execute => Out::Done(query().execute(conn).await?.into()),
+        Op::Unprepared => Out::Done(
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(conn)
+                .await?
+                .into(),
+        ),
+    })
+}
+
+/// A checked-out connection. Handed back by [`Lease::release`] after a statement that ran to
+/// its end; dropped without it (the statement's future was dropped, or the connection broke),
+/// the connection is closed instead of going back to the pool in an unknown state.
+struct Lease(Option<Object<Manager>>);
+
+impl Lease {
+    fn conn(&mut self) -> &mut RawConn {
+        self.0
+            .as_mut()
+            .expect("a lease holds its connection until released")
+    }
+
+    fn release(mut self) {
+        // Dropping the object returns the connection to the pool as it is.
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(obj) = self.0.take() {
+            drop(Object::take(obj));
+        }
+    }
+}
+
+/// Why a statement did not run.
+enum Failure {
+    /// No connection within the acquire timeout, or none could be opened.
+    Acquire(managed::PoolError<sqlx::Error>),
+    /// The connection broke during the statement.
+    Connection(sqlx::Error),
+    /// The statement failed (constraint, syntax, decoding, ...); the connection is fine.
+    Statement(sqlx::Error),
+}
+
+impl Failure {
+    fn into_db_err(self, op: Op) -> DbErr {
+        match self {
+            Failure::Acquire(managed::PoolError::Timeout(_)) => {
+                DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)
+            }
+            Failure::Acquire(managed::PoolError::Closed) => {
+                DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)
+            }
+            Failure::Acquire(managed::PoolError::Backend(e)) => {
+                DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e)))
+            }
+            Failure::Acquire(e) => DbErr::Conn(RuntimeErr::Internal(e.to_string())),
+            // The connection broke: the database is unreachable for now (UNAVAILABLE, retry).
+            Failure::Connection(e) => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))),
+            // The same kinds sea-orm's own pool gives, so `DbErr::sql_err` (unique violations)
+            // and the mapping to gRPC codes treat both pools alike.
+            Failure::Statement(e) => match op {
+                Op::All | Op::One => DbErr::Query(RuntimeErr::SqlxError(Arc::new(e))),
+                Op::Execute | Op::Unprepared => DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))),
+            },
+        }
+    }
+}
+
+/// True when `e` leaves the connection unusable (as opposed to a failed statement).
+fn connection_broken(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::PoolTimedOut
+    )
+}
+
+/// Closes connections idle for `idle_timeout` or older than `max_lifetime`, checking every
+/// quarter of the idle timeout (at most every 30 s); ends when the pool is gone.
+async fn maintain(pool: WeakPool<Manager>, idle_timeout: Duration, max_lifetime: Duration) {
+    let every = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(pool) = pool.upgrade() else { return };
+        if pool.is_closed() {
+            return;
+        }
+        pool.retain(|_, m| m.last_used() < idle_timeout && m.age() < max_lifetime);
+    }
+}
+
+/// [`on`] answers each [`Op`] with its own [`Out`]; this is the error if it ever did not.
+fn mismatch() -> DbErr {
+    DbErr::Custom("the statement's result does not match its kind".into())
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl sea_orm::ConnectionTrait for Direct {
+    fn get_database_backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self.run(stmt, Op::Execute).await? {
+            Out::Done(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let stmt = Statement::from_string(self.backend, sql);
+        match self.run(stmt, Op::Unprepared).await? {
+            Out::Done(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self.run(stmt, Op::One).await? {
+            Out::Row(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self.run(stmt, Op::All).await? {
+            Out::Rows(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+
+    /// A pool on a new SQLite file with the service's settings.
+    fn sqlite_pool(dir: &tempfile::TempDir, idle_timeout: Duration) -> Direct {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+        let Options::Sqlite(o) = Options::parse(&url, DbBackend::Sqlite).expect("url") else {
+            panic!("a SQLite URL gives SQLite options");
+        };
+        Direct::new(
+            Options::Sqlite(super::super::sqlite_settings(o, Duration::from_secs(5))),
+            &Settings {
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(5),
+                ping_if_idle_for: Duration::from_secs(30),
+                idle_timeout,
+                max_lifetime: Duration::from_secs(1800),
+            },
+        )
+        .expect("pool")
+    }
+
+    fn stmt(sql: &str) -> Statement {
+        Statement::from_string(DbBackend::Sqlite, sql)
+    }
+
+    /// (open, idle) connections.
+    fn open_idle(d: &Direct) -> (u32, u32) {
+        let (open, idle, _) = d.usage();
+        (open, idle)
+    }
+
+    #[tokio::test]
+    async fn a_connection_goes_back_as_it_is_and_is_reused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        for i in 0..5 {
+            let row = d
+                .query_one_raw(stmt(&format!("SELECT {i} AS v")))
+                .await
+                .expect("query")
+                .expect("a row");
+            assert_eq!(row.try_get::<i64>("", "v").expect("v"), i);
+        }
+        assert_eq!(
+            open_idle(&d),
+            (1, 1),
+            "one connection, reused by every statement"
+        );
+        // The connection kept the planner setting of every Kinerja SQLite connection.
+        let mut obj = d.pool.get().await.expect("connection");
+        let RawConn::Sqlite(c) = &mut *obj else {
+            panic!("a SQLite pool holds SQLite connections")
+        };
+        let row: (i64,) = sqlx::query_as("PRAGMA foreign_keys")
+            .fetch_one(&mut *c)
+            .await
+            .expect("pragma");
+        assert_eq!(
+            row.0, 1,
+            "foreign keys are enforced on direct connections too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_statement_abandoned_midway_closes_its_connection() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.query_one_raw(stmt("SELECT 1")).await.expect("warm-up");
+        assert_eq!(open_idle(&d), (1, 1));
+        // A long statement whose caller gives up (as a call's deadline does): its future is
+        // dropped while the connection is still busy with it.
+        let slow = stmt(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) \
+             SELECT count(*) FROM n",
+        );
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), d.query_one_raw(slow)).await;
+        assert!(gave_up.is_err(), "the statement must still be running");
+        assert_eq!(
+            open_idle(&d),
+            (0, 0),
+            "the busy connection is closed, not handed back"
+        );
+        // The next statement gets a new connection.
+        d.query_one_raw(stmt("SELECT 1"))
+            .await
+            .expect("works again");
+        assert_eq!(open_idle(&d), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_keeps_its_connection_and_its_error_kind() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        let insert = || {
+            Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "INSERT INTO t (k) VALUES (?)",
+                ["a".into()],
+            )
+        };
+        assert_eq!(
+            d.execute_raw(insert())
+                .await
+                .expect("insert")
+                .rows_affected(),
+            1
+        );
+        let err = d.execute_raw(insert()).await.expect_err("duplicate key");
+        assert!(
+            matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ),
+            "a unique violation is recognised as with sea-orm's pool: {err:?}"
+        );
+        let err = d
+            .query_all_raw(stmt("SELECT nope FROM t"))
+            .await
+            .expect_err("bad column");
+        assert!(matches!(err, DbErr::Query(_)), "{err:?}");
+        assert_eq!(
+            open_idle(&d),
+            (1, 1),
+            "statement errors keep the connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_after_the_idle_timeout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_millis(100));
+        let (a, b, c) = tokio::join!(
+            d.query_one_raw(stmt("SELECT 1")),
+            d.query_one_raw(stmt("SELECT 2")),
+            d.query_one_raw(stmt("SELECT 3")),
+        );
+        for r in [a, b, c] {
+            r.expect("query");
+        }
+        assert!(open_idle(&d).0 >= 1);
+        let mut waited = Duration::ZERO;
+        while open_idle(&d).0 > 0 {
+            assert!(
+                waited < Duration::from_secs(5),
+                "idle connections were never closed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        d.query_one_raw(stmt("SELECT 1")).await.expect("reopens");
+    }
+
+    #[tokio::test]
+    async fn the_observer_sees_every_statement_and_its_outcome() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(AtomicUsize::new(0));
+        let (s2, f2) = (seen.clone(), failed.clone());
+        d.set_observer(Arc::new(move |info: &StatementInfo<'_>| {
+            s2.fetch_add(1, Ordering::SeqCst);
+            if info.failed {
+                f2.fetch_add(1, Ordering::SeqCst);
+            }
+            assert!(info.sql.starts_with("SELECT"), "{}", info.sql);
+        }));
+        d.query_all_raw(stmt("SELECT 1")).await.expect("ok");
+        d.query_all_raw(stmt("SELECT nope"))
+            .await
+            .expect_err("fails");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        assert_eq!(failed.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_closed_pool_refuses_calls_as_unavailable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.query_one_raw(stmt("SELECT 1")).await.expect("ok");
+        d.close();
+        let err = d.query_one_raw(stmt("SELECT 1")).await.expect_err("closed");
+        assert!(matches!(err, DbErr::ConnectionAcquire(_)), "{err:?}");
+        assert!(matches!(
+            crate::error::Error::from(err),
+            crate::error::Error::Unavailable(_)
+        ));
+    }
+}
