@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -370,7 +370,7 @@ pub(crate) fn effective(
 
 /// The stored evaluation of `skp` in `ep`, created TERBUKA when missing.
 async fn ensure_evaluation(
-    txn: &DatabaseTransaction,
+    txn: &super::Txn,
     s: &SkpRow,
     ep: &EvaluationPeriodRow,
     now: DateTime<Utc>,
@@ -522,7 +522,7 @@ impl Store {
     /// Locks the SKP and loads it with the evaluation period, checking they belong together.
     async fn lock_skp_period(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         skp_id: &str,
         ep_id: &str,
     ) -> Result<(SkpRow, EvaluationPeriodRow)> {
@@ -539,7 +539,7 @@ impl Store {
     /// an unlocked period and an open evaluation. Returns the (created if needed) evaluation.
     async fn guard_report(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         skp_id: &str,
         ep_id: &str,
         now: DateTime<Utc>,

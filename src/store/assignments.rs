@@ -5,8 +5,8 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::audit::{Actor, Change};
@@ -106,7 +106,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&*txn)
+        .insert(&txn)
         .await?;
         self.record(
             &txn,
@@ -136,7 +136,7 @@ impl Store {
 
     async fn check_refs(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         unit_id: &str,
         superior: Option<&str>,
     ) -> Result<()> {
@@ -195,7 +195,7 @@ impl Store {
     ) -> Result<AssignmentRow> {
         let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
-        let cur = find_or_not_found::<assignment::Entity, _>(&*txn, "Assignment", id).await?;
+        let cur = find_or_not_found::<assignment::Entity, _>(&txn, "Assignment", id).await?;
         lock_row(&txn, self.kind(), "employees", &cur.employee_id).await?;
         if let Some(Some(s)) = &ch.superior_employee_id {
             if *s == cur.employee_id {
@@ -240,7 +240,7 @@ impl Store {
         let res = q
             .filter(assignment::Column::Id.eq(id))
             .filter(assignment::Column::Version.eq(version))
-            .exec(&*txn)
+            .exec(&txn)
             .await?;
         check_versioned(res.rows_affected, true, "Assignment", id)?;
         if let Some(Some(end)) = ch.end_date {
@@ -356,7 +356,7 @@ fn parse_date_key(k: &[String]) -> Result<(NaiveDate, String)> {
 
 /// Refuses `span` when another assignment of the same employee and kind overlaps it.
 async fn check_overlap(
-    txn: &DatabaseTransaction,
+    txn: &super::Txn,
     employee_id: &str,
     kind: &str,
     span: Span,

@@ -8,10 +8,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::AUDIT_CHAINS;
 use sea_orm::prelude::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 use super::entities::{audit_entry, audit_head};
@@ -82,8 +79,8 @@ fn entry_hash(e: &AuditRow) -> String {
 }
 
 /// Appends one entry for `change` inside `txn` (the transaction of the change itself).
-pub async fn append(
-    txn: &DatabaseTransaction,
+pub(crate) async fn append(
+    txn: &super::Txn,
     kind: DbKind,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -178,7 +175,7 @@ impl Store {
     /// Appends the audit entry of `change` in `txn`, stamped with the current time.
     pub(crate) async fn record(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         change: Change<'_>,
     ) -> Result<()> {

@@ -23,8 +23,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1553,7 +1553,7 @@ impl Store {
 
 /// Serialises rule-set creation on PostgreSQL (an advisory transaction lock; SQLite writers
 /// already hold the database write lock).
-async fn lock_row_seq(txn: &DatabaseTransaction, kind: super::DbKind) -> Result<()> {
+async fn lock_row_seq(txn: &super::Txn, kind: super::DbKind) -> Result<()> {
     if kind == super::DbKind::Postgres {
         txn.execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,

@@ -1,22 +1,24 @@
-//! The connections for statements outside a transaction (every single read, the multi-statement
-//! reads that need no snapshot, and autocommit writes), pooled without sqlx's ping on release.
+//! The store's connections: one pool (deadpool's managed pool of sqlx connections) for every
+//! statement, in a transaction ([`Txn`]) or not ([`Direct`] itself), with sea-orm's
+//! `ConnectionTrait` implemented over both, so the store's code reads as with sea-orm's pool.
 //!
-//! sqlx's pool pings every connection it takes back (`PoolConnection::return_to_pool`: a
-//! `Sync` round trip on PostgreSQL, a hop to the connection's worker thread on SQLite), so each
-//! statement sea-orm ran through it cost two driver interactions: 15 % of a point read's server
-//! CPU on PostgreSQL (BENCHMARKS.md, session 5). This pool (deadpool's managed pool) hands a
-//! connection back as it is; a connection is only tested when it has been idle for
-//! [`DbConfig::ping_if_idle_for`](super::DbConfig) before a call gets it.
+//! Why not sea-orm's pool: sqlx's pool pings every connection it takes back
+//! (`PoolConnection::return_to_pool`: a `Sync` round trip on PostgreSQL, a hop to the
+//! connection's worker thread on SQLite), so each statement sea-orm ran through it outside a
+//! transaction cost two driver interactions: 15 % of a point read's server CPU on PostgreSQL
+//! (BENCHMARKS.md, session 5). This pool hands a connection back as it is; a connection is only
+//! tested when it has been idle for [`Settings::ping_if_idle_for`] before a call gets it.
 //!
 //! What the ping on release protected against is handled here instead: a connection whose
 //! statement did not run to the end (its future was dropped: the call's deadline, a cancelled
 //! call) or failed at the connection level (I/O, TLS, protocol, a crashed SQLite worker) is
 //! closed, never handed out again; after such a failure the idle connections, which went over
-//! the same path, are closed too, and a read is tried once more on a new connection.
+//! the same path, are closed too, and a read (or a `BEGIN`) is tried once more on a new
+//! connection. A transaction dropped without its commit is rolled back before its connection
+//! goes back to the pool.
 //!
-//! Transactions keep using sea-orm's pool ([`Store::begin_read`](super::Store::begin_read),
-//! [`Store::begin_write`](super::Store::begin_write)): a transaction's connection is checked
-//! out once for all its statements, so the one ping at its end is a small share of its cost.
+//! sea-orm's own pool is kept only for the migrations at start-up (sea-orm-migration runs on
+//! it), and closes its connections soon after.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -116,12 +118,17 @@ pub(crate) struct Settings {
     pub idle_timeout: Duration,
     /// Connections older than this are closed when idle, so none lives for ever.
     pub max_lifetime: Duration,
+    /// Idle connections kept open past the idle timeout (SQLite: 1, so a quiet server still
+    /// answers without opening the file again).
+    pub keep_idle: usize,
 }
 
 /// The pool, with the statement observer. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Direct {
     pool: Pool<Manager>,
+    /// The configured size (the pool's own falls to 0 when it is closed at shutdown).
+    max_connections: usize,
     backend: DbBackend,
     observer: Option<Observer>,
 }
@@ -170,13 +177,10 @@ impl Direct {
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| DbErr::Custom(format!("cannot build the connection pool: {e}")))?;
-        tokio::spawn(maintain(
-            pool.weak(),
-            settings.idle_timeout,
-            settings.max_lifetime,
-        ));
+        tokio::spawn(maintain(pool.weak(), settings.clone()));
         Ok(Self {
             pool,
+            max_connections: settings.max_connections.max(1),
             backend,
             observer: None,
         })
@@ -191,7 +195,11 @@ impl Direct {
     pub(crate) fn usage(&self) -> (u32, u32, u32) {
         let s = self.pool.status();
         let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        (n(s.size), n(s.available).min(n(s.size)), n(s.max_size))
+        (
+            n(s.size),
+            n(s.available).min(n(s.size)),
+            n(self.max_connections),
+        )
     }
 
     /// Closes the idle connections and refuses new calls (at shutdown).
@@ -229,12 +237,7 @@ impl Direct {
     async fn run_once(&self, stmt: &Statement, op: Op) -> Result<Out, Failure> {
         let obj = self.pool.get().await.map_err(Failure::Acquire)?;
         let mut lease = Lease(Some(obj));
-        let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
-        let result = match lease.conn() {
-            RawConn::Postgres(c) => on::<Postgres>(c, &stmt.sql, values, op).await,
-            RawConn::Sqlite(c) => on::<Sqlite>(c, &stmt.sql, values, op).await,
-        };
-        match result {
+        match execute(lease.conn(), stmt, op).await {
             Ok(out) => {
                 lease.release();
                 Ok(out)
@@ -250,6 +253,240 @@ impl Direct {
                 lease.release();
                 Err(Failure::Statement(e))
             }
+        }
+    }
+
+    /// Begins a transaction on a connection of its own (tried once more on a new connection if
+    /// the first one turns out broken). `turn` (SQLite writers' turn) is held until the
+    /// transaction ends, including the rollback of a dropped one.
+    pub(crate) async fn begin(
+        &self,
+        kind: TxnKind,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Result<Txn, DbErr> {
+        let sql = match (self.backend, kind) {
+            // IMMEDIATE: the write lock is taken at BEGIN, so writers queue instead of failing
+            // to upgrade a read lock later.
+            (DbBackend::Sqlite, TxnKind::Write) => "BEGIN IMMEDIATE",
+            // DEFERRED: no lock until the first read, which fixes the snapshot.
+            (DbBackend::Sqlite, TxnKind::Read) => "BEGIN",
+            // One snapshot for every statement of a read (READ COMMITTED would give each its
+            // own); a read-only transaction never fails to serialize.
+            (_, TxnKind::Read) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            (_, TxnKind::Write) => "BEGIN",
+        };
+        let begin = Statement::from_string(self.backend, sql);
+        let started = Instant::now();
+        let mut turn = turn;
+        let mut attempt = 0;
+        let result = loop {
+            let obj = match self.pool.get().await {
+                Ok(obj) => obj,
+                Err(e) => break Err(Failure::Acquire(e)),
+            };
+            let txn = Txn {
+                conn: tokio::sync::Mutex::new(TxnConn {
+                    lease: Some(obj),
+                    poisoned: false,
+                }),
+                backend: self.backend,
+                observer: self.observer.clone(),
+                turn: turn.take(),
+            };
+            let begun = txn.conn.lock().await.execute(&begin, Op::Unprepared).await;
+            match begun {
+                Ok(_) => break Ok(txn),
+                Err(e) if connection_broken(&e) && attempt == 0 => {
+                    attempt += 1;
+                    self.pool.retain(|_, _| false);
+                    turn = txn.into_turn();
+                }
+                Err(e) if connection_broken(&e) => break Err(Failure::Connection(e)),
+                Err(e) => break Err(Failure::Statement(e)),
+            }
+        };
+        if let Some(observe) = &self.observer {
+            observe(&StatementInfo {
+                sql,
+                elapsed: started.elapsed(),
+                failed: result.is_err(),
+            });
+        }
+        result.map_err(|f| f.into_db_err(Op::Unprepared))
+    }
+}
+
+/// Runs one statement on `conn`.
+async fn execute(conn: &mut RawConn, stmt: &Statement, op: Op) -> Result<Out, sqlx::Error> {
+    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
+    match conn {
+        RawConn::Postgres(c) => on::<Postgres>(c, &stmt.sql, values, op).await,
+        RawConn::Sqlite(c) => on::<Sqlite>(c, &stmt.sql, values, op).await,
+    }
+}
+
+/// Whether a transaction only reads or also writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxnKind {
+    /// Several reads from one snapshot.
+    Read,
+    /// A change: on SQLite it holds the database's write lock from `BEGIN` to the end.
+    Write,
+}
+
+/// The connection of a transaction, and whether it may still be handed back.
+struct TxnConn {
+    /// The connection; `None` once the transaction has ended.
+    lease: Option<Object<Manager>>,
+    /// A statement did not run to its end, or the connection broke: close it, never reuse it.
+    poisoned: bool,
+}
+
+impl TxnConn {
+    async fn execute(&mut self, stmt: &Statement, op: Op) -> Result<Out, sqlx::Error> {
+        let Some(obj) = self.lease.as_mut() else {
+            return Err(sqlx::Error::Protocol("the transaction has ended".into()));
+        };
+        // Set until the statement returns: if its future is dropped midway, it stays set.
+        self.poisoned = true;
+        let result = execute(obj, stmt, op).await;
+        self.poisoned = matches!(&result, Err(e) if connection_broken(e));
+        result
+    }
+}
+
+/// A transaction on one connection of the pool (see [`Direct::begin`]). [`Txn::commit`] ends it
+/// and hands the connection back; dropped without a commit it is rolled back on a spawned task
+/// first (or its connection closed, if a statement was abandoned midway or it broke).
+pub(crate) struct Txn {
+    conn: tokio::sync::Mutex<TxnConn>,
+    backend: DbBackend,
+    observer: Option<Observer>,
+    /// SQLite writers' turn, released when the transaction has ended.
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Txn {
+    async fn run(&self, stmt: Statement, op: Op) -> Result<Out, DbErr> {
+        let started = Instant::now();
+        let result = self.conn.lock().await.execute(&stmt, op).await;
+        if let Some(observe) = &self.observer {
+            observe(&StatementInfo {
+                sql: &stmt.sql,
+                elapsed: started.elapsed(),
+                failed: result.is_err(),
+            });
+        }
+        result.map_err(|e| {
+            if connection_broken(&e) {
+                Failure::Connection(e)
+            } else {
+                Failure::Statement(e)
+            }
+            .into_db_err(op)
+        })
+    }
+
+    /// Commits, hands the connection back, then gives the writers' turn to the next writer.
+    /// If the commit fails, the transaction is rolled back as when dropped.
+    pub(crate) async fn commit(mut self) -> Result<(), DbErr> {
+        self.run(
+            Statement::from_string(self.backend, "COMMIT"),
+            Op::Unprepared,
+        )
+        .await?;
+        let conn = self.conn.get_mut();
+        // Ended: the connection goes back to the pool as it is.
+        drop(conn.lease.take());
+        Ok(())
+    }
+
+    /// Ends a transaction that never began (its `BEGIN` failed): closes its connection and
+    /// returns the writers' turn for the next attempt.
+    fn into_turn(mut self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if let Some(obj) = self.conn.get_mut().lease.take() {
+            drop(Object::take(obj));
+        }
+        self.turn.take()
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        let conn = self.conn.get_mut();
+        let Some(obj) = conn.lease.take() else {
+            return;
+        };
+        if conn.poisoned {
+            drop(Object::take(obj));
+            return;
+        }
+        let turn = self.turn.take();
+        let rollback = Statement::from_string(self.backend, "ROLLBACK");
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            // No runtime to roll back on (shutting down): closing the connection rolls back.
+            drop(Object::take(obj));
+            return;
+        };
+        rt.spawn(async move {
+            let mut conn = TxnConn {
+                lease: Some(obj),
+                poisoned: false,
+            };
+            let rolled_back = conn.execute(&rollback, Op::Unprepared).await.is_ok();
+            if let Some(obj) = conn.lease.take() {
+                if rolled_back {
+                    drop(obj);
+                } else {
+                    drop(Object::take(obj));
+                }
+            }
+            // The next writer starts only after the rollback released the write lock.
+            drop(turn);
+        });
+    }
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl sea_orm::ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self.run(stmt, Op::Execute).await? {
+            Out::Done(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let stmt = Statement::from_string(self.backend, sql);
+        match self.run(stmt, Op::Unprepared).await? {
+            Out::Done(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self.run(stmt, Op::One).await? {
+            Out::Row(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self.run(stmt, Op::All).await? {
+            Out::Rows(r) => Ok(r),
+            _ => Err(mismatch()),
         }
     }
 }
@@ -363,17 +600,24 @@ fn connection_broken(e: &sqlx::Error) -> bool {
     )
 }
 
-/// Closes connections idle for `idle_timeout` or older than `max_lifetime`, checking every
-/// quarter of the idle timeout (at most every 30 s); ends when the pool is gone.
-async fn maintain(pool: WeakPool<Manager>, idle_timeout: Duration, max_lifetime: Duration) {
-    let every = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
+/// Closes connections idle for the idle timeout (but the first `keep_idle` of them) or older
+/// than the maximum lifetime, checking every quarter of the idle timeout (at most every 30 s);
+/// ends when the pool is gone.
+async fn maintain(pool: WeakPool<Manager>, s: Settings) {
+    let every = (s.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
     loop {
         tokio::time::sleep(every).await;
         let Some(pool) = pool.upgrade() else { return };
         if pool.is_closed() {
             return;
         }
-        pool.retain(|_, m| m.last_used() < idle_timeout && m.age() < max_lifetime);
+        let mut kept = 0;
+        pool.retain(|_, m| {
+            let keep =
+                m.age() < s.max_lifetime && (m.last_used() < s.idle_timeout || kept < s.keep_idle);
+            kept += usize::from(keep);
+            keep
+        });
     }
 }
 
@@ -419,6 +663,14 @@ impl sea_orm::ConnectionTrait for Direct {
 }
 
 #[cfg(test)]
+impl Direct {
+    /// A connection of the pool, for tests that look inside it.
+    pub(super) async fn checkout(&self) -> Object<Manager> {
+        self.pool.get().await.expect("a pooled connection")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -428,18 +680,24 @@ mod tests {
 
     /// A pool on a new SQLite file with the service's settings.
     fn sqlite_pool(dir: &tempfile::TempDir, idle_timeout: Duration) -> Direct {
+        sqlite_pool_busy(dir, idle_timeout, Duration::from_secs(5))
+    }
+
+    /// Like [`sqlite_pool`], with the given busy timeout.
+    fn sqlite_pool_busy(dir: &tempfile::TempDir, idle_timeout: Duration, busy: Duration) -> Direct {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
         let Options::Sqlite(o) = Options::parse(&url, DbBackend::Sqlite).expect("url") else {
             panic!("a SQLite URL gives SQLite options");
         };
         Direct::new(
-            Options::Sqlite(super::super::sqlite_settings(o, Duration::from_secs(5))),
+            Options::Sqlite(super::super::sqlite_settings(o, busy)),
             &Settings {
                 max_connections: 4,
                 acquire_timeout: Duration::from_secs(5),
                 ping_if_idle_for: Duration::from_secs(30),
                 idle_timeout,
                 max_lifetime: Duration::from_secs(1800),
+                keep_idle: 0,
             },
         )
         .expect("pool")
@@ -613,5 +871,130 @@ mod tests {
             crate::error::Error::from(err),
             crate::error::Error::Unavailable(_)
         ));
+    }
+
+    async fn rows_in_t(d: &Direct) -> i64 {
+        d.query_one_raw(stmt("SELECT count(*) AS n FROM t"))
+            .await
+            .expect("count")
+            .expect("a row")
+            .try_get::<i64>("", "n")
+            .expect("n")
+    }
+
+    #[tokio::test]
+    async fn a_committed_transaction_keeps_its_changes_and_its_connection() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        let txn = d.begin(TxnKind::Write, None).await.expect("begin");
+        txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
+            .await
+            .expect("insert");
+        txn.commit().await.expect("commit");
+        assert_eq!(rows_in_t(&d).await, 1);
+        assert_eq!(
+            open_idle(&d).0,
+            open_idle(&d).1,
+            "every connection is back and idle"
+        );
+        assert!(open_idle(&d).0 >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_is_rolled_back_before_the_next_writer_gets_its_turn() {
+        let dir = tempfile::tempdir().expect("dir");
+        // No busy timeout: a writer that found the write lock still held would fail at once.
+        let d = sqlite_pool_busy(&dir, Duration::from_secs(60), Duration::ZERO);
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        for round in 0..20 {
+            let txn = d
+                .begin(TxnKind::Write, Some(turn.clone().lock_owned().await))
+                .await
+                .expect("begin");
+            txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
+                .await
+                .expect("insert");
+            drop(txn); // an error path: no commit
+            // The next writer: the turn comes back only after the rollback released the lock.
+            let next = d
+                .begin(TxnKind::Write, Some(turn.clone().lock_owned().await))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: the write lock was still held: {e}"));
+            next.commit().await.expect("commit");
+        }
+        assert_eq!(
+            rows_in_t(&d).await,
+            0,
+            "every dropped insert was rolled back"
+        );
+        let (open, idle) = open_idle(&d);
+        assert_eq!(open, idle, "rolled-back connections went back to the pool");
+        assert!(open >= 1, "and were not closed");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_abandoned_midway_closes_its_connection() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        let txn = d.begin(TxnKind::Read, None).await.expect("begin");
+        let slow = stmt(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) \
+             SELECT count(*) FROM n",
+        );
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(20), txn.query_one_raw(slow)).await;
+        assert!(gave_up.is_err(), "the statement must still be running");
+        drop(txn);
+        assert_eq!(
+            open_idle(&d),
+            (0, 0),
+            "its connection is closed, not rolled back"
+        );
+        d.query_one_raw(stmt("SELECT 1"))
+            .await
+            .expect("works again");
+    }
+
+    #[tokio::test]
+    async fn sqlite_keeps_one_idle_connection_when_asked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+        let d = Direct::new(
+            Options::parse(&url, DbBackend::Sqlite).expect("url"),
+            &Settings {
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(5),
+                ping_if_idle_for: Duration::from_secs(30),
+                idle_timeout: Duration::from_millis(50),
+                max_lifetime: Duration::from_secs(1800),
+                keep_idle: 1,
+            },
+        )
+        .expect("pool");
+        let (a, b, c) = tokio::join!(
+            d.query_one_raw(stmt("SELECT 1")),
+            d.query_one_raw(stmt("SELECT 2")),
+            d.query_one_raw(stmt("SELECT 3")),
+        );
+        for r in [a, b, c] {
+            r.expect("query");
+        }
+        let mut waited = Duration::ZERO;
+        while open_idle(&d).0 > 1 {
+            assert!(
+                waited < Duration::from_secs(5),
+                "idle connections were never closed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(open_idle(&d), (1, 1), "one idle connection stays open");
     }
 }

@@ -8,8 +8,8 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::audit::{Actor, Change};
@@ -148,21 +148,20 @@ impl Store {
             return self.get_employee(&existing).await;
         }
         agency::Entity::find_by_id(new.agency_id.clone())
-            .one(&*txn)
+            .one(&txn)
             .await?
             .ok_or_else(|| Error::not_found("Agency", &new.agency_id))?;
         let nip = new.nip.clone();
-        let row =
-            employee_model(id, new)
-                .insert(&*txn)
-                .await
-                .map_err(|e| match Error::from(e) {
-                    Error::AlreadyExists { .. } => Error::AlreadyExists {
-                        kind: "Employee",
-                        detail: format!("an employee with NIP {nip} exists"),
-                    },
-                    other => other,
-                })?;
+        let row = employee_model(id, new)
+            .insert(&txn)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::AlreadyExists { .. } => Error::AlreadyExists {
+                    kind: "Employee",
+                    detail: format!("an employee with NIP {nip} exists"),
+                },
+                other => other,
+            })?;
         self.record(
             &txn,
             actor,
@@ -296,13 +295,13 @@ impl Store {
         let updated = q
             .filter(employee::Column::Id.eq(id))
             .filter(employee::Column::Version.eq(version))
-            .exec_with_returning(&*txn)
+            .exec_with_returning(&txn)
             .await?
             .into_iter()
             .next();
         let Some(row) = updated else {
             let exists = employee::Entity::find_by_id(id.to_owned())
-                .one(&*txn)
+                .one(&txn)
                 .await?
                 .is_some();
             check_versioned(0, exists, "Employee", id)?;
@@ -483,7 +482,7 @@ impl Store {
                         Expr::col(assignment::Column::EmployeeId),
                         chunk.to_vec(),
                     ))
-                    .all(&*txn)
+                    .all(&txn)
                     .await?;
                 for s in stored {
                     let span = crate::domain::org::Span {
@@ -682,7 +681,7 @@ fn one_of(kind: super::DbKind, col: Expr, values: Vec<String>) -> Expr {
     }
 }
 
-fn kind_of(txn: &DatabaseTransaction) -> super::DbKind {
+fn kind_of(txn: &super::Txn) -> super::DbKind {
     match txn.get_database_backend() {
         sea_orm::DbBackend::Postgres => super::DbKind::Postgres,
         _ => super::DbKind::Sqlite,
@@ -690,10 +689,7 @@ fn kind_of(txn: &DatabaseTransaction) -> super::DbKind {
 }
 
 /// NIP -> id of the employees stored with one of `nips`.
-async fn existing_nips(
-    txn: &DatabaseTransaction,
-    nips: Vec<String>,
-) -> Result<HashMap<String, String>> {
+async fn existing_nips(txn: &super::Txn, nips: Vec<String>) -> Result<HashMap<String, String>> {
     let mut found = HashMap::new();
     for chunk in nips.chunks(INSERT_CHUNK) {
         let rows: Vec<(String, String)> = employee::Entity::find()
@@ -714,7 +710,7 @@ async fn existing_nips(
 }
 
 /// Which of `ids` exist in the table of entity `E` (whose primary key is a text `id`).
-async fn ids_present<E>(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>>
+async fn ids_present<E>(txn: &super::Txn, ids: Vec<String>) -> Result<HashSet<String>>
 where
     E: EntityTrait,
 {

@@ -26,9 +26,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TryInsertResult,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TryInsertResult,
 };
 use serde_json::json;
 
@@ -348,7 +347,7 @@ impl Store {
     /// step is idempotent and publishes its event only when it inserted something.
     pub(crate) async fn follow_up_final(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         now: DateTime<Utc>,
         s: &SkpRow,
@@ -385,7 +384,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     async fn open_plan(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         now: DateTime<Utc>,
         s: &SkpRow,
@@ -459,7 +458,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     async fn raise_flag(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         now: DateTime<Utc>,
         kind: &'static str,
@@ -537,7 +536,7 @@ impl Store {
     /// evaluation just became FINAL).
     async fn check_consequence(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         now: DateTime<Utc>,
         s: &SkpRow,

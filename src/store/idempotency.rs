@@ -1,7 +1,7 @@
 //! Idempotency keys (AIP-155): the first create with a `request_id` claims it inside the same
 //! transaction as the insert; a retry finds the claim and gets the first resource back.
 
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, TryInsertResult};
+use sea_orm::{ActiveValue::Set, EntityTrait, TryInsertResult};
 
 use super::entities::idempotency_key as ik;
 use crate::error::{Error, Result};
@@ -17,8 +17,8 @@ pub enum Claim {
 
 /// Claims `request_id` for `method` with the digest of the request, on behalf of `resource_id`.
 /// The same id with a different request is `INVALID_ARGUMENT`.
-pub async fn claim(
-    txn: &DatabaseTransaction,
+pub(crate) async fn claim(
+    txn: &super::Txn,
     method: &str,
     request_id: &str,
     digest: &str,

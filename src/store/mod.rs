@@ -26,8 +26,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    TransactionTrait,
 };
 
 use crate::error::{Error, Result};
@@ -138,9 +138,9 @@ const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 /// Handle to the database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// sea-orm's pool: transactions and migrations.
+    /// sea-orm's pool: only the migrations at start-up (its connections close soon after).
     db: DatabaseConnection,
-    /// Statements outside a transaction, without sqlx's ping on release ([`direct`]).
+    /// Every statement of the service, in transactions or not ([`direct`]).
     direct: direct::Direct,
     kind: DbKind,
     events: std::sync::Arc<tokio::sync::Notify>,
@@ -151,61 +151,11 @@ pub struct Store {
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-/// A write transaction: IMMEDIATE on SQLite, holding the process's write turn until it commits
-/// or is dropped (rolled back).
-#[derive(Debug)]
-pub(crate) struct WriteTxn {
-    txn: DatabaseTransaction,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl std::ops::Deref for WriteTxn {
-    type Target = DatabaseTransaction;
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-}
-
-#[sea_orm::prelude::async_trait::async_trait]
-impl sea_orm::ConnectionTrait for WriteTxn {
-    fn get_database_backend(&self) -> DbBackend {
-        self.txn.get_database_backend()
-    }
-    async fn execute_raw(
-        &self,
-        stmt: Statement,
-    ) -> std::result::Result<sea_orm::ExecResult, sea_orm::DbErr> {
-        self.txn.execute_raw(stmt).await
-    }
-    async fn execute_unprepared(
-        &self,
-        sql: &str,
-    ) -> std::result::Result<sea_orm::ExecResult, sea_orm::DbErr> {
-        self.txn.execute_unprepared(sql).await
-    }
-    async fn query_one_raw(
-        &self,
-        stmt: Statement,
-    ) -> std::result::Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
-        self.txn.query_one_raw(stmt).await
-    }
-    async fn query_all_raw(
-        &self,
-        stmt: Statement,
-    ) -> std::result::Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
-        self.txn.query_all_raw(stmt).await
-    }
-    fn support_returning(&self) -> bool {
-        self.txn.support_returning()
-    }
-}
-
-impl WriteTxn {
-    /// Commits, then gives the write turn to the next writer.
-    pub(crate) async fn commit(self) -> std::result::Result<(), sea_orm::DbErr> {
-        self.txn.commit().await
-    }
-}
+/// A transaction of the store (see [`direct::Txn`]); a write transaction on SQLite holds the
+/// process's write turn until it commits or is dropped (rolled back).
+pub(crate) use direct::Txn;
+/// A write transaction (IMMEDIATE on SQLite).
+pub(crate) type WriteTxn = Txn;
 
 /// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`) for a new
 /// pooled connection, so a prepared statement keeps its plan whatever values are bound to it.
@@ -257,21 +207,16 @@ impl Store {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         };
+        // sea-orm's pool serves the migrations only (sea-orm-migration runs on it): two
+        // connections at most, none kept once idle for a second.
         let mut opts = ConnectOptions::new(cfg.url.clone());
-        opts.max_connections(cfg.max_connections.max(1))
-            .min_connections(if kind == DbKind::Sqlite { 1 } else { 0 })
+        opts.max_connections(2)
+            .min_connections(0)
             .acquire_timeout(cfg.acquire_timeout)
             .connect_timeout(cfg.acquire_timeout)
+            .idle_timeout(Duration::from_secs(1))
+            .test_before_acquire(true)
             .sqlx_logging(false);
-        if cfg.ping_if_idle_for.is_zero() {
-            opts.test_before_acquire(true);
-        } else {
-            opts.test_before_acquire_if_idle_for(cfg.ping_if_idle_for);
-        }
-        if kind == DbKind::Sqlite {
-            // Close the extra connections soon after load ends, so the idle server shrinks.
-            opts.idle_timeout(cfg.sqlite_idle_timeout.max(Duration::from_millis(10)));
-        }
         opts.map_sqlx_sqlite_pool_opts(|o| {
             o.after_connect(|conn, _| Box::pin(async move { stable_plans(conn).await }))
         });
@@ -296,6 +241,7 @@ impl Store {
                     DbKind::Postgres => POSTGRES_IDLE_TIMEOUT,
                 },
                 max_lifetime: MAX_CONNECTION_LIFETIME,
+                keep_idle: usize::from(kind == DbKind::Sqlite),
             },
         )?;
         let write_turn = (kind == DbKind::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
@@ -344,36 +290,19 @@ impl Store {
         });
     }
 
-    /// Connections of both pools now, added up (cheap: reads the pools' counters).
+    /// Connections of the pool now (cheap: reads the pool's counters).
     pub fn pool_usage(&self) -> PoolUsage {
-        fn usage<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolUsage {
-            let open = pool.size();
-            let idle = u32::try_from(pool.num_idle()).unwrap_or(open).min(open);
-            PoolUsage {
-                open,
-                idle,
-                max: pool.options().get_max_connections(),
-            }
-        }
-        let txn = match self.db.get_database_backend() {
-            DbBackend::Postgres => usage(self.db.get_postgres_connection_pool()),
-            _ => usage(self.db.get_sqlite_connection_pool()),
-        };
         let (open, idle, max) = self.direct.usage();
-        PoolUsage {
-            open: txn.open.saturating_add(open),
-            idle: txn.idle.saturating_add(idle),
-            max: txn.max.saturating_add(max),
-        }
+        PoolUsage { open, idle, max }
     }
 
-    /// sea-orm's pool itself (transactions; the bench's bulk seeding uses PostgreSQL's COPY on it).
+    /// sea-orm's pool itself (the bench's bulk seeding uses PostgreSQL's COPY on it).
     #[cfg(feature = "bench")]
     pub(crate) fn pool(&self) -> &DatabaseConnection {
         &self.db
     }
 
-    /// The connection for statements outside a transaction, for the store's own modules.
+    /// The pool, for statements outside a transaction, for the store's own modules.
     pub(crate) fn conn(&self) -> &direct::Direct {
         &self.direct
     }
@@ -418,11 +347,12 @@ impl Store {
         Ok(row.try_get::<String>("", "v")?)
     }
 
-    /// Checks that the database answers.
+    /// Checks that the database answers, through the pool every call uses.
     pub async fn ping(&self) -> Result<()> {
-        self.db
-            .ping()
+        self.direct
+            .query_one_raw(Statement::from_string(self.kind.backend(), "SELECT 1"))
             .await
+            .map(|_| ())
             .map_err(|e| Error::Unavailable(e.to_string()))
     }
 
@@ -434,24 +364,11 @@ impl Store {
         }
     }
 
-    /// A transaction for several reads: one pooled connection and one snapshot for all of them.
-    /// SQLite: DEFERRED, so it takes no write lock, and its first read fixes the snapshot.
-    /// PostgreSQL: REPEATABLE READ, READ ONLY (its default READ COMMITTED would give each
-    /// statement its own snapshot, so a document read while a change commits could mix the
-    /// old and the new state); a read-only transaction never fails to serialize. Commit it when
-    /// done.
-    pub(crate) async fn begin_read(&self) -> Result<DatabaseTransaction> {
-        Ok(match self.kind {
-            DbKind::Sqlite => self.db.begin().await?,
-            DbKind::Postgres => {
-                self.db
-                    .begin_with_config(
-                        Some(sea_orm::IsolationLevel::RepeatableRead),
-                        Some(sea_orm::AccessMode::ReadOnly),
-                    )
-                    .await?
-            }
-        })
+    /// A transaction for several reads: one pooled connection and one snapshot for all of them
+    /// (SQLite: DEFERRED, no write lock; PostgreSQL: REPEATABLE READ, READ ONLY — its default
+    /// READ COMMITTED would give each statement its own snapshot). Commit it when done.
+    pub(crate) async fn begin_read(&self) -> Result<Txn> {
+        Ok(self.direct.begin(direct::TxnKind::Read, None).await?)
     }
 
     /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
@@ -463,15 +380,7 @@ impl Store {
             Some(m) => Some(m.clone().lock_owned().await),
             None => None,
         };
-        let opts = TransactionOptions {
-            sqlite_transaction_mode: (self.kind == DbKind::Sqlite)
-                .then_some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        Ok(WriteTxn {
-            txn: self.db.begin_with_options(opts).await?,
-            _turn: turn,
-        })
+        Ok(self.direct.begin(direct::TxnKind::Write, turn).await?)
     }
 }
 
@@ -487,18 +396,13 @@ impl DbKind {
 /// Takes a row lock on `table.id = id` inside `txn` (PostgreSQL; SQLite already holds the
 /// database write lock), so check-then-insert rules such as "no overlapping assignments" hold
 /// under concurrent writers. Returns false when the row does not exist.
-pub(crate) async fn lock_row(
-    txn: &DatabaseTransaction,
-    kind: DbKind,
-    table: &str,
-    id: &str,
-) -> Result<bool> {
+pub(crate) async fn lock_row(txn: &Txn, kind: DbKind, table: &str, id: &str) -> Result<bool> {
     lock_row_by(txn, kind, table, "id", id.into()).await
 }
 
 /// Like [`lock_row`], on any key column.
 pub(crate) async fn lock_row_by(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     kind: DbKind,
     table: &str,
     column: &str,
@@ -577,15 +481,18 @@ pub fn new_id() -> String {
 mod tests {
     use super::*;
 
-    /// Reads the query planner stability setting of one pooled SQLite connection.
-    async fn qpsg_of(store: &Store) -> std::ffi::c_int {
+    /// Reads the query planner stability setting of one pooled SQLite connection (`conn`, or
+    /// one the pool hands out).
+    async fn qpsg_of(store: &Store, held: Option<&mut direct::RawConn>) -> std::ffi::c_int {
         use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, sqlite3_db_config};
-        let mut conn = store
-            .db
-            .get_sqlite_connection_pool()
-            .acquire()
-            .await
-            .expect("a pooled connection");
+        let mut obj = None;
+        let raw = match held {
+            Some(c) => c,
+            None => &mut **obj.insert(store.direct.checkout().await),
+        };
+        let direct::RawConn::Sqlite(conn) = raw else {
+            panic!("a SQLite store holds SQLite connections");
+        };
         let mut handle = conn.lock_handle().await.expect("the connection's handle");
         let mut on: std::ffi::c_int = -1;
         // SAFETY: the handle is open and locked for this thread; -1 asks for the setting
@@ -599,6 +506,26 @@ mod tests {
             )
         };
         on
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_keeps_its_plans_whatever_is_bound() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = DbConfig {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
+            max_connections: 2,
+            ..DbConfig::default()
+        };
+        let store = Store::connect(&cfg).await.expect("store");
+        let mut first = store.direct.checkout().await;
+        assert_eq!(
+            qpsg_of(&store, Some(&mut first)).await,
+            1,
+            "the first connection"
+        );
+        // A second connection while the first is held: opened by the pool the same way.
+        assert_eq!(qpsg_of(&store, None).await, 1, "a newly opened connection");
+        drop(first);
     }
 
     /// A store on a new database: PostgreSQL when `KINERJA_TEST_DATABASE_URL` names a server
@@ -712,26 +639,5 @@ mod tests {
         txn.commit().await.expect("commit");
         assert_eq!(count(db).await, 2, "after it, the change is seen");
         store.close().await;
-    }
-
-    #[tokio::test]
-    async fn every_sqlite_connection_keeps_its_plans_whatever_is_bound() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let cfg = DbConfig {
-            url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
-            max_connections: 2,
-            ..DbConfig::default()
-        };
-        let store = Store::connect(&cfg).await.expect("store");
-        assert_eq!(qpsg_of(&store).await, 1, "the first connection");
-        // A second connection while the first is held: opened by the pool with the same hook.
-        let held = store
-            .db
-            .get_sqlite_connection_pool()
-            .acquire()
-            .await
-            .expect("first connection");
-        assert_eq!(qpsg_of(&store).await, 1, "a newly opened connection");
-        drop(held);
     }
 }

@@ -4,8 +4,8 @@ use chrono::Utc;
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::audit::{Actor, Change};
@@ -97,7 +97,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&*txn)
+        .insert(&txn)
         .await
         .map_err(|e| match Error::from(e) {
             Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -160,11 +160,11 @@ impl Store {
         let res = q
             .filter(agency::Column::Id.eq(id))
             .filter(agency::Column::Version.eq(version))
-            .exec(&*txn)
+            .exec(&txn)
             .await?;
         let exists = res.rows_affected == 1
             || agency::Entity::find_by_id(id.to_owned())
-                .one(&*txn)
+                .one(&txn)
                 .await?
                 .is_some();
         check_versioned(res.rows_affected, exists, "Agency", id)?;
@@ -197,7 +197,7 @@ impl Store {
             txn.commit().await?;
             return self.get_unit(&existing).await;
         }
-        find_or_not_found::<agency::Entity, _>(&*txn, "Agency", &new.agency_id).await?;
+        find_or_not_found::<agency::Entity, _>(&txn, "Agency", &new.agency_id).await?;
         let (depth, path) = match &new.parent_id {
             None => (0, format!("/{id}/")),
             Some(pid) => {
@@ -232,7 +232,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&*txn)
+        .insert(&txn)
         .await
         .map_err(|e| match Error::from(e) {
             Error::AlreadyExists { .. } => Error::AlreadyExists {
@@ -340,13 +340,13 @@ impl Store {
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
-            .exec(&*txn)
+            .exec(&txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         // Re-root the subtree: every path that starts with the old path gets the new prefix.
         let subtree = unit::Entity::find()
             .filter(unit::Column::Path.starts_with(&u.path))
-            .all(&*txn)
+            .all(&txn)
             .await?;
         for s in subtree {
             let path = format!("{new_path}{}", &s.path[u.path.len()..]);
@@ -354,7 +354,7 @@ impl Store {
                 .col_expr(unit::Column::Path, Expr::value(path))
                 .col_expr(unit::Column::Depth, Expr::value(s.depth + delta))
                 .filter(unit::Column::Id.eq(s.id))
-                .exec(&*txn)
+                .exec(&txn)
                 .await?;
         }
         self.record(
@@ -382,7 +382,7 @@ impl Store {
                     .add(unit::Column::ParentId.eq(id))
                     .add(unit::Column::Active.eq(true)),
             )
-            .one(&*txn)
+            .one(&txn)
             .await?;
         if active_child.is_some() {
             return Err(Error::precondition(
@@ -400,7 +400,7 @@ impl Store {
             .col_expr(unit::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(unit::Column::Id.eq(id))
             .filter(unit::Column::Version.eq(version))
-            .exec(&*txn)
+            .exec(&txn)
             .await?;
         check_versioned(res.rows_affected, true, "Unit", id)?;
         self.record(
@@ -419,7 +419,7 @@ impl Store {
     }
 }
 
-async fn find_unit(txn: &DatabaseTransaction, id: &str) -> Result<UnitRow> {
+async fn find_unit(txn: &super::Txn, id: &str) -> Result<UnitRow> {
     find_or_not_found::<unit::Entity, _>(txn, "Unit", id).await
 }
 

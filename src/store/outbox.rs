@@ -6,10 +6,7 @@
 use chrono::{SubsecRound, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::audit::Actor;
 use super::entities::outbox_event;
@@ -35,7 +32,7 @@ impl Store {
     /// Appends `event` to the outbox inside `txn`.
     pub(crate) async fn publish(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         event: Event<'_>,
     ) -> Result<()> {

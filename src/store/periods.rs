@@ -4,8 +4,8 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::audit::{Actor, Change};
@@ -56,7 +56,7 @@ pub struct PeriodWithWindows {
 }
 
 async fn insert_windows(
-    txn: &DatabaseTransaction,
+    txn: &super::Txn,
     period_id: &str,
     year: i32,
     schedule: Schedule,

@@ -14,8 +14,8 @@ use chrono::{Duration, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -324,7 +324,7 @@ async fn find_indicator<C: ConnectionTrait>(db: &C, id: &str) -> Result<Indicato
 }
 
 /// Bumps the SKP's version and update time (every content change and transition does).
-async fn touch(txn: &DatabaseTransaction, id: &str) -> Result<i64> {
+async fn touch(txn: &super::Txn, id: &str) -> Result<i64> {
     skp::Entity::update_many()
         .col_expr(skp::Column::Version, Expr::col(skp::Column::Version).add(1))
         .col_expr(skp::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -404,11 +404,7 @@ async fn skps_of_employee<C: ConnectionTrait>(
 }
 
 /// Refuses an RHK link that breaks the cascade rule.
-async fn check_parent(
-    txn: &DatabaseTransaction,
-    child: &SkpRow,
-    parent_rhk_id: &str,
-) -> Result<()> {
+async fn check_parent(txn: &super::Txn, child: &SkpRow, parent_rhk_id: &str) -> Result<()> {
     let parent = skp_rhk::Entity::find_by_id(parent_rhk_id.to_owned())
         .one(txn)
         .await?
@@ -437,7 +433,7 @@ fn check_perspective(s: &SkpRow, perspective: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-async fn next_rhk_sequence(txn: &DatabaseTransaction, skp_id: &str) -> Result<(i32, u64)> {
+async fn next_rhk_sequence(txn: &super::Txn, skp_id: &str) -> Result<(i32, u64)> {
     let count = skp_rhk::Entity::find()
         .filter(skp_rhk::Column::SkpId.eq(skp_id))
         .count(txn)
@@ -451,12 +447,7 @@ async fn next_rhk_sequence(txn: &DatabaseTransaction, skp_id: &str) -> Result<(i
     Ok((last + 1, count))
 }
 
-async fn insert_rhk(
-    txn: &DatabaseTransaction,
-    s: &SkpRow,
-    id: String,
-    new: &NewRhk,
-) -> Result<RhkRow> {
+async fn insert_rhk(txn: &super::Txn, s: &SkpRow, id: String, new: &NewRhk) -> Result<RhkRow> {
     let (sequence, count) = next_rhk_sequence(txn, &s.id).await?;
     if count as usize >= rules::MAX_RHK {
         return Err(Error::precondition(
@@ -483,7 +474,7 @@ async fn insert_rhk(
 }
 
 async fn insert_indicator(
-    txn: &DatabaseTransaction,
+    txn: &super::Txn,
     rhk: &RhkRow,
     id: String,
     new: &NewIndicator,
@@ -528,7 +519,7 @@ impl Store {
     /// workflow rule for `action`; returns the row and the state it leads to.
     async fn guard(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         id: &str,
         acting: &Acting,
         action: Action,
@@ -641,7 +632,7 @@ impl Store {
     /// Inserts a draft SKP with its seven behaviour values, and records it.
     async fn insert_skp(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         id: &str,
         new: &NewSkp,
@@ -1430,7 +1421,7 @@ impl Store {
 
     /// Refuses a submission the plan is not ready for (see [`rules::check_ready`]), or whose
     /// links no longer satisfy the cascade rule.
-    async fn check_submittable(&self, txn: &DatabaseTransaction, s: &SkpRow) -> Result<()> {
+    async fn check_submittable(&self, txn: &super::Txn, s: &SkpRow) -> Result<()> {
         if s.assessor_id.is_none() {
             return Err(Error::precondition(
                 "SKP_HAS_NO_ASSESSOR",
@@ -1472,7 +1463,7 @@ impl Store {
     /// end date makes the update FAILED_PRECONDITION.
     pub(crate) async fn close_skps_on_assignment_end(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &super::Txn,
         actor: &Actor,
         assignment: &AssignmentRow,
         end: NaiveDate,
@@ -1637,13 +1628,13 @@ impl Store {
     }
 }
 
-async fn find_period(txn: &DatabaseTransaction, id: &str) -> Result<performance_period::Model> {
+async fn find_period(txn: &super::Txn, id: &str) -> Result<performance_period::Model> {
     find_or_not_found::<performance_period::Entity, _>(txn, "PerformancePeriod", id).await
 }
 
 /// Checks an assessor override: existing employees, neither the SKP's employee, and distinct.
 async fn check_assessor(
-    txn: &DatabaseTransaction,
+    txn: &super::Txn,
     s: &SkpRow,
     assessor_id: &str,
     superior_id: Option<&str>,
