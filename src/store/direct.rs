@@ -455,42 +455,6 @@ impl Drop for Txn {
     }
 }
 
-#[sea_orm::prelude::async_trait::async_trait]
-impl sea_orm::ConnectionTrait for Txn {
-    fn get_database_backend(&self) -> DbBackend {
-        self.backend
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self.run(stmt, Op::Execute).await? {
-            Out::Done(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let stmt = Statement::from_string(self.backend, sql);
-        match self.run(stmt, Op::Unprepared).await? {
-            Out::Done(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self.run(stmt, Op::One).await? {
-            Out::Row(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self.run(stmt, Op::All).await? {
-            Out::Rows(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
-}
-
 /// Runs `sql` with `values` on one connection of engine `DB`.
 async fn on<DB>(
     conn: &mut DB::Connection,
@@ -626,41 +590,50 @@ fn mismatch() -> DbErr {
     DbErr::Custom("the statement's result does not match its kind".into())
 }
 
-#[sea_orm::prelude::async_trait::async_trait]
-impl sea_orm::ConnectionTrait for Direct {
-    fn get_database_backend(&self) -> DbBackend {
-        self.backend
-    }
+/// sea-orm's `ConnectionTrait` for a type with `backend` and `run(stmt, op)`: the pool itself
+/// ([`Direct`]) and a transaction ([`Txn`]).
+macro_rules! connection_trait {
+    ($t:ty) => {
+        #[sea_orm::prelude::async_trait::async_trait]
+        impl sea_orm::ConnectionTrait for $t {
+            fn get_database_backend(&self) -> DbBackend {
+                self.backend
+            }
 
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self.run(stmt, Op::Execute).await? {
-            Out::Done(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
+            async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+                match self.run(stmt, Op::Execute).await? {
+                    Out::Done(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }
+            }
 
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let stmt = Statement::from_string(self.backend, sql);
-        match self.run(stmt, Op::Unprepared).await? {
-            Out::Done(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
+            async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+                let stmt = Statement::from_string(self.backend, sql);
+                match self.run(stmt, Op::Unprepared).await? {
+                    Out::Done(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }
+            }
 
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self.run(stmt, Op::One).await? {
-            Out::Row(r) => Ok(r),
-            _ => Err(mismatch()),
-        }
-    }
+            async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+                match self.run(stmt, Op::One).await? {
+                    Out::Row(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }
+            }
 
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self.run(stmt, Op::All).await? {
-            Out::Rows(r) => Ok(r),
-            _ => Err(mismatch()),
+            async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+                match self.run(stmt, Op::All).await? {
+                    Out::Rows(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }
+            }
         }
-    }
+    };
 }
+
+connection_trait!(Txn);
+connection_trait!(Direct);
 
 #[cfg(test)]
 impl Direct {
@@ -705,6 +678,14 @@ mod tests {
 
     fn stmt(sql: &str) -> Statement {
         Statement::from_string(DbBackend::Sqlite, sql)
+    }
+
+    /// A statement that runs for a good fraction of a second.
+    fn slow_statement() -> Statement {
+        stmt(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) \
+             SELECT count(*) FROM n",
+        )
     }
 
     /// (open, idle) connections.
@@ -753,10 +734,7 @@ mod tests {
         assert_eq!(open_idle(&d), (1, 1));
         // A long statement whose caller gives up (as a call's deadline does): its future is
         // dropped while the connection is still busy with it.
-        let slow = stmt(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) \
-             SELECT count(*) FROM n",
-        );
+        let slow = slow_statement();
         let gave_up = tokio::time::timeout(Duration::from_millis(20), d.query_one_raw(slow)).await;
         assert!(gave_up.is_err(), "the statement must still be running");
         assert_eq!(
@@ -943,10 +921,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let d = sqlite_pool(&dir, Duration::from_secs(60));
         let txn = d.begin(TxnKind::Read, None).await.expect("begin");
-        let slow = stmt(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) \
-             SELECT count(*) FROM n",
-        );
+        let slow = slow_statement();
         let gave_up =
             tokio::time::timeout(Duration::from_millis(20), txn.query_one_raw(slow)).await;
         assert!(gave_up.is_err(), "the statement must still be running");
