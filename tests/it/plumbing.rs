@@ -251,14 +251,71 @@ async fn health_follows_database_outage() {
     for r in list_at_once().await {
         r.expect("works again");
     }
-    // An outage that no call saw (the connections broke while idle): the first calls after it
-    // meet the broken connections, and still answer (a read is tried again on a new one).
-    proxy.down();
-    wait_for(&s, ServingStatus::NotServing).await;
-    proxy.up();
-    wait_for(&s, ServingStatus::Serving).await;
+    s.stop().await;
+}
+
+/// Connections that broke while idle (an outage that neither a call nor the health check saw,
+/// e.g. a database restart between two calls) are replaced without failing a call: a write's
+/// `BEGIN` and a read that meet one are tried again on a new connection. PostgreSQL only.
+#[tokio::test]
+async fn connections_broken_while_idle_are_replaced_without_failing_calls() {
+    let Some(admin) = pg_url() else {
+        eprintln!("connections_broken_while_idle_...: runs on PostgreSQL only");
+        return;
+    };
+    let (db, url) = TestDb::create().await;
+    let target = pg_target(&admin);
+    let proxy = Proxy::start(target).await;
+    let proxied = url.replace(
+        &format!("{}:{}", target.ip(), target.port()),
+        &proxy.addr.to_string(),
+    );
+    let s = TestServer::start_on(
+        db,
+        proxied,
+        // No health check during the test: it would find and close the broken connections.
+        |c| c.health_interval = Duration::from_secs(3600),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let list_at_once = || {
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let mut org = s.org();
+                async move { org.list_agencies(pb::ListAgenciesRequest::default()).await }
+            })
+            .collect();
+        futures::future::join_all(calls)
+    };
+    let cut_idle_connections = || async {
+        for r in list_at_once().await {
+            r.expect("before the cut");
+        }
+        proxy.down();
+        proxy.up();
+        // The proxy closes the cut sockets on its own tasks.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // A write first: its transaction begins on a broken connection, then on a new one.
+    cut_idle_connections().await;
+    let (agency, _) = s.agency_with_unit("CUT1").await;
+    let listed = s
+        .org()
+        .list_agencies(pb::ListAgenciesRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed.agencies.iter().filter(|a| a.id == agency).count(),
+        1,
+        "the agency written after the cut is stored once"
+    );
+
+    // Reads at once: each that meets a broken connection is tried again on a new one.
+    cut_idle_connections().await;
     for r in list_at_once().await {
-        r.expect("works after an unseen outage");
+        r.expect("works after connections broke while idle");
     }
     s.stop().await;
 }
