@@ -112,9 +112,9 @@ pub(crate) struct Settings {
     pub max_connections: usize,
     /// How long a call waits for a connection (also the limit for opening one).
     pub acquire_timeout: Duration,
-    /// An idle connection older than this is pinged before it is handed out (zero: always).
+    /// A connection idle for this long is pinged before it is handed out (zero: always).
     pub ping_if_idle_for: Duration,
-    /// Idle connections unused for this long are closed (all of them, including the last).
+    /// Idle connections unused for this long are closed (but `keep_idle` of them).
     pub idle_timeout: Duration,
     /// Connections older than this are closed when idle, so none lives for ever.
     pub max_lifetime: Duration,

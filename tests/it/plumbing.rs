@@ -220,15 +220,7 @@ async fn health_follows_database_outage() {
     assert_eq!(health(&s, "").await.unwrap(), ServingStatus::Serving as i32);
     // Several calls at once, so several pooled connections are open (and idle) when the
     // outage cuts them.
-    let list_at_once = || {
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let mut org = s.org();
-                async move { org.list_agencies(pb::ListAgenciesRequest::default()).await }
-            })
-            .collect();
-        futures::future::join_all(calls)
-    };
+    let list_at_once = || list_agencies_at_once(&s);
     for r in list_at_once().await {
         r.expect("before the outage");
     }
@@ -278,15 +270,7 @@ async fn connections_broken_while_idle_are_replaced_without_failing_calls() {
         Arc::new(SystemClock),
     )
     .await;
-    let list_at_once = || {
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let mut org = s.org();
-                async move { org.list_agencies(pb::ListAgenciesRequest::default()).await }
-            })
-            .collect();
-        futures::future::join_all(calls)
-    };
+    let list_at_once = || list_agencies_at_once(&s);
     let cut_idle_connections = || async {
         for r in list_at_once().await {
             r.expect("before the cut");
@@ -318,6 +302,19 @@ async fn connections_broken_while_idle_are_replaced_without_failing_calls() {
         r.expect("works after connections broke while idle");
     }
     s.stop().await;
+}
+
+/// Six `ListAgencies` calls at once, so as many pooled connections are open (and then idle).
+async fn list_agencies_at_once(
+    s: &TestServer,
+) -> Vec<Result<tonic::Response<pb::ListAgenciesResponse>, tonic::Status>> {
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let mut org = s.org();
+            async move { org.list_agencies(pb::ListAgenciesRequest::default()).await }
+        })
+        .collect();
+    futures::future::join_all(calls).await
 }
 
 fn pg_target(url: &str) -> std::net::SocketAddr {
