@@ -224,13 +224,7 @@ impl Direct {
                 _ => break result,
             }
         };
-        if let Some(observe) = &self.observer {
-            observe(&StatementInfo {
-                sql: &stmt.sql,
-                elapsed: started.elapsed(),
-                failed: result.is_err(),
-            });
-        }
+        notify(&self.observer, &stmt.sql, started, result.is_err());
         result.map_err(|f| f.into_db_err(op))
     }
 
@@ -301,17 +295,10 @@ impl Direct {
                     self.pool.retain(|_, _| false);
                     turn = txn.into_turn();
                 }
-                Err(e) if connection_broken(&e) => break Err(Failure::Connection(e)),
-                Err(e) => break Err(Failure::Statement(e)),
+                Err(e) => break Err(Failure::of(e)),
             }
         };
-        if let Some(observe) = &self.observer {
-            observe(&StatementInfo {
-                sql,
-                elapsed: started.elapsed(),
-                failed: result.is_err(),
-            });
-        }
+        notify(&self.observer, sql, started, result.is_err());
         result.map_err(|f| f.into_db_err(Op::Unprepared))
     }
 }
@@ -378,21 +365,8 @@ impl Txn {
     async fn run(&self, stmt: Statement, op: Op) -> Result<Out, DbErr> {
         let started = Instant::now();
         let result = self.conn.lock().await.execute(&stmt, op).await;
-        if let Some(observe) = &self.observer {
-            observe(&StatementInfo {
-                sql: &stmt.sql,
-                elapsed: started.elapsed(),
-                failed: result.is_err(),
-            });
-        }
-        result.map_err(|e| {
-            if connection_broken(&e) {
-                Failure::Connection(e)
-            } else {
-                Failure::Statement(e)
-            }
-            .into_db_err(op)
-        })
+        notify(&self.observer, &stmt.sql, started, result.is_err());
+        result.map_err(|e| Failure::of(e).into_db_err(op))
     }
 
     /// Commits, hands the connection back, then gives the writers' turn to the next writer.
@@ -527,6 +501,15 @@ enum Failure {
 }
 
 impl Failure {
+    /// A statement's error: the connection's fault or the statement's.
+    fn of(e: sqlx::Error) -> Self {
+        if connection_broken(&e) {
+            Failure::Connection(e)
+        } else {
+            Failure::Statement(e)
+        }
+    }
+
     fn into_db_err(self, op: Op) -> DbErr {
         match self {
             Failure::Acquire(managed::PoolError::Timeout(_)) => {
@@ -548,6 +531,17 @@ impl Failure {
                 Op::Execute | Op::Unprepared => DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))),
             },
         }
+    }
+}
+
+/// Tells the statement observer (telemetry), if any, about one statement.
+fn notify(observer: &Option<Observer>, sql: &str, started: Instant, failed: bool) {
+    if let Some(observe) = observer {
+        observe(&StatementInfo {
+            sql,
+            elapsed: started.elapsed(),
+            failed,
+        });
     }
 }
 
@@ -688,6 +682,12 @@ mod tests {
         )
     }
 
+    /// Drops `call` after 20 ms, as a call's deadline would, while it is still running.
+    async fn give_up_on<F: std::future::Future>(call: F) {
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), call).await;
+        assert!(gave_up.is_err(), "the statement must still be running");
+    }
+
     /// (open, idle) connections.
     fn open_idle(d: &Direct) -> (u32, u32) {
         let (open, idle, _) = d.usage();
@@ -734,9 +734,7 @@ mod tests {
         assert_eq!(open_idle(&d), (1, 1));
         // A long statement whose caller gives up (as a call's deadline does): its future is
         // dropped while the connection is still busy with it.
-        let slow = slow_statement();
-        let gave_up = tokio::time::timeout(Duration::from_millis(20), d.query_one_raw(slow)).await;
-        assert!(gave_up.is_err(), "the statement must still be running");
+        give_up_on(d.query_one_raw(slow_statement())).await;
         assert_eq!(
             open_idle(&d),
             (0, 0),
@@ -852,12 +850,7 @@ mod tests {
     }
 
     async fn rows_in_t(d: &Direct) -> i64 {
-        d.query_one_raw(stmt("SELECT count(*) AS n FROM t"))
-            .await
-            .expect("count")
-            .expect("a row")
-            .try_get::<i64>("", "n")
-            .expect("n")
+        super::super::tests::count_rows(d, "t").await
     }
 
     #[tokio::test]
@@ -921,10 +914,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let d = sqlite_pool(&dir, Duration::from_secs(60));
         let txn = d.begin(TxnKind::Read, None).await.expect("begin");
-        let slow = slow_statement();
-        let gave_up =
-            tokio::time::timeout(Duration::from_millis(20), txn.query_one_raw(slow)).await;
-        assert!(gave_up.is_err(), "the statement must still be running");
+        give_up_on(txn.query_one_raw(slow_statement())).await;
         drop(txn);
         assert_eq!(
             open_idle(&d),

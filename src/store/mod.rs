@@ -605,10 +605,11 @@ mod tests {
         }
     }
 
-    async fn count(db: &impl ConnectionTrait) -> i64 {
+    /// Rows in `table`, read through `db`.
+    pub(super) async fn count_rows(db: &impl ConnectionTrait, table: &str) -> i64 {
         db.query_one_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT count(*) AS n FROM snap",
+            format!("SELECT count(*) AS n FROM {table}"),
         ))
         .await
         .expect("count")
@@ -631,13 +632,21 @@ mod tests {
             .await
             .expect("first row");
         let txn = store.begin_read().await.expect("read transaction");
-        assert_eq!(count(&txn).await, 1);
+        assert_eq!(count_rows(&txn, "snap").await, 1);
         db.execute_unprepared("INSERT INTO snap (k) VALUES ('b')")
             .await
             .expect("a change committed meanwhile");
-        assert_eq!(count(&txn).await, 1, "the transaction keeps its snapshot");
+        assert_eq!(
+            count_rows(&txn, "snap").await,
+            1,
+            "the transaction keeps its snapshot"
+        );
         txn.commit().await.expect("commit");
-        assert_eq!(count(db).await, 2, "after it, the change is seen");
+        assert_eq!(
+            count_rows(db, "snap").await,
+            2,
+            "after it, the change is seen"
+        );
         store.close().await;
     }
 }

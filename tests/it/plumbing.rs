@@ -199,23 +199,10 @@ async fn health_follows_database_outage() {
         );
         return;
     };
-    let (db, url) = TestDb::create().await;
-    let target = pg_target(&admin);
-    let proxy = Proxy::start(target).await;
-    let proxied = url.replace(
-        &format!("{}:{}", target.ip(), target.port()),
-        &proxy.addr.to_string(),
-    );
-    assert_ne!(proxied, url, "the test URL must name 127.0.0.1:PORT");
-    let s = TestServer::start_on(
-        db,
-        proxied,
-        |c| {
-            c.health_interval = Duration::from_millis(200);
-            c.db.acquire_timeout = Duration::from_millis(500);
-        },
-        Arc::new(SystemClock),
-    )
+    let (proxy, s) = behind_proxy(&admin, |c| {
+        c.health_interval = Duration::from_millis(200);
+        c.db.acquire_timeout = Duration::from_millis(500);
+    })
     .await;
     assert_eq!(health(&s, "").await.unwrap(), ServingStatus::Serving as i32);
     // Several calls at once, so several pooled connections are open (and idle) when the
@@ -255,21 +242,8 @@ async fn connections_broken_while_idle_are_replaced_without_failing_calls() {
         eprintln!("connections_broken_while_idle_...: runs on PostgreSQL only");
         return;
     };
-    let (db, url) = TestDb::create().await;
-    let target = pg_target(&admin);
-    let proxy = Proxy::start(target).await;
-    let proxied = url.replace(
-        &format!("{}:{}", target.ip(), target.port()),
-        &proxy.addr.to_string(),
-    );
-    let s = TestServer::start_on(
-        db,
-        proxied,
-        // No health check during the test: it would find and close the broken connections.
-        |c| c.health_interval = Duration::from_secs(3600),
-        Arc::new(SystemClock),
-    )
-    .await;
+    // No health check during the test: it would find and close the broken connections.
+    let (proxy, s) = behind_proxy(&admin, |c| c.health_interval = Duration::from_secs(3600)).await;
     let list_at_once = || list_agencies_at_once(&s);
     let cut_idle_connections = || async {
         for r in list_at_once().await {
@@ -302,6 +276,23 @@ async fn connections_broken_while_idle_are_replaced_without_failing_calls() {
         r.expect("works after connections broke while idle");
     }
     s.stop().await;
+}
+
+/// A server on a new PostgreSQL test database reached through a TCP proxy the test controls.
+async fn behind_proxy(
+    admin: &str,
+    tweak: impl FnOnce(&mut kinerja::server::ServerConfig),
+) -> (Proxy, TestServer) {
+    let (db, url) = TestDb::create().await;
+    let target = pg_target(admin);
+    let proxy = Proxy::start(target).await;
+    let proxied = url.replace(
+        &format!("{}:{}", target.ip(), target.port()),
+        &proxy.addr.to_string(),
+    );
+    assert_ne!(proxied, url, "the test URL must name 127.0.0.1:PORT");
+    let s = TestServer::start_on(db, proxied, tweak, Arc::new(SystemClock)).await;
+    (proxy, s)
 }
 
 /// Six `ListAgencies` calls at once, so as many pooled connections are open (and then idle).
