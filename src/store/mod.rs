@@ -508,6 +508,44 @@ mod tests {
         on
     }
 
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: no global memory statistics and
+    /// no process-wide page cache, so its connections (one per worker thread) share no mutex
+    /// on allocations or page reads.
+    #[tokio::test]
+    async fn sqlite_is_built_without_global_allocation_locks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = DbConfig {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
+            max_connections: 1,
+            ..DbConfig::default()
+        };
+        let store = Store::connect(&cfg).await.expect("store");
+        let rows = store
+            .conn()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT compile_options AS o FROM pragma_compile_options",
+            ))
+            .await
+            .expect("compile options");
+        let opts: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "o").expect("text"))
+            .collect();
+        assert!(
+            opts.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "SQLite keeps global memory statistics: {opts:?}"
+        );
+        assert!(
+            !opts.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "SQLite shares one page cache between connections: {opts:?}"
+        );
+        // What the option means: SQLite counts no allocations (with statistics on, the schema
+        // alone read by the migrations is hundreds of kilobytes).
+        // SAFETY: a plain read of a process-wide counter, no arguments.
+        assert_eq!(unsafe { libsqlite3_sys::sqlite3_memory_used() }, 0);
+    }
+
     #[tokio::test]
     async fn every_sqlite_connection_keeps_its_plans_whatever_is_bound() {
         let dir = tempfile::tempdir().expect("temp dir");
