@@ -213,18 +213,18 @@ impl Store {
         if let Some(unit_id) = &f.unit_id {
             let u = self.get_unit(unit_id).await?;
             let d = f.as_of.unwrap_or_else(|| Utc::now().date_naive());
-            match self.small_subtree_members(&u, d).await? {
-                // A small subtree: its members are few, so fetch them by id (an index probe per
-                // member) instead of walking every employee in id order looking for them.
-                Some(ids) => {
-                    q = q.filter(one_of(self.kind(), Expr::col(employee::Column::Id), ids))
-                }
+            if self.is_small_subtree(&u, d).await? {
+                // A small subtree: the database collects its members (an index probe per unit)
+                // and reads the page of them in id order, instead of walking every employee in
+                // id order looking for them; only the page's rows leave the database.
+                q = q.filter(subtree_members(self.kind(), &u, d));
+            } else {
                 // A large subtree: members are dense in the id order, so walk employees in id
                 // order and keep those with an assignment in the subtree (an index probe on the
                 // employee's assignments each) until the page is full, rather than collecting
                 // every member of the subtree first.
-                None => {
-                    let member = Query::select()
+                let member =
+                    Query::select()
                         .expr(Expr::val(1))
                         .from(assignment::Entity)
                         .inner_join(
@@ -250,8 +250,7 @@ impl Store {
                                     .gte(d)),
                         )
                         .to_owned();
-                    q = q.filter(Expr::exists(member));
-                }
+                q = q.filter(Expr::exists(member));
             }
         }
         if let Some(k) = &page.after {
@@ -583,73 +582,78 @@ fn owned<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     keys.into_iter().map(str::to_owned).collect()
 }
 
-/// Largest unit subtree listed by member ids rather than by walking employees in id order.
+/// Largest unit subtree whose members the database collects before paging them (see
+/// [`Store::is_small_subtree`]); larger subtrees are listed by walking employees in id order.
 const SMALL_SUBTREE_UNITS: usize = 200;
-/// Largest member count listed by ids (bounded by the databases' bind-parameter limits).
+/// Largest member count of a subtree collected before paging.
 const SMALL_SUBTREE_MEMBERS: usize = 5_000;
 
 impl Store {
-    /// The ids of the employees assigned on `d` to unit `u` or a unit below it, when the subtree
-    /// is small (at most [`SMALL_SUBTREE_UNITS`] units and [`SMALL_SUBTREE_MEMBERS`] members);
-    /// `None` for a large subtree. The subtree is walked through the parent index (a recursive
-    /// query), not by a `LIKE` on the path, which neither database can serve from an index here.
-    async fn small_subtree_members(
-        &self,
-        u: &super::UnitRow,
-        d: NaiveDate,
-    ) -> Result<Option<Vec<String>>> {
-        let backend = self.conn().get_database_backend();
-        let (p1, p2, p3) = match self.kind() {
-            super::DbKind::Sqlite => ("?", "?", "?"),
-            super::DbKind::Postgres => ("$1", "$2", "$3"),
-        };
+    /// True when the subtree of unit `u` is small on `d`: at most [`SMALL_SUBTREE_UNITS`] units
+    /// and [`SMALL_SUBTREE_MEMBERS`] assignments. Counted by the database in one statement that
+    /// returns one row (the subtree walked through the parent index by a recursive query, not by
+    /// a `LIKE` on the path, which neither database can serve from an index here).
+    async fn is_small_subtree(&self, u: &super::UnitRow, d: NaiveDate) -> Result<bool> {
+        let mut q = super::sql::Sql::new(self.kind());
+        let (unit, agency) = (q.p(u.id.clone()), q.p(u.agency_id.clone()));
+        let max_units = q.p(SMALL_SUBTREE_UNITS as i64 + 1);
+        let day = q.p(d);
+        let max_members = q.p(SMALL_SUBTREE_MEMBERS as i64 + 1);
         let sql = format!(
             "WITH RECURSIVE sub(id) AS ( \
-               SELECT id FROM units WHERE id = {p1} \
+               SELECT id FROM units WHERE id = {unit} \
                UNION ALL \
-               SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id WHERE c.agency_id = {p2} \
-             ) SELECT id FROM sub LIMIT {p3}"
+               SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id \
+               WHERE c.agency_id = {agency} \
+             ), few AS (SELECT id FROM sub LIMIT {max_units}) \
+             SELECT (SELECT COUNT(*) FROM few) AS units, \
+                    (SELECT COUNT(*) FROM ( \
+                       SELECT 1 FROM assignments a \
+                       WHERE a.unit_id IN (SELECT id FROM few) AND a.start_date <= {day} \
+                         AND (a.end_date IS NULL OR a.end_date >= {day}) \
+                       LIMIT {max_members}) m) AS members"
         );
-        let rows = self
+        let row = self
             .conn()
-            .query_all_raw(sea_orm::Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
-                    u.id.clone().into(),
-                    u.agency_id.clone().into(),
-                    (SMALL_SUBTREE_UNITS as i64 + 1).into(),
-                ],
-            ))
-            .await?;
-        if rows.len() > SMALL_SUBTREE_UNITS {
-            return Ok(None);
-        }
-        let mut units = Vec::with_capacity(rows.len());
-        for r in rows {
-            units.push(r.try_get::<String>("", "id")?);
-        }
-        let members: Vec<String> = assignment::Entity::find()
-            .select_only()
-            .column(assignment::Column::EmployeeId)
-            .distinct()
-            .filter(one_of(
-                self.kind(),
-                Expr::col(assignment::Column::UnitId),
-                units,
-            ))
-            .filter(assignment::Column::StartDate.lte(d))
-            .filter(
-                assignment::Column::EndDate
-                    .is_null()
-                    .or(assignment::Column::EndDate.gte(d)),
-            )
-            .limit(SMALL_SUBTREE_MEMBERS as u64 + 1)
-            .into_tuple()
-            .all(self.conn())
-            .await?;
-        Ok((members.len() <= SMALL_SUBTREE_MEMBERS).then_some(members))
+            .query_one_raw(q.statement(sql))
+            .await?
+            .ok_or_else(|| Error::Internal("the subtree count returned no row".into()))?;
+        let units: i64 = row.try_get("", "units")?;
+        let members: i64 = row.try_get("", "members")?;
+        Ok(units <= SMALL_SUBTREE_UNITS as i64 && members <= SMALL_SUBTREE_MEMBERS as i64)
     }
+}
+
+/// `employees.id` is one of the employees assigned on `d` to unit `u` or a unit below it, as a
+/// subquery the database runs itself (its members never leave the database).
+fn subtree_members(kind: super::DbKind, u: &super::UnitRow, d: NaiveDate) -> Expr {
+    // Placeholders of a custom expression: `?` in order on SQLite, `$n` on PostgreSQL (sea-query
+    // renumbers them within the whole statement).
+    let p: [String; 4] = std::array::from_fn(|i| match kind {
+        super::DbKind::Sqlite => "?".to_owned(),
+        super::DbKind::Postgres => format!("${}", i + 1),
+    });
+    let [unit, agency, from, to] = &p;
+    Expr::cust_with_values(
+        format!(
+            "employees.id IN ( \
+               WITH RECURSIVE sub(id) AS ( \
+                 SELECT id FROM units WHERE id = {unit} \
+                 UNION ALL \
+                 SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id \
+                 WHERE c.agency_id = {agency} \
+               ) \
+               SELECT a.employee_id FROM assignments a \
+               WHERE a.unit_id IN (SELECT id FROM sub) AND a.start_date <= {from} \
+                 AND (a.end_date IS NULL OR a.end_date >= {to}))"
+        ),
+        [
+            sea_orm::Value::from(u.id.clone()),
+            u.agency_id.clone().into(),
+            d.into(),
+            d.into(),
+        ],
+    )
 }
 
 fn employee_model(id: String, new: NewEmployee) -> employee::ActiveModel {
