@@ -842,11 +842,11 @@ impl AssessmentService for AssessmentApi {
                 &req.evaluation_period_id,
             ));
             v.finish()?;
-            self.skp_checked(&ctx, &req.skp_id).await?;
+            let s = self.skp_checked(&ctx, &req.skp_id).await?;
             let doc = self
                 .state
                 .store
-                .get_evaluation(&req.skp_id, &req.evaluation_period_id, self.now())
+                .skp_evaluation_doc(s, &req.evaluation_period_id, self.now())
                 .await?;
             if results_only(&ctx) && !doc.state.is_set() {
                 return Err(Error::not_found(

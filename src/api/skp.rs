@@ -490,7 +490,7 @@ impl SkpService for SkpApi {
             let full = full_view(req.view, true)?;
             let s = self.state.store.get_skp(&req.id).await?;
             self.may_read(&ctx, &s).await?;
-            Ok(skp_pb(self.state.store.get_skp_doc(&req.id, full).await?))
+            Ok(skp_pb(self.state.store.skp_doc(s, full).await?))
         })
         .await
     }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationDef,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -411,25 +411,20 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .iter()
         .filter_map(|(_, _, r)| r.as_ref().map(|r| r.id.clone()))
         .collect();
-    // The indicators with their RHK in one statement (an indicator always has one).
-    let rhk_of_indicator: RelationDef = skp_indicator::Entity::belongs_to(skp_rhk::Entity)
-        .from(skp_indicator::Column::RhkId)
-        .to(skp_rhk::Column::Id)
-        .into();
-    let mut rhk: HashMap<String, RhkRow> = HashMap::new();
-    let mut indicators: Vec<IndicatorRow> = Vec::new();
-    for (i, r) in skp_indicator::Entity::find()
-        .select_also(skp_rhk::Entity)
-        .join(JoinType::InnerJoin, rhk_of_indicator)
-        .filter(skp_indicator::Column::SkpId.is_in(skp_ids.clone()))
+    // The RHK and the indicators of the SKP in two plain statements: a join would return each
+    // RHK once per indicator, and sea-orm decodes joined rows by prefixed column names built
+    // per row and column (a `format!` each).
+    let rhk: HashMap<String, RhkRow> = skp_rhk::Entity::find()
+        .filter(skp_rhk::Column::SkpId.is_in(skp_ids.clone()))
         .all(db)
         .await?
-    {
-        if let Some(r) = r {
-            rhk.entry(r.id.clone()).or_insert(r);
-        }
-        indicators.push(i);
-    }
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let mut indicators: Vec<IndicatorRow> = skp_indicator::Entity::find()
+        .filter(skp_indicator::Column::SkpId.is_in(skp_ids.clone()))
+        .all(db)
+        .await?;
     indicators.sort_by_key(|i| {
         (
             rhk.get(&i.rhk_id).map_or(i32::MAX, |r| r.sequence),
@@ -438,14 +433,17 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
             i.id.clone(),
         )
     });
-    let mut real: HashMap<(String, String), RealisasiRow> = HashMap::new();
+    // Evaluation period id -> indicator id -> realisasi.
+    let mut real: HashMap<String, HashMap<String, RealisasiRow>> = HashMap::new();
     for r in realisasi::Entity::find()
         .filter(realisasi::Column::SkpId.is_in(skp_ids.clone()))
         .filter(realisasi::Column::EvaluationPeriodId.is_in(ep_ids.clone()))
         .all(db)
         .await?
     {
-        real.insert((r.indicator_id.clone(), r.evaluation_period_id.clone()), r);
+        real.entry(r.evaluation_period_id.clone())
+            .or_default()
+            .insert(r.indicator_id.clone(), r);
     }
     let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
     if !eval_ids.is_empty() {
@@ -465,6 +463,11 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .into_iter()
         .map(|l| l.evaluation_period_id)
         .collect();
+    // SKP id -> its indicators, in document order.
+    let mut indicators_of: HashMap<&str, Vec<&IndicatorRow>> = HashMap::new();
+    for i in &indicators {
+        indicators_of.entry(i.skp_id.as_str()).or_default().push(i);
+    }
     let mut out = Vec::with_capacity(items.len());
     for (s, ep, row) in items {
         let objection = row.as_ref().and_then(|r| objections.remove(&r.id));
@@ -472,12 +475,14 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
             Some(r) => effective(r, objection.as_ref(), now)?,
             None => (State::Terbuka, None, None),
         };
-        let capaian = indicators
-            .iter()
-            .filter(|i| i.skp_id == s.id)
-            .filter_map(|i| {
+        let of_period = real.get(&ep.id);
+        let capaian = indicators_of
+            .get(s.id.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| {
                 let r = rhk.get(&i.rhk_id)?.clone();
-                let realisasi = real.get(&(i.id.clone(), ep.id.clone())).cloned();
+                let realisasi = of_period.and_then(|m| m.get(&i.id)).cloned();
                 let capaian = realisasi.as_ref().and_then(|x| capaian_of(i, x.value));
                 Some(CapaianItem {
                     rhk: r,
@@ -562,6 +567,17 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
         let s = find_skp(self.conn(), skp_id).await?;
+        self.skp_evaluation_doc(s, ep_id, now).await
+    }
+
+    /// The evaluation of SKP row `s` (already read) in evaluation period `ep_id` as a reader
+    /// sees it at `now`, without reading the SKP again.
+    pub async fn skp_evaluation_doc(
+        &self,
+        s: SkpRow,
+        ep_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EvaluationDoc> {
         evaluation_doc(self.conn(), s, ep_id, now).await
     }
 

@@ -554,6 +554,12 @@ impl Store {
     /// Reads an SKP with (when `full`) its RHK, indicators and behaviour.
     pub async fn get_skp_doc(&self, id: &str, full: bool) -> Result<SkpDoc> {
         let row = self.get_skp(id).await?;
+        self.skp_doc(row, full).await
+    }
+
+    /// The document of an SKP row already read (with its RHK, indicators and behaviour when
+    /// `full`), without reading the row again.
+    pub async fn skp_doc(&self, row: SkpRow, full: bool) -> Result<SkpDoc> {
         load_docs(self.conn(), vec![row], full)
             .await?
             .pop()
