@@ -64,6 +64,10 @@ pub struct DbArgs {
     /// (0: ping on every checkout, which costs a round trip per query).
     #[arg(long, env = "KINERJA_DB_PING_IDLE_MS", default_value_t = 30_000)]
     pub db_ping_idle_ms: u64,
+    /// SKPs whose content (RHK, indicators, behaviour values) a replica keeps in memory for
+    /// reads, checked against the SKP's version on every read (0: off). About 10 kB each.
+    #[arg(long, env = "KINERJA_SKP_CACHE_ENTRIES", default_value_t = crate::store::DEFAULT_CONTENT_CACHE_ENTRIES)]
+    pub skp_cache_entries: usize,
 }
 
 impl DbArgs {
@@ -76,6 +80,7 @@ impl DbArgs {
             busy_timeout: Duration::from_millis(self.sqlite_busy_timeout_ms),
             sqlite_idle_timeout: Duration::from_millis(self.sqlite_idle_timeout_ms),
             ping_if_idle_for: Duration::from_millis(self.db_ping_idle_ms),
+            content_cache_entries: self.skp_cache_entries,
         }
     }
 }

@@ -502,6 +502,7 @@ async fn watch_database(store: Store, reporter: HealthReporter, interval: Durati
             calls.wrapping_sub(calls_seen),
             crate::memory::resident_bytes(),
         ) {
+            store.drop_cached_content();
             crate::store::release_free_memory();
         }
         calls_seen = calls;

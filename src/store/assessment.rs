@@ -21,13 +21,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{Actor, Change};
+use super::cache::ContentCache;
 use super::entities::{
     action_plan, employee, evaluation_period, evaluation_period_lock, feedback, objection,
     realisasi, skp, skp_credit_coefficient, skp_evaluation, skp_indicator, skp_rhk,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
-use super::skp::{IndicatorRow, RhkRow, SKP_RESOURCE, SkpRow};
+use super::skp::{IndicatorRow, RhkRow, SKP_RESOURCE, SkpRow, load_content};
 use super::{Store, find_or_not_found, keyset_page, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, State};
 use crate::domain::rating::{self, Aspect, Predikat, Rating};
@@ -395,6 +396,7 @@ async fn ensure_evaluation(
 /// Loads the readers' view of many (SKP, period, row) triples with a few queries.
 pub(crate) async fn load_docs<C: ConnectionTrait>(
     db: &C,
+    cache: Option<&ContentCache>,
     items: Vec<(SkpRow, EvaluationPeriodRow, Option<EvaluationRow>)>,
     now: DateTime<Utc>,
 ) -> Result<Vec<EvaluationDoc>> {
@@ -411,28 +413,16 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .iter()
         .filter_map(|(_, _, r)| r.as_ref().map(|r| r.id.clone()))
         .collect();
-    // The RHK and the indicators of the SKP in two plain statements: a join would return each
-    // RHK once per indicator, and sea-orm decodes joined rows by prefixed column names built
-    // per row and column (a `format!` each).
-    let rhk: HashMap<String, RhkRow> = skp_rhk::Entity::find()
-        .filter(skp_rhk::Column::SkpId.is_in(skp_ids.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let mut indicators: Vec<IndicatorRow> = skp_indicator::Entity::find()
-        .filter(skp_indicator::Column::SkpId.is_in(skp_ids.clone()))
-        .all(db)
-        .await?;
-    indicators.sort_by_key(|i| {
-        (
-            rhk.get(&i.rhk_id).map_or(i32::MAX, |r| r.sequence),
-            i.rhk_id.clone(),
-            i.sequence,
-            i.id.clone(),
-        )
-    });
+    // The RHK and indicators of each SKP, in document order (cached by SKP version).
+    let skps: Vec<SkpRow> = {
+        let mut seen = std::collections::HashSet::new();
+        items
+            .iter()
+            .filter(|(s, _, _)| seen.insert(s.id.as_str()))
+            .map(|(s, _, _)| s.clone())
+            .collect()
+    };
+    let content = load_content(db, cache, &skps).await?;
     // Evaluation period id -> indicator id -> realisasi.
     let mut real: HashMap<String, HashMap<String, RealisasiRow>> = HashMap::new();
     for r in realisasi::Entity::find()
@@ -463,11 +453,6 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .into_iter()
         .map(|l| l.evaluation_period_id)
         .collect();
-    // SKP id -> its indicators, in document order.
-    let mut indicators_of: HashMap<&str, Vec<&IndicatorRow>> = HashMap::new();
-    for i in &indicators {
-        indicators_of.entry(i.skp_id.as_str()).or_default().push(i);
-    }
     let mut out = Vec::with_capacity(items.len());
     for (s, ep, row) in items {
         let objection = row.as_ref().and_then(|r| objections.remove(&r.id));
@@ -476,20 +461,20 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
             None => (State::Terbuka, None, None),
         };
         let of_period = real.get(&ep.id);
-        let capaian = indicators_of
-            .get(s.id.as_str())
+        let capaian = content
+            .get(&s.id)
             .into_iter()
-            .flatten()
-            .filter_map(|&i| {
-                let r = rhk.get(&i.rhk_id)?.clone();
+            .flat_map(|c| c.rhk.iter())
+            .flat_map(|r| r.indicators.iter().map(move |i| (r, i)))
+            .map(|(r, i)| {
                 let realisasi = of_period.and_then(|m| m.get(&i.id)).cloned();
                 let capaian = realisasi.as_ref().and_then(|x| capaian_of(i, x.value));
-                Some(CapaianItem {
-                    rhk: r,
+                CapaianItem {
+                    rhk: r.rhk.clone(),
                     indicator: i.clone(),
                     realisasi,
                     capaian,
-                })
+                }
             })
             .collect();
         out.push(EvaluationDoc {
@@ -510,6 +495,7 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
 /// The evaluation of SKP `s` in evaluation period `ep_id` (TERBUKA when nothing was entered).
 async fn evaluation_doc<C: ConnectionTrait>(
     db: &C,
+    cache: Option<&ContentCache>,
     s: SkpRow,
     ep_id: &str,
     now: DateTime<Utc>,
@@ -517,7 +503,7 @@ async fn evaluation_doc<C: ConnectionTrait>(
     let ep = find_period(db, ep_id).await?;
     check_period_of(&s, &ep)?;
     let row = evaluation_of(db, &s.id, ep_id).await?;
-    load_docs(db, vec![(s, ep, row)], now)
+    load_docs(db, cache, vec![(s, ep, row)], now)
         .await?
         .pop()
         .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
@@ -578,7 +564,7 @@ impl Store {
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
-        evaluation_doc(self.conn(), s, ep_id, now).await
+        evaluation_doc(self.conn(), Some(self.content_cache()), s, ep_id, now).await
     }
 
     /// The stored evaluations of one SKP, by evaluation period; `set_only` keeps DITETAPKAN and
@@ -611,7 +597,7 @@ impl Store {
             }
         }
         items.sort_by_key(|(_, ep, _)| ep.sequence);
-        let docs = load_docs(self.conn(), items, now).await?;
+        let docs = load_docs(self.conn(), Some(self.content_cache()), items, now).await?;
         Ok(docs
             .into_iter()
             .filter(|d| state.is_none_or(|st| d.state == st))
@@ -1208,7 +1194,7 @@ impl Store {
         // One connection and one snapshot for all the reads (a pool checkout per statement
         // costs more than the statement).
         let txn = self.begin_read().await?;
-        let doc = evaluation_doc(&txn, s, ep_id, now).await?;
+        let doc = evaluation_doc(&txn, None, s, ep_id, now).await?;
         let skp_id = doc.skp.id.as_str();
         let action_plans = action_plan::Entity::find()
             .filter(action_plan::Column::SkpId.eq(skp_id))

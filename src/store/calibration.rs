@@ -1175,7 +1175,7 @@ impl Store {
             .into_iter()
             .map(|(s, row)| (s, report.check.period.clone(), row))
             .collect();
-        load_docs(self.conn(), items, now).await
+        load_docs(self.conn(), Some(self.content_cache()), items, now).await
     }
 
     /// One page of the evaluations of a unit's calibration group in an evaluation period, in SKP
@@ -1206,7 +1206,10 @@ impl Store {
             .into_iter()
             .map(|(s, row)| (s, ep.clone(), row))
             .collect();
-        Ok((load_docs(self.conn(), items, now).await?, next))
+        Ok((
+            load_docs(self.conn(), Some(self.content_cache()), items, now).await?,
+            next,
+        ))
     }
 
     /// Writes down FINAL for set results whose objection window passed without objection (at

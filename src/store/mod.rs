@@ -5,6 +5,7 @@
 pub mod assessment;
 pub mod assignments;
 pub mod audit;
+pub mod cache;
 pub mod calibration;
 pub mod cascade;
 mod direct;
@@ -76,7 +77,14 @@ pub struct DbConfig {
     /// out without the ping, which would cost a round trip (PostgreSQL) or a hop to the
     /// connection's worker thread (SQLite) per query. Zero pings on every checkout.
     pub ping_if_idle_for: Duration,
+    /// SKPs whose content (RHK, indicators, behaviour values) this replica keeps in memory for
+    /// reads, by version ([`cache`]); 0 turns the cache off.
+    pub content_cache_entries: usize,
 }
+
+/// Default size of the SKP content cache: about 10 kB per SKP of five RHK with two indicators
+/// each, so up to 20 MB under load (the cache is emptied when the server goes idle).
+pub const DEFAULT_CONTENT_CACHE_ENTRIES: usize = 2_048;
 
 impl Default for DbConfig {
     fn default() -> Self {
@@ -87,6 +95,7 @@ impl Default for DbConfig {
             busy_timeout: Duration::from_secs(10),
             sqlite_idle_timeout: Duration::from_secs(1),
             ping_if_idle_for: Duration::from_secs(30),
+            content_cache_entries: DEFAULT_CONTENT_CACHE_ENTRIES,
         }
     }
 }
@@ -149,6 +158,8 @@ pub struct Store {
     /// in SQLite's busy handler, which sleeps 1, 2, 5, 10, ... 100 ms between tries: throughput
     /// collapses and the tail latency grows to tens of milliseconds under load.
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The content of SKPs read recently, by version (reads outside transactions only).
+    content: Arc<cache::ContentCache>,
 }
 
 /// A transaction of the store (see [`direct::Txn`]); a write transaction on SQLite holds the
@@ -251,7 +262,19 @@ impl Store {
             kind,
             write_turn,
             events: std::sync::Arc::new(tokio::sync::Notify::new()),
+            content: Arc::new(cache::ContentCache::new(cfg.content_cache_entries)),
         })
+    }
+
+    /// The SKP content cache of this replica.
+    pub(crate) fn content_cache(&self) -> &cache::ContentCache {
+        &self.content
+    }
+
+    /// Forgets the cached SKP content (the server is idle; the memory goes back to the system
+    /// with the next purge).
+    pub fn drop_cached_content(&self) {
+        self.content.clear();
     }
 
     /// Signalled after this process commits events (feed consumers wake up at once; other

@@ -9,6 +9,7 @@
 //! outbox in the same transaction, as `skp.<transition>` events.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
@@ -20,6 +21,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::audit::{Actor, Change};
+use super::cache::{ContentCache, SkpContent};
 use super::entities::{
     assignment, employee, performance_period, skp, skp_behaviour, skp_indicator, skp_rhk, unit,
 };
@@ -334,58 +336,102 @@ async fn touch(txn: &super::Txn, id: &str) -> Result<i64> {
     Ok(find_skp(txn, id).await?.version)
 }
 
-/// Loads the RHK (with indicators) and behaviours of the given SKP.
+/// The documents of the given SKP rows: their content when `full` (see [`load_content`]) and
+/// the evaluation periods already assessed.
 async fn load_docs<C: ConnectionTrait>(
     db: &C,
+    cache: Option<&ContentCache>,
     rows: Vec<SkpRow>,
     full: bool,
 ) -> Result<Vec<SkpDoc>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut rhk_by: HashMap<String, Vec<RhkDoc>> = HashMap::new();
-    let mut beh_by: HashMap<String, Vec<BehaviourRow>> = HashMap::new();
-    if full && !ids.is_empty() {
-        let mut inds_by: HashMap<String, Vec<IndicatorRow>> = HashMap::new();
-        for i in skp_indicator::Entity::find()
-            .filter(skp_indicator::Column::SkpId.is_in(ids.clone()))
-            .order_by_asc(skp_indicator::Column::Sequence)
-            .order_by_asc(skp_indicator::Column::Id)
-            .all(db)
-            .await?
-        {
-            inds_by.entry(i.rhk_id.clone()).or_default().push(i);
-        }
-        for r in skp_rhk::Entity::find()
-            .filter(skp_rhk::Column::SkpId.is_in(ids.clone()))
-            .order_by_asc(skp_rhk::Column::Sequence)
-            .order_by_asc(skp_rhk::Column::Id)
-            .all(db)
-            .await?
-        {
-            let indicators = inds_by.remove(&r.id).unwrap_or_default();
-            rhk_by
-                .entry(r.skp_id.clone())
-                .or_default()
-                .push(RhkDoc { rhk: r, indicators });
-        }
-        for b in skp_behaviour::Entity::find()
-            .filter(skp_behaviour::Column::SkpId.is_in(ids.clone()))
-            .all(db)
-            .await?
-        {
-            beh_by.entry(b.skp_id.clone()).or_default().push(b);
-        }
-    }
+    let mut content = if full {
+        load_content(db, cache, &rows).await?
+    } else {
+        HashMap::new()
+    };
     let assessed = assessed_counts(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for s in rows {
-        let mut behaviours = beh_by.remove(&s.id).unwrap_or_default();
-        behaviours.sort_by_key(|b| rules::berakhlak_rank(&b.value).unwrap_or(usize::MAX));
+        let (rhk, behaviours) = match content.remove(&s.id) {
+            Some(c) => (c.rhk.clone(), c.behaviours.clone()),
+            None => (Vec::new(), Vec::new()),
+        };
         out.push(SkpDoc {
             assessed_periods: assessed.get(&s.id).copied().unwrap_or(0),
-            rhk: rhk_by.remove(&s.id).unwrap_or_default(),
+            rhk,
             behaviours,
             skp: s,
         });
+    }
+    Ok(out)
+}
+
+/// The content (RHK with indicators, behaviour values) of each SKP of `rows`, by SKP id: from
+/// `cache` where it holds the row's version, the rest read in three statements and then cached.
+/// `cache` must be `None` inside a transaction (see [`super::cache`]).
+pub(crate) async fn load_content<C: ConnectionTrait>(
+    db: &C,
+    cache: Option<&ContentCache>,
+    rows: &[SkpRow],
+) -> Result<HashMap<String, Arc<SkpContent>>> {
+    let mut out = HashMap::with_capacity(rows.len());
+    let mut missing: Vec<(&str, i64)> = Vec::new();
+    for r in rows {
+        match cache.and_then(|c| c.get(&r.id, r.version)) {
+            Some(c) => {
+                out.insert(r.id.clone(), c);
+            }
+            None => missing.push((&r.id, r.version)),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<String> = missing.iter().map(|(id, _)| (*id).to_owned()).collect();
+    let mut inds_by: HashMap<String, Vec<IndicatorRow>> = HashMap::new();
+    for i in skp_indicator::Entity::find()
+        .filter(skp_indicator::Column::SkpId.is_in(ids.clone()))
+        .order_by_asc(skp_indicator::Column::Sequence)
+        .order_by_asc(skp_indicator::Column::Id)
+        .all(db)
+        .await?
+    {
+        inds_by.entry(i.rhk_id.clone()).or_default().push(i);
+    }
+    let mut rhk_by: HashMap<String, Vec<RhkDoc>> = HashMap::new();
+    for r in skp_rhk::Entity::find()
+        .filter(skp_rhk::Column::SkpId.is_in(ids.clone()))
+        .order_by_asc(skp_rhk::Column::Sequence)
+        .order_by_asc(skp_rhk::Column::Id)
+        .all(db)
+        .await?
+    {
+        let indicators = inds_by.remove(&r.id).unwrap_or_default();
+        rhk_by
+            .entry(r.skp_id.clone())
+            .or_default()
+            .push(RhkDoc { rhk: r, indicators });
+    }
+    let mut beh_by: HashMap<String, Vec<BehaviourRow>> = HashMap::new();
+    for b in skp_behaviour::Entity::find()
+        .filter(skp_behaviour::Column::SkpId.is_in(ids))
+        .all(db)
+        .await?
+    {
+        beh_by.entry(b.skp_id.clone()).or_default().push(b);
+    }
+    for (id, version) in missing {
+        let mut behaviours = beh_by.remove(id).unwrap_or_default();
+        behaviours.sort_by_key(|b| rules::berakhlak_rank(&b.value).unwrap_or(usize::MAX));
+        let c = Arc::new(SkpContent {
+            rhk: rhk_by.remove(id).unwrap_or_default(),
+            behaviours,
+        });
+        if let Some(cache) = cache {
+            cache.put(id, version, c.clone());
+        }
+        out.insert(id.to_owned(), c);
     }
     Ok(out)
 }
@@ -560,7 +606,7 @@ impl Store {
     /// The document of an SKP row already read (with its RHK, indicators and behaviour when
     /// `full`), without reading the row again.
     pub async fn skp_doc(&self, row: SkpRow, full: bool) -> Result<SkpDoc> {
-        load_docs(self.conn(), vec![row], full)
+        load_docs(self.conn(), Some(self.content_cache()), vec![row], full)
             .await?
             .pop()
             .ok_or_else(|| Error::Internal("SKP vanished while loading".into()))
@@ -612,7 +658,10 @@ impl Store {
         }
         let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
         let (rows, next) = page.finish(rows, |r| vec![r.id.clone()]);
-        Ok((load_docs(self.conn(), rows, full).await?, next))
+        Ok((
+            load_docs(self.conn(), Some(self.content_cache()), rows, full).await?,
+            next,
+        ))
     }
 
     /// Creates a draft SKP (idempotent on `request_id`). Its span, assessor, assessor's superior
@@ -887,7 +936,7 @@ impl Store {
         let row = self
             .insert_skp(&txn, actor, &id, &new, Some(&source.id))
             .await?;
-        let doc = load_docs(&txn, vec![source.clone()], true)
+        let doc = load_docs(&txn, None, vec![source.clone()], true)
             .await?
             .pop()
             .ok_or_else(|| Error::Internal("source SKP vanished".into()))?;
@@ -1435,7 +1484,7 @@ impl Store {
                 "the SKP has no assessor (the post names no superior); an administrator must set one (SetSkpAssessor) first",
             ));
         }
-        let doc = load_docs(txn, vec![s.clone()], true)
+        let doc = load_docs(txn, None, vec![s.clone()], true)
             .await?
             .pop()
             .ok_or_else(|| Error::Internal("SKP vanished".into()))?;

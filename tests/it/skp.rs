@@ -1652,3 +1652,165 @@ async fn concurrent_creates_make_one_skp_per_employee_and_concurrent_approvals_o
     assert_eq!(approved, 1);
     w.s.stop().await;
 }
+
+/// The SKP (full view) and the list page of its employee's plans (full view) as `s` serves them.
+async fn read_both(s: &TestServer, skp_id: &str, employee_id: &str) -> (pb::Skp, Vec<pb::Skp>) {
+    let listed = skp_client(s, &s.admin_token)
+        .list_skps(pb::ListSkpsRequest {
+            employee_id: employee_id.into(),
+            view: pb::SkpView::Full as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("list skps")
+        .into_inner()
+        .skps;
+    (get(s, skp_id).await, listed)
+}
+
+#[tokio::test]
+async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another() {
+    // Each replica keeps the content of SKPs it read (RHK, indicators, behaviour values) by the
+    // SKP's version; every kind of content change made through replica A shows at once in
+    // replica B's reads, which equal A's in full (etags included).
+    let w = world().await;
+    let a = &w.s;
+    // B's health loop (which empties the cache when the server goes quiet) never runs here.
+    let b = a
+        .replica_with(
+            |c| c.health_interval = std::time::Duration::from_secs(3600),
+            std::sync::Arc::new(kinerja::clock::SystemClock),
+        )
+        .await;
+    let (p, r) = staff_plan(&w, STAFF1, &w.staff1.id, "").await;
+    let employee = w.staff1.id.clone();
+    let same = |what: &str, x: &(pb::Skp, Vec<pb::Skp>), y: &(pb::Skp, Vec<pb::Skp>)| {
+        assert_eq!(x.0, y.0, "GetSkp after {what}");
+        assert_eq!(x.1, y.1, "ListSkps after {what}");
+    };
+    let first = read_both(&b, &p.id, &employee).await;
+    assert_eq!(first.0.rhk.len(), 1);
+    same("creation", &first, &read_both(a, &p.id, &employee).await);
+    // B serves the content from its cache: a change written behind the service's back (no
+    // version bump, as no RPC would do it) does not show on B.
+    let db = Database::connect(&a.db_url).await.unwrap();
+    db.execute_raw(Statement::from_string(
+        db.get_database_backend(),
+        format!(
+            "UPDATE skp_rhk SET text = 'written behind the service' WHERE id = '{}'",
+            r.id
+        ),
+    ))
+    .await
+    .unwrap();
+    let cached = read_both(&b, &p.id, &employee).await;
+    assert_eq!(cached.0.rhk[0].text, "Tersusunnya kajian kebijakan");
+    same("a change without a version bump", &cached, &first);
+    let mut staff = skp_client(a, &emp(STAFF1));
+    let renamed = staff
+        .update_rhk(pb::UpdateRhkRequest {
+            rhk: Some(pb::Rhk {
+                id: r.id.clone(),
+                etag: r.etag.clone(),
+                text: "Tersusunnya kajian kebijakan daerah".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["text"]),
+        })
+        .await
+        .expect("rename rhk")
+        .into_inner();
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.rhk[0].text, "Tersusunnya kajian kebijakan daerah");
+    same(
+        "an RHK update",
+        &seen,
+        &read_both(a, &p.id, &employee).await,
+    );
+
+    let extra = add_ind(a, STAFF1, &renamed.id, 9.0).await;
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.rhk[0].indicators.len(), 2);
+    same(
+        "a new indicator",
+        &seen,
+        &read_both(a, &p.id, &employee).await,
+    );
+
+    let changed = staff
+        .update_indicator(pb::UpdateIndicatorRequest {
+            indicator: Some(pb::Indicator {
+                id: extra.id.clone(),
+                etag: extra.etag.clone(),
+                target: 11.0,
+                ..Default::default()
+            }),
+            update_mask: mask(&["target"]),
+        })
+        .await
+        .expect("change target")
+        .into_inner();
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.rhk[0].indicators[1].target, 11.0);
+    same(
+        "an indicator update",
+        &seen,
+        &read_both(a, &p.id, &employee).await,
+    );
+
+    staff
+        .delete_indicator(pb::DeleteIndicatorRequest {
+            id: changed.id.clone(),
+            etag: changed.etag.clone(),
+        })
+        .await
+        .expect("delete indicator");
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.rhk[0].indicators.len(), 1);
+    same(
+        "an indicator deletion",
+        &seen,
+        &read_both(a, &p.id, &employee).await,
+    );
+
+    let second = add_rhk(a, STAFF1, &p.id, "Terlaksananya sosialisasi", "").await;
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.rhk.len(), 2);
+    same("a new RHK", &seen, &read_both(a, &p.id, &employee).await);
+
+    staff
+        .delete_rhk(pb::DeleteRhkRequest {
+            id: second.id.clone(),
+            etag: second.etag.clone(),
+        })
+        .await
+        .expect("delete rhk");
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.rhk.len(), 1);
+    same(
+        "an RHK deletion",
+        &seen,
+        &read_both(a, &p.id, &employee).await,
+    );
+
+    // The assessor's expectation of a behaviour value.
+    let before = seen.0.behaviours[0].clone();
+    skp_client(a, &emp(HEAD))
+        .update_behaviour(pb::UpdateBehaviourRequest {
+            behaviour: Some(pb::Behaviour {
+                expectation: "Melayani dengan ramah".into(),
+                ..before
+            }),
+            update_mask: mask(&["expectation"]),
+        })
+        .await
+        .expect("expectation");
+    let seen = read_both(&b, &p.id, &employee).await;
+    assert_eq!(seen.0.behaviours[0].expectation, "Melayani dengan ramah");
+    same(
+        "a behaviour expectation",
+        &seen,
+        &read_both(a, &p.id, &employee).await,
+    );
+    b.stop().await;
+}
