@@ -414,12 +414,12 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .filter_map(|(_, _, r)| r.as_ref().map(|r| r.id.clone()))
         .collect();
     // The RHK and indicators of each SKP, in document order (cached by SKP version).
-    let skps: Vec<SkpRow> = {
+    let skps: Vec<(&str, i64)> = {
         let mut seen = std::collections::HashSet::new();
         items
             .iter()
             .filter(|(s, _, _)| seen.insert(s.id.as_str()))
-            .map(|(s, _, _)| s.clone())
+            .map(|(s, _, _)| (s.id.as_str(), s.version))
             .collect()
     };
     let content = load_content(db, cache, &skps).await?;

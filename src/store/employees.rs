@@ -213,11 +213,11 @@ impl Store {
         if let Some(unit_id) = &f.unit_id {
             let u = self.get_unit(unit_id).await?;
             let d = f.as_of.unwrap_or_else(|| Utc::now().date_naive());
-            if self.is_small_subtree(&u, d).await? {
+            if let Some(units) = self.small_subtree_units(&u, d).await? {
                 // A small subtree: the database collects its members (an index probe per unit)
                 // and reads the page of them in id order, instead of walking every employee in
                 // id order looking for them; only the page's rows leave the database.
-                q = q.filter(subtree_members(self.kind(), &u, d));
+                q = q.filter(members_of(self.kind(), units, d));
             } else {
                 // A large subtree: members are dense in the id order, so walk employees in id
                 // order and keep those with an assignment in the subtree (an index probe on the
@@ -589,11 +589,16 @@ const SMALL_SUBTREE_UNITS: usize = 200;
 const SMALL_SUBTREE_MEMBERS: usize = 5_000;
 
 impl Store {
-    /// True when the subtree of unit `u` is small on `d`: at most [`SMALL_SUBTREE_UNITS`] units
-    /// and [`SMALL_SUBTREE_MEMBERS`] assignments. Counted by the database in one statement that
-    /// returns one row (the subtree walked through the parent index by a recursive query, not by
-    /// a `LIKE` on the path, which neither database can serve from an index here).
-    async fn is_small_subtree(&self, u: &super::UnitRow, d: NaiveDate) -> Result<bool> {
+    /// The units of the subtree of unit `u` (itself included) when it is small on `d`: at most
+    /// [`SMALL_SUBTREE_UNITS`] units and [`SMALL_SUBTREE_MEMBERS`] assignments; `None` for a
+    /// large subtree. One statement: the subtree walked through the parent index (a recursive
+    /// query, not a `LIKE` on the path, which neither database can serve from an index here),
+    /// each unit returned with the subtree's member count (counted once).
+    async fn small_subtree_units(
+        &self,
+        u: &super::UnitRow,
+        d: NaiveDate,
+    ) -> Result<Option<Vec<String>>> {
         let mut q = super::sql::Sql::new(self.kind());
         let (unit, agency) = (q.p(u.id.clone()), q.p(u.agency_id.clone()));
         let max_units = q.p(SMALL_SUBTREE_UNITS as i64 + 1);
@@ -606,54 +611,55 @@ impl Store {
                SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id \
                WHERE c.agency_id = {agency} \
              ), few AS (SELECT id FROM sub LIMIT {max_units}) \
-             SELECT (SELECT COUNT(*) FROM few) AS units, \
+             SELECT few.id, \
                     (SELECT COUNT(*) FROM ( \
                        SELECT 1 FROM assignments a \
                        WHERE a.unit_id IN (SELECT id FROM few) AND a.start_date <= {day} \
                          AND (a.end_date IS NULL OR a.end_date >= {day}) \
-                       LIMIT {max_members}) m) AS members"
+                       LIMIT {max_members}) m) AS members \
+             FROM few"
         );
-        let row = self
-            .conn()
-            .query_one_raw(q.statement(sql))
-            .await?
-            .ok_or_else(|| Error::Internal("the subtree count returned no row".into()))?;
-        let units: i64 = row.try_get("", "units")?;
-        let members: i64 = row.try_get("", "members")?;
-        Ok(units <= SMALL_SUBTREE_UNITS as i64 && members <= SMALL_SUBTREE_MEMBERS as i64)
+        let rows = self.conn().query_all_raw(q.statement(sql)).await?;
+        if rows.len() > SMALL_SUBTREE_UNITS {
+            return Ok(None);
+        }
+        let mut units = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.try_get::<i64>("", "members")? > SMALL_SUBTREE_MEMBERS as i64 {
+                return Ok(None);
+            }
+            units.push(r.try_get::<String>("", "id")?);
+        }
+        Ok(Some(units))
     }
 }
 
-/// `employees.id` is one of the employees assigned on `d` to unit `u` or a unit below it, as a
-/// subquery the database runs itself (its members never leave the database).
-fn subtree_members(kind: super::DbKind, u: &super::UnitRow, d: NaiveDate) -> Expr {
-    // Placeholders of a custom expression: `?` in order on SQLite, `$n` on PostgreSQL (sea-query
-    // renumbers them within the whole statement).
-    let p: [String; 4] = std::array::from_fn(|i| match kind {
-        super::DbKind::Sqlite => "?".to_owned(),
-        super::DbKind::Postgres => format!("${}", i + 1),
-    });
-    let [unit, agency, from, to] = &p;
-    Expr::cust_with_values(
-        format!(
-            "employees.id IN ( \
-               WITH RECURSIVE sub(id) AS ( \
-                 SELECT id FROM units WHERE id = {unit} \
-                 UNION ALL \
-                 SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id \
-                 WHERE c.agency_id = {agency} \
-               ) \
-               SELECT a.employee_id FROM assignments a \
-               WHERE a.unit_id IN (SELECT id FROM sub) AND a.start_date <= {from} \
-                 AND (a.end_date IS NULL OR a.end_date >= {to}))"
-        ),
-        [
-            sea_orm::Value::from(u.id.clone()),
-            u.agency_id.clone().into(),
-            d.into(),
-            d.into(),
-        ],
-    )
+/// `employees.id` is one of the employees assigned on `d` to one of `units`, as a subquery the
+/// database runs itself (the members never leave the database).
+fn members_of(kind: super::DbKind, units: Vec<String>, d: NaiveDate) -> Expr {
+    let members = Query::select()
+        .column(assignment::Column::EmployeeId)
+        .from(assignment::Entity)
+        .and_where(one_of(kind, Expr::col(assignment::Column::UnitId), units))
+        .and_where(Expr::col(assignment::Column::StartDate).lte(d))
+        .and_where(
+            Expr::col(assignment::Column::EndDate)
+                .is_null()
+                .or(Expr::col(assignment::Column::EndDate).gte(d)),
+        )
+        .to_owned();
+    let id = Expr::col((employee::Entity, employee::Column::Id));
+    match kind {
+        // `= ANY(ARRAY(subquery))`: the members become one array (an InitPlan) probed in the
+        // primary key index, which returns them in id order. A plain `IN (subquery)` gets a
+        // generic plan that hashes the members and scans every employee (PostgreSQL 15
+        // estimates an `= ANY($1)` at 66 rows whatever the array holds).
+        super::DbKind::Postgres => id.eq(PgFunc::any(
+            sea_orm::sea_query::Func::cust("ARRAY")
+                .arg(Expr::SubQuery(None, Box::new(members.into()))),
+        )),
+        super::DbKind::Sqlite => id.in_subquery(members),
+    }
 }
 
 fn employee_model(id: String, new: NewEmployee) -> employee::ActiveModel {

@@ -346,7 +346,8 @@ async fn load_docs<C: ConnectionTrait>(
 ) -> Result<Vec<SkpDoc>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut content = if full {
-        load_content(db, cache, &rows).await?
+        let keys: Vec<(&str, i64)> = rows.iter().map(|r| (r.id.as_str(), r.version)).collect();
+        load_content(db, cache, &keys).await?
     } else {
         HashMap::new()
     };
@@ -367,22 +368,23 @@ async fn load_docs<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The content (RHK with indicators, behaviour values) of each SKP of `rows`, by SKP id: from
-/// `cache` where it holds the row's version, the rest read in three statements and then cached.
+/// The content (RHK with indicators, behaviour values) of each SKP of `skps` (id, version), by
+/// SKP id: from `cache` where it holds that version, the rest read in three statements and then
+/// cached.
 /// `cache` must be `None` inside a transaction (see [`super::cache`]).
 pub(crate) async fn load_content<C: ConnectionTrait>(
     db: &C,
     cache: Option<&ContentCache>,
-    rows: &[SkpRow],
+    skps: &[(&str, i64)],
 ) -> Result<HashMap<String, Arc<SkpContent>>> {
-    let mut out = HashMap::with_capacity(rows.len());
+    let mut out = HashMap::with_capacity(skps.len());
     let mut missing: Vec<(&str, i64)> = Vec::new();
-    for r in rows {
-        match cache.and_then(|c| c.get(&r.id, r.version)) {
+    for &(id, version) in skps {
+        match cache.and_then(|c| c.get(id, version)) {
             Some(c) => {
-                out.insert(r.id.clone(), c);
+                out.insert(id.to_owned(), c);
             }
-            None => missing.push((&r.id, r.version)),
+            None => missing.push((id, version)),
         }
     }
     if missing.is_empty() {

@@ -209,17 +209,22 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     let (agency, root) = s.agency_with_unit("TREE").await;
     let big = s.child_unit(&agency, &root, "BIG").await.id;
     let small = s.child_unit(&agency, &root, "SMALL").await.id;
+    let s1 = s.child_unit(&agency, &small, "S1").await.id;
+    let s2 = s.child_unit(&agency, &s1, "S2").await.id;
     let mut leaves = Vec::new();
     for i in 0..205 {
         leaves.push(s.child_unit(&agency, &big, &format!("LEAF{i:03}")).await.id);
     }
-    // Employees 0..40: 0-4 in the root, 5-9 in SMALL, 10-39 spread over BIG's leaves; 40-44 in
+    // Employees 0..40: 0-4 in the root, 5-6 in SMALL, 7-8 in its child S1, 9 in S1's child S2,
+    // 10-39 spread over BIG's leaves; 40-44 in
     // a leaf but only until 2025 (not members on the date), 45-49 only from 2027.
     let mut rows: Vec<_> = (0..50).map(|i| emp(&agency, i)).collect();
     for i in 0..50u32 {
         let (unit, start, end) = match i {
             0..=4 => (root.clone(), (2026, 1), None),
-            5..=9 => (small.clone(), (2026, 1), None),
+            5..=6 => (small.clone(), (2026, 1), None),
+            7..=8 => (s1.clone(), (2026, 1), None),
+            9 => (s2.clone(), (2026, 1), None),
             10..=39 => (leaves[(i as usize * 7) % 205].clone(), (2026, 1), None),
             40..=44 => (leaves[1].clone(), (2024, 1), Some((2025, 12))),
             _ => (leaves[2].clone(), (2027, 1), None),
@@ -242,11 +247,13 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
         v
     };
     let nips = |r: std::ops::Range<u32>| sorted(&r.map(nip).collect::<Vec<_>>());
-    let root_list = listed(&s, &root).await; // 208 units: large subtree
+    let root_list = listed(&s, &root).await; // 210 units: large subtree
     assert_eq!(sorted(&root_list), nips(0..40));
     let big_list = listed(&s, &big).await; // 206 units: large subtree
     assert_eq!(sorted(&big_list), nips(10..40));
-    assert_eq!(sorted(&listed(&s, &small).await), nips(5..10)); // one unit: small
+    let small_list = listed(&s, &small).await; // three units: small
+    assert_eq!(sorted(&small_list), nips(5..10));
+    assert_eq!(sorted(&listed(&s, &s1).await), nips(7..10)); // two units: small
     let leaf = leaves[70].clone(); // employee 10: (10 * 7) % 205
     assert_eq!(listed(&s, &leaf).await, vec![nip(10)]);
     assert!(listed(&s, &leaves[1]).await.is_empty(), "ended in 2025");
@@ -272,7 +279,7 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
             .collect();
         pos.windows(2).all(|w| w[0] < w[1])
     };
-    assert!(in_order(&root_list) && in_order(&big_list));
+    assert!(in_order(&root_list) && in_order(&big_list) && in_order(&small_list));
     s.stop().await;
 }
 
