@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -403,9 +404,6 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let mut skp_ids: Vec<String> = items.iter().map(|(s, _, _)| s.id.clone()).collect();
-    skp_ids.sort();
-    skp_ids.dedup();
     let mut ep_ids: Vec<String> = items.iter().map(|(_, e, _)| e.id.clone()).collect();
     ep_ids.sort();
     ep_ids.dedup();
@@ -413,6 +411,43 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .iter()
         .filter_map(|(_, _, r)| r.as_ref().map(|r| r.id.clone()))
         .collect();
+    let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
+    if !eval_ids.is_empty() {
+        for o in objection::Entity::find()
+            .filter(objection::Column::EvaluationId.is_in(eval_ids))
+            .all(db)
+            .await?
+        {
+            objections.insert(o.evaluation_id.clone(), o);
+        }
+    }
+    let locked: std::collections::HashSet<String> = evaluation_period_lock::Entity::find()
+        .filter(evaluation_period_lock::Column::EvaluationPeriodId.is_in(ep_ids))
+        .filter(evaluation_period_lock::Column::Locked.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.evaluation_period_id)
+        .collect();
+    assemble(db, cache, items, objections, &locked, now).await
+}
+
+/// The readers' view of (SKP, period, row) triples whose objections (by evaluation id) and
+/// locked evaluation periods are known: reads the SKP content and the realisasi.
+async fn assemble<C: ConnectionTrait>(
+    db: &C,
+    cache: Option<&ContentCache>,
+    items: Vec<(SkpRow, EvaluationPeriodRow, Option<EvaluationRow>)>,
+    mut objections: HashMap<String, ObjectionRow>,
+    locked: &std::collections::HashSet<String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<EvaluationDoc>> {
+    let mut skp_ids: Vec<String> = items.iter().map(|(s, _, _)| s.id.clone()).collect();
+    skp_ids.sort();
+    skp_ids.dedup();
+    let mut ep_ids: Vec<String> = items.iter().map(|(_, e, _)| e.id.clone()).collect();
+    ep_ids.sort();
+    ep_ids.dedup();
     // The RHK and indicators of each SKP, in document order (cached by SKP version).
     let skps: Vec<(&str, i64)> = {
         let mut seen = std::collections::HashSet::new();
@@ -435,24 +470,6 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
             .or_default()
             .insert(r.indicator_id.clone(), r);
     }
-    let mut objections: HashMap<String, ObjectionRow> = HashMap::new();
-    if !eval_ids.is_empty() {
-        for o in objection::Entity::find()
-            .filter(objection::Column::EvaluationId.is_in(eval_ids))
-            .all(db)
-            .await?
-        {
-            objections.insert(o.evaluation_id.clone(), o);
-        }
-    }
-    let locked: std::collections::HashSet<String> = evaluation_period_lock::Entity::find()
-        .filter(evaluation_period_lock::Column::EvaluationPeriodId.is_in(ep_ids))
-        .filter(evaluation_period_lock::Column::Locked.eq(true))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| l.evaluation_period_id)
-        .collect();
     let mut out = Vec::with_capacity(items.len());
     for (s, ep, row) in items {
         let objection = row.as_ref().and_then(|r| objections.remove(&r.id));
@@ -500,13 +517,83 @@ async fn evaluation_doc<C: ConnectionTrait>(
     ep_id: &str,
     now: DateTime<Utc>,
 ) -> Result<EvaluationDoc> {
-    let ep = find_period(db, ep_id).await?;
+    // Two statements where a page needs four: the period with its lock flag, and the
+    // evaluation with its objection.
+    let (ep, locked) = period_and_lock(db, ep_id).await?;
     check_period_of(&s, &ep)?;
-    let row = evaluation_of(db, &s.id, ep_id).await?;
-    load_docs(db, cache, vec![(s, ep, row)], now)
+    let (row, objection) = evaluation_and_objection(db, &s.id, ep_id).await?;
+    let objections = match (&row, objection) {
+        (Some(r), Some(o)) => HashMap::from([(r.id.clone(), o)]),
+        _ => HashMap::new(),
+    };
+    let locked = if locked {
+        std::collections::HashSet::from([ep.id.clone()])
+    } else {
+        std::collections::HashSet::new()
+    };
+    assemble(db, cache, vec![(s, ep, row)], objections, &locked, now)
         .await?
         .pop()
         .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
+}
+
+/// Evaluation period `ep_id` and whether it is locked now, in one statement.
+async fn period_and_lock<C: ConnectionTrait>(
+    db: &C,
+    ep_id: &str,
+) -> Result<(EvaluationPeriodRow, bool)> {
+    let q = evaluation_period::Entity::find_by_id(ep_id.to_owned()).expr_as(
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(evaluation_period_lock::Entity)
+                .and_where(
+                    Expr::col((
+                        evaluation_period_lock::Entity,
+                        evaluation_period_lock::Column::EvaluationPeriodId,
+                    ))
+                    .equals((evaluation_period::Entity, evaluation_period::Column::Id)),
+                )
+                .and_where(
+                    Expr::col((
+                        evaluation_period_lock::Entity,
+                        evaluation_period_lock::Column::Locked,
+                    ))
+                    .eq(true),
+                )
+                .to_owned(),
+        ),
+        "locked_now",
+    );
+    let row = db
+        .query_one_raw(q.build(db.get_database_backend()))
+        .await?
+        .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
+    Ok((
+        EvaluationPeriodRow::from_query_result(&row, "")?,
+        row.try_get::<bool>("", "locked_now")?,
+    ))
+}
+
+/// The evaluation of SKP `skp_id` in `ep_id` (if entered) and its objection (if filed), in one
+/// statement.
+async fn evaluation_and_objection<C: ConnectionTrait>(
+    db: &C,
+    skp_id: &str,
+    ep_id: &str,
+) -> Result<(Option<EvaluationRow>, Option<ObjectionRow>)> {
+    let filed: sea_orm::RelationDef = skp_evaluation::Entity::belongs_to(objection::Entity)
+        .from(skp_evaluation::Column::Id)
+        .to(objection::Column::EvaluationId)
+        .into();
+    Ok(skp_evaluation::Entity::find()
+        .filter(skp_evaluation::Column::SkpId.eq(skp_id))
+        .filter(skp_evaluation::Column::EvaluationPeriodId.eq(ep_id))
+        .join(sea_orm::JoinType::LeftJoin, filed)
+        .select_also(objection::Entity)
+        .one(db)
+        .await?
+        .map_or((None, None), |(e, o)| (Some(e), o)))
 }
 
 impl Store {
