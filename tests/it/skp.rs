@@ -1668,6 +1668,22 @@ async fn read_both(s: &TestServer, skp_id: &str, employee_id: &str) -> (pb::Skp,
     (get(s, skp_id).await, listed)
 }
 
+/// Reads the SKP and its employee's plans on `b`, then on `a`, checks both replicas answer the
+/// same after `what`, and returns `b`'s answer.
+async fn agree(
+    a: &TestServer,
+    b: &TestServer,
+    skp_id: &str,
+    employee_id: &str,
+    what: &str,
+) -> (pb::Skp, Vec<pb::Skp>) {
+    let seen = read_both(b, skp_id, employee_id).await;
+    let fresh = read_both(a, skp_id, employee_id).await;
+    assert_eq!(seen.0, fresh.0, "GetSkp after {what}");
+    assert_eq!(seen.1, fresh.1, "ListSkps after {what}");
+    seen
+}
+
 #[tokio::test]
 async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another() {
     // Each replica keeps the content of SKPs it read (RHK, indicators, behaviour values) by the
@@ -1684,13 +1700,8 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
         .await;
     let (p, r) = staff_plan(&w, STAFF1, &w.staff1.id, "").await;
     let employee = w.staff1.id.clone();
-    let same = |what: &str, x: &(pb::Skp, Vec<pb::Skp>), y: &(pb::Skp, Vec<pb::Skp>)| {
-        assert_eq!(x.0, y.0, "GetSkp after {what}");
-        assert_eq!(x.1, y.1, "ListSkps after {what}");
-    };
-    let first = read_both(&b, &p.id, &employee).await;
+    let first = agree(a, &b, &p.id, &employee, "creation").await;
     assert_eq!(first.0.rhk.len(), 1);
-    same("creation", &first, &read_both(a, &p.id, &employee).await);
     // B serves the content from its cache: a change written behind the service's back (no
     // version bump, as no RPC would do it) does not show on B.
     let db = Database::connect(&a.db_url).await.unwrap();
@@ -1705,7 +1716,10 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
     .unwrap();
     let cached = read_both(&b, &p.id, &employee).await;
     assert_eq!(cached.0.rhk[0].text, "Tersusunnya kajian kebijakan");
-    same("a change without a version bump", &cached, &first);
+    assert_eq!(
+        cached, first,
+        "B answers from its cache as before the change"
+    );
     let mut staff = skp_client(a, &emp(STAFF1));
     let renamed = staff
         .update_rhk(pb::UpdateRhkRequest {
@@ -1720,22 +1734,12 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
         .await
         .expect("rename rhk")
         .into_inner();
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "an RHK update").await;
     assert_eq!(seen.0.rhk[0].text, "Tersusunnya kajian kebijakan daerah");
-    same(
-        "an RHK update",
-        &seen,
-        &read_both(a, &p.id, &employee).await,
-    );
 
     let extra = add_ind(a, STAFF1, &renamed.id, 9.0).await;
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "a new indicator").await;
     assert_eq!(seen.0.rhk[0].indicators.len(), 2);
-    same(
-        "a new indicator",
-        &seen,
-        &read_both(a, &p.id, &employee).await,
-    );
 
     let changed = staff
         .update_indicator(pb::UpdateIndicatorRequest {
@@ -1750,13 +1754,8 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
         .await
         .expect("change target")
         .into_inner();
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "an indicator update").await;
     assert_eq!(seen.0.rhk[0].indicators[1].target, 11.0);
-    same(
-        "an indicator update",
-        &seen,
-        &read_both(a, &p.id, &employee).await,
-    );
 
     staff
         .delete_indicator(pb::DeleteIndicatorRequest {
@@ -1765,18 +1764,12 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
         })
         .await
         .expect("delete indicator");
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "an indicator deletion").await;
     assert_eq!(seen.0.rhk[0].indicators.len(), 1);
-    same(
-        "an indicator deletion",
-        &seen,
-        &read_both(a, &p.id, &employee).await,
-    );
 
     let second = add_rhk(a, STAFF1, &p.id, "Terlaksananya sosialisasi", "").await;
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "a new RHK").await;
     assert_eq!(seen.0.rhk.len(), 2);
-    same("a new RHK", &seen, &read_both(a, &p.id, &employee).await);
 
     staff
         .delete_rhk(pb::DeleteRhkRequest {
@@ -1785,13 +1778,8 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
         })
         .await
         .expect("delete rhk");
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "an RHK deletion").await;
     assert_eq!(seen.0.rhk.len(), 1);
-    same(
-        "an RHK deletion",
-        &seen,
-        &read_both(a, &p.id, &employee).await,
-    );
 
     // The assessor's expectation of a behaviour value.
     let before = seen.0.behaviours[0].clone();
@@ -1805,12 +1793,7 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
         })
         .await
         .expect("expectation");
-    let seen = read_both(&b, &p.id, &employee).await;
+    let seen = agree(a, &b, &p.id, &employee, "a behaviour expectation").await;
     assert_eq!(seen.0.behaviours[0].expectation, "Melayani dengan ramah");
-    same(
-        "a behaviour expectation",
-        &seen,
-        &read_both(a, &p.id, &employee).await,
-    );
     b.stop().await;
 }
