@@ -583,7 +583,7 @@ fn owned<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// Largest unit subtree whose members the database collects before paging them (see
-/// [`Store::is_small_subtree`]); larger subtrees are listed by walking employees in id order.
+/// [`Store::small_subtree_units`]); larger subtrees are listed by walking employees in id order.
 const SMALL_SUBTREE_UNITS: usize = 200;
 /// Largest member count of a subtree collected before paging.
 const SMALL_SUBTREE_MEMBERS: usize = 5_000;

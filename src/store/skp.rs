@@ -354,8 +354,10 @@ async fn load_docs<C: ConnectionTrait>(
     let assessed = assessed_counts(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for s in rows {
-        let (rhk, behaviours) = match content.remove(&s.id) {
-            Some(c) => (c.rhk.clone(), c.behaviours.clone()),
+        // Moved out when nothing else holds the content (no cache), copied when cached.
+        let (rhk, behaviours) = match content.remove(&s.id).map(Arc::try_unwrap) {
+            Some(Ok(c)) => (c.rhk, c.behaviours),
+            Some(Err(c)) => (c.rhk.clone(), c.behaviours.clone()),
             None => (Vec::new(), Vec::new()),
         };
         out.push(SkpDoc {
