@@ -531,18 +531,25 @@ mod tests {
         on
     }
 
+    /// A store on a new SQLite file in a temporary directory (kept while the directory lives),
+    /// with the default settings and a pool of `max_connections`.
+    async fn sqlite_store(max_connections: u32) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = DbConfig {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
+            max_connections,
+            ..DbConfig::default()
+        };
+        let store = Store::connect(&cfg).await.expect("store");
+        (dir, store)
+    }
+
     /// The bundled SQLite is built as `.cargo/config.toml` asks: no global memory statistics and
     /// no process-wide page cache, so its connections (one per worker thread) share no mutex
     /// on allocations or page reads.
     #[tokio::test]
     async fn sqlite_is_built_without_global_allocation_locks() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let cfg = DbConfig {
-            url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
-            max_connections: 1,
-            ..DbConfig::default()
-        };
-        let store = Store::connect(&cfg).await.expect("store");
+        let (_dir, store) = sqlite_store(1).await;
         let rows = store
             .conn()
             .query_all_raw(sea_orm::Statement::from_string(
@@ -571,13 +578,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_sqlite_connection_keeps_its_plans_whatever_is_bound() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let cfg = DbConfig {
-            url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
-            max_connections: 2,
-            ..DbConfig::default()
-        };
-        let store = Store::connect(&cfg).await.expect("store");
+        let (_dir, store) = sqlite_store(2).await;
         let mut first = store.direct.checkout().await;
         assert_eq!(
             qpsg_of(&store, Some(&mut first)).await,
@@ -649,12 +650,7 @@ mod tests {
                 )
             }
             _ => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let cfg = DbConfig {
-                    url: format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()),
-                    ..DbConfig::default()
-                };
-                let store = Store::connect(&cfg).await.expect("store");
+                let (dir, store) = sqlite_store(DbConfig::default().max_connections).await;
                 (
                     store,
                     Cleanup {
