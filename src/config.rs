@@ -164,6 +164,10 @@ pub struct ServeArgs {
         default_value_t = 5_000
     )]
     pub telemetry_flush_timeout_ms: u64,
+    /// Milliseconds from which a SQL statement is logged as slow (WARN, with its SQL text
+    /// with placeholders, never parameter values); 0 turns the log off.
+    #[arg(long, env = "KINERJA_SLOW_STATEMENT_MS", default_value_t = 500)]
+    pub slow_statement_ms: u64,
 }
 
 /// How callers are authenticated.
@@ -328,6 +332,8 @@ impl ServeArgs {
                 .filter(|k| !k.is_empty())
                 .collect(),
             flush_timeout: Duration::from_millis(self.telemetry_flush_timeout_ms),
+            slow_statement: (self.slow_statement_ms > 0)
+                .then(|| Duration::from_millis(self.slow_statement_ms)),
             ..TelemetryConfig::from_env()
         }
     }

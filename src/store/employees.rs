@@ -601,27 +601,10 @@ impl Store {
         u: &super::UnitRow,
         d: NaiveDate,
     ) -> Result<Option<Vec<String>>> {
-        let mut q = super::sql::Sql::new(self.kind());
-        let (unit, agency) = (q.p(u.id.clone()), q.p(u.agency_id.clone()));
-        let max_units = q.p(SMALL_SUBTREE_UNITS as i64 + 1);
-        let day = q.p(d);
-        let max_members = q.p(SMALL_SUBTREE_MEMBERS as i64 + 1);
-        let sql = format!(
-            "WITH RECURSIVE sub(id) AS ( \
-               SELECT id FROM units WHERE id = {unit} \
-               UNION ALL \
-               SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id \
-               WHERE c.agency_id = {agency} \
-             ), few AS (SELECT id FROM sub LIMIT {max_units}) \
-             SELECT few.id, \
-                    (SELECT COUNT(*) FROM ( \
-                       SELECT 1 FROM assignments a \
-                       WHERE a.unit_id = few.id AND a.start_date <= {day} \
-                         AND (a.end_date IS NULL OR a.end_date >= {day}) \
-                       LIMIT {max_members}) m) AS members \
-             FROM few"
-        );
-        let rows = self.conn().query_all_raw(q.statement(sql)).await?;
+        let rows = self
+            .conn()
+            .query_all_raw(subtree_sizing(self.kind(), &u.id, d))
+            .await?;
         if rows.len() > SMALL_SUBTREE_UNITS {
             return Ok(None);
         }
@@ -633,6 +616,36 @@ impl Store {
         }
         Ok((members <= SMALL_SUBTREE_MEMBERS as i64).then_some(units))
     }
+}
+
+/// The statement behind [`Store::small_subtree_units`]: the first `SMALL_SUBTREE_UNITS + 1`
+/// units of the subtree of `unit`, each with its member count on `d` (capped).
+pub(super) fn subtree_sizing(kind: super::DbKind, unit: &str, d: NaiveDate) -> sea_orm::Statement {
+    let mut q = super::sql::Sql::new(kind);
+    let unit = q.p(unit.to_owned());
+    let max_units = q.p(SMALL_SUBTREE_UNITS as i64 + 1);
+    let day = q.p(d);
+    let max_members = q.p(SMALL_SUBTREE_MEMBERS as i64 + 1);
+    // The step reads from `sub` first (`CROSS JOIN` fixes that order on SQLite), probing
+    // `units(parent_id)` for the children of each unit found. With `units c JOIN sub` and
+    // the agency in the condition, SQLite 3.51 made `units` the outer loop and scanned every
+    // unit of the agency once per unit found: 400 ms for a subtree of 200 units in a
+    // province of 10,000 units, 3 ms even for a leaf (BENCHMARKS.md, session 10).
+    let sql = format!(
+        "WITH RECURSIVE sub(id) AS ( \
+           SELECT id FROM units WHERE id = {unit} \
+           UNION ALL \
+           SELECT c.id FROM sub CROSS JOIN units c WHERE c.parent_id = sub.id \
+         ), few AS (SELECT id FROM sub LIMIT {max_units}) \
+         SELECT few.id, \
+                (SELECT COUNT(*) FROM ( \
+                   SELECT 1 FROM assignments a \
+                   WHERE a.unit_id = few.id AND a.start_date <= {day} \
+                     AND (a.end_date IS NULL OR a.end_date >= {day}) \
+                   LIMIT {max_members}) m) AS members \
+         FROM few"
+    );
+    q.statement(sql)
 }
 
 /// `employees.id` is one of the employees assigned on `d` to one of `units`, as a subquery the

@@ -590,6 +590,42 @@ mod tests {
         drop(first);
     }
 
+    /// The walk down a unit subtree (sizing a `ListEmployees` by unit) probes the children of
+    /// each unit found in `units(parent_id)`, with the bundled SQLite's own planner (the system
+    /// `sqlite3` shell chose differently). Without statistics SQLite plans the same on an empty
+    /// database as on a province, so the plan checked here is the one the service runs.
+    #[tokio::test]
+    async fn the_subtree_walk_probes_children_by_parent() {
+        let (_dir, store) = sqlite_store(1).await;
+        store.migrate().await.expect("migrate");
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
+        let mut st = employees::subtree_sizing(DbKind::Sqlite, "u-1", day);
+        st.sql = format!("EXPLAIN QUERY PLAN {}", st.sql);
+        let plan: Vec<String> = store
+            .conn()
+            .query_all_raw(st)
+            .await
+            .expect("plan")
+            .iter()
+            .map(|r| r.try_get::<String>("", "detail").expect("detail"))
+            .collect();
+        let step = plan
+            .iter()
+            .skip_while(|l| *l != "RECURSIVE STEP")
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>();
+        assert_eq!(
+            step,
+            [
+                "RECURSIVE STEP",
+                "SCAN sub",
+                "SEARCH c USING INDEX ix_units_parent_id (parent_id=?)"
+            ],
+            "{plan:#?}"
+        );
+    }
+
     /// A store on a new database: PostgreSQL when `KINERJA_TEST_DATABASE_URL` names a server
     /// (a database of its own, dropped by the returned guard), otherwise a SQLite file.
     async fn fresh_store() -> (Store, impl Drop) {

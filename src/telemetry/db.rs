@@ -2,7 +2,9 @@
 //! child span of the call's server span, with the database semantic conventions
 //! (`db.system.name`, `db.operation.name`, `db.collection.name`, `db.query.summary`,
 //! `db.namespace`, `server.address`/`server.port`); its duration goes to
-//! `db.client.operation.duration`. Neither the SQL text nor any parameter value is recorded.
+//! `db.client.operation.duration`. Neither the SQL text nor any parameter value is recorded in
+//! spans or metrics; a statement slower than the configured threshold is logged (WARN) with its
+//! SQL text, whose values are placeholders (quoted literals masked).
 //!
 //! The store reports statements after they ran ([`crate::store::StatementInfo`]: SQL with
 //! placeholders, elapsed time, failure), on the task that ran them, so the span is made
@@ -112,6 +114,13 @@ impl DbObserver {
 
     /// Records one statement: its duration always, a child span when a traced call is current.
     pub fn observe(&self, st: &StatementInfo<'_>) {
+        if self
+            .telemetry
+            .slow_statement()
+            .is_some_and(|limit| st.elapsed >= limit)
+        {
+            log_slow(st);
+        }
         let summary = summarize(st.sql);
         let mut attrs = vec![KeyValue::new("db.system.name", self.system)];
         if let Some(op) = summary.operation {
@@ -172,6 +181,50 @@ impl DbObserver {
         let this = Arc::new(self);
         move |st| this.observe(st)
     }
+}
+
+/// The longest SQL text a slow-statement log line carries (long `IN` lists are cut).
+const SLOW_SQL_CHARS: usize = 2_000;
+
+/// Logs a slow statement: its SQL text (placeholders; a quoted literal, which the store does not
+/// write but a future statement might, is masked), how long it took and whether it failed,
+/// under the current call's span.
+fn log_slow(st: &StatementInfo<'_>) {
+    let sql = mask_literals(st.sql, SLOW_SQL_CHARS);
+    tracing::warn!(
+        target: "kinerja::db",
+        elapsed_ms = st.elapsed.as_secs_f64() * 1e3,
+        failed = st.failed,
+        sql,
+        "slow statement"
+    );
+}
+
+/// `sql` with the content of every single-quoted literal replaced by `?`, cut after `max`
+/// characters (marked with `...`).
+fn mask_literals(sql: &str, max: usize) -> String {
+    let mut out = String::with_capacity(sql.len().min(max + 3));
+    let mut quoted = false;
+    for (n, c) in sql.chars().enumerate() {
+        if n == max {
+            out.push_str("...");
+            break;
+        }
+        match (quoted, c) {
+            (false, '\'') => {
+                quoted = true;
+                out.push_str("'?");
+            }
+            // A doubled quote inside a literal closes and reopens it: still masked.
+            (true, '\'') => {
+                quoted = false;
+                out.push('\'');
+            }
+            (true, _) => {}
+            (false, c) => out.push(c),
+        }
+    }
+    out
 }
 
 /// What a statement does, read from its SQL text without recording the text.
@@ -292,6 +345,57 @@ mod tests {
 
         assert_eq!(summarize("VACUUM"), Summary::default());
         assert_eq!(summarize(""), Summary::default());
+    }
+
+    #[test]
+    fn slow_statements_are_logged_with_literals_masked() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let (t, _g) = Telemetry::init(&crate::telemetry::TelemetryConfig {
+            slow_statement: Some(std::time::Duration::from_millis(100)),
+            ..Default::default()
+        })
+        .expect("init");
+        let observer = DbObserver::new(t, DbKind::Sqlite, DbTarget::default());
+        let buf = crate::telemetry::logs::tests::Buf::default();
+        let w = buf.clone();
+        let subscriber = tracing_subscriber::Registry::default().with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || w.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            for (sql, ms) in [
+                ("SELECT fast FROM employees WHERE id = ?", 99),
+                (
+                    "SELECT slow FROM employees WHERE nip = '198503152010011001'",
+                    100,
+                ),
+            ] {
+                observer.observe(&StatementInfo {
+                    sql,
+                    elapsed: std::time::Duration::from_millis(ms),
+                    failed: false,
+                });
+            }
+        });
+        let text = buf.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("WARN"), "{text}");
+        assert!(text.contains("slow statement"), "{text}");
+        assert!(text.contains("elapsed_ms=100"), "{text}");
+        assert!(text.contains("WHERE nip = '?'"), "{text}");
+        assert!(!text.contains("1985"), "{text}");
+    }
+
+    #[test]
+    fn literals_are_masked_and_long_text_cut() {
+        assert_eq!(
+            mask_literals("a = 'x''y' AND b = ? AND c = 'z'", 100),
+            "a = '?''?' AND b = ? AND c = '?'"
+        );
+        assert_eq!(mask_literals("SELECT 1", 3), "SEL...");
+        assert_eq!(mask_literals("SELECT 1", 8), "SELECT 1");
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl Visit for JsonFields<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
@@ -204,7 +204,14 @@ mod tests {
 
     /// A writer that appends to a shared buffer.
     #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Buf(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+    impl Buf {
+        /// Everything written so far, as text.
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().expect("buffer").clone()).expect("utf-8")
+        }
+    }
 
     impl std::io::Write for Buf {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {

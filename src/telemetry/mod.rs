@@ -113,6 +113,9 @@ pub struct TelemetryConfig {
     /// Database child spans kept per call; later statements are only counted
     /// (`kinerja.db.spans_dropped`), so a bulk import cannot flood the exporter.
     pub max_db_spans_per_call: u32,
+    /// Statements that take at least this long are logged (WARN) with their SQL text (with
+    /// placeholders, no values); `None` logs none.
+    pub slow_statement: Option<Duration>,
 }
 
 impl Default for TelemetryConfig {
@@ -130,6 +133,7 @@ impl Default for TelemetryConfig {
             batch_delay: None,
             flush_timeout: Duration::from_secs(5),
             max_db_spans_per_call: 500,
+            slow_statement: None,
         }
     }
 }
@@ -383,6 +387,7 @@ struct Inner {
     baggage_attributes: Vec<String>,
     metrics: Metrics,
     max_db_spans_per_call: u32,
+    slow_statement: Option<Duration>,
 }
 
 /// The telemetry of one server: its tracer, propagators and metric instruments. Cheap to clone.
@@ -486,6 +491,7 @@ impl Telemetry {
                 baggage_attributes: cfg.baggage_attributes.clone(),
                 metrics: Metrics::new(meter),
                 max_db_spans_per_call: cfg.max_db_spans_per_call,
+                slow_statement: cfg.slow_statement,
             }),
         };
         let guard = TelemetryGuard {
@@ -529,6 +535,11 @@ impl Telemetry {
 
     pub(crate) fn max_db_spans_per_call(&self) -> u32 {
         self.inner.max_db_spans_per_call
+    }
+
+    /// From how long a statement is logged as slow, if at all.
+    pub(crate) fn slow_statement(&self) -> Option<Duration> {
+        self.inner.slow_statement
     }
 }
 
