@@ -380,6 +380,7 @@ async fn run_on(
         mb(import_peak_rss)
     );
     drop(import_chans);
+    db::analyze(db).await?;
 
     let stored = db::employee_ids(db).await?;
     let nips = stored.iter().map(|r| r.2.clone()).collect();

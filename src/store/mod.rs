@@ -141,6 +141,24 @@ fn sqlite_settings(
         .create_if_missing(true)
 }
 
+/// Settings of every PostgreSQL connection of the service: just-in-time compilation off (unless
+/// the URL's `options` set `jit` itself). PostgreSQL compiles a statement whose estimated cost
+/// passes `jit_above_cost`, which a generic plan's estimate over a large table easily does,
+/// and the compilation took 100-200 ms of a statement that ran in 0.5 ms (the walk of a large
+/// unit subtree in `ListEmployees` at 200,000 employees, BENCHMARKS.md session 10). The
+/// service runs short statements only; its reports are aggregates over indexes, which JIT
+/// does not make faster by more than it costs.
+fn postgres_settings(
+    o: sea_orm::sqlx::postgres::PgConnectOptions,
+    url: &str,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    if url.contains("jit") {
+        o
+    } else {
+        o.options([("jit", "off")])
+    }
+}
+
 /// Advisory lock key that serialises migrations of replicas starting at once ("KINERJA1").
 const MIGRATION_LOCK_KEY: i64 = 0x4b49_4e45_524a_4131;
 
@@ -238,7 +256,9 @@ impl Store {
             .map_err(|e| Error::Unavailable(format!("cannot open the database: {e}")))?;
         let direct_options = match direct::Options::parse(&cfg.url, kind.backend()) {
             Ok(direct::Options::Sqlite(o)) => direct::Options::Sqlite(sqlite_settings(o, busy)),
-            Ok(o) => o,
+            Ok(direct::Options::Postgres(o)) => {
+                direct::Options::Postgres(postgres_settings(o, &cfg.url))
+            }
             Err(e) => return Err(Error::invalid("database_url", e.to_string())),
         };
         let direct = direct::Direct::new(
@@ -624,6 +644,26 @@ mod tests {
             ],
             "{plan:#?}"
         );
+    }
+
+    /// The service's PostgreSQL connections run without just-in-time compilation; on SQLite
+    /// there is nothing to check.
+    #[tokio::test]
+    async fn postgres_connections_do_not_compile_statements() {
+        let (store, _cleanup) = fresh_store().await;
+        if store.kind() != DbKind::Postgres {
+            return;
+        }
+        let row = store
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT current_setting('jit') AS jit",
+            ))
+            .await
+            .expect("setting")
+            .expect("a row");
+        assert_eq!(row.try_get::<String>("", "jit").expect("jit"), "off");
     }
 
     /// A store on a new database: PostgreSQL when `KINERJA_TEST_DATABASE_URL` names a server
