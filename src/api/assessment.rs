@@ -158,7 +158,7 @@ pub fn evaluation_pb(d: EvaluationDoc) -> pb::Evaluation {
             aspect: aspect_enum(&c.indicator.aspect),
             target: c.indicator.target,
             unit: c.indicator.unit.clone(),
-            realisasi: c.realisasi.as_ref().map(|r| r.value),
+            realisasi: c.realisasi,
             capaian_percent: c.capaian,
         })
         .collect();
@@ -280,8 +280,7 @@ fn reasons(x: &Explanation) -> Vec<String> {
             c.indicator.target,
             c.indicator.unit,
             c.realisasi
-                .as_ref()
-                .map_or_else(|| "not recorded".to_owned(), |r| r.value.to_string()),
+                .map_or_else(|| "not recorded".to_owned(), |v| v.to_string()),
             fmt_pct(c.capaian)
         ));
     }
@@ -357,15 +356,15 @@ fn explanation_pb(x: Explanation) -> pb::EvaluationExplanation {
             aspect: aspect_enum(&c.indicator.aspect),
             target: c.indicator.target,
             unit: c.indicator.unit.clone(),
-            realisasi: c.realisasi.as_ref().map(|r| r.value),
+            realisasi: c.realisasi,
             capaian_percent: c.capaian,
             account: c
-                .realisasi
+                .record
                 .as_ref()
                 .map(|r| r.account.clone())
                 .unwrap_or_default(),
             evidence: c
-                .realisasi
+                .record
                 .as_ref()
                 .map(|r| evidence_of(r).into_iter().map(evidence_pb).collect())
                 .unwrap_or_default(),

@@ -149,10 +149,22 @@ pub struct CapaianItem {
     pub rhk: RhkRow,
     /// The indicator.
     pub indicator: IndicatorRow,
-    /// Its realisasi in the period, if any.
-    pub realisasi: Option<RealisasiRow>,
+    /// The value of its realisasi in the period, if one was recorded.
+    pub realisasi: Option<f64>,
+    /// The stored realisasi (account, evidence), read only for an explanation
+    /// ([`Realisasi::Records`]); `None` otherwise.
+    pub record: Option<RealisasiRow>,
     /// Capaian in percent, when defined.
     pub capaian: Option<f64>,
+}
+
+/// How much of each indicator's realisasi an evaluation read takes from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Realisasi {
+    /// The values only (capaian): pages, calibration, `GetEvaluation`.
+    Values,
+    /// The whole stored rows, account and evidence included (`ExplainEvaluation`).
+    Records,
 }
 
 /// An evaluation as a reader sees it now.
@@ -429,7 +441,16 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .into_iter()
         .map(|l| l.evaluation_period_id)
         .collect();
-    assemble(db, cache, items, objections, &locked, now).await
+    assemble(
+        db,
+        cache,
+        items,
+        objections,
+        &locked,
+        now,
+        Realisasi::Values,
+    )
+    .await
 }
 
 /// The readers' view of (SKP, period, row) triples whose objections (by evaluation id) and
@@ -441,6 +462,7 @@ async fn assemble<C: ConnectionTrait>(
     mut objections: HashMap<String, ObjectionRow>,
     locked: &std::collections::HashSet<String>,
     now: DateTime<Utc>,
+    detail: Realisasi,
 ) -> Result<Vec<EvaluationDoc>> {
     let mut skp_ids: Vec<String> = items.iter().map(|(s, _, _)| s.id.clone()).collect();
     skp_ids.sort();
@@ -458,17 +480,36 @@ async fn assemble<C: ConnectionTrait>(
             .collect()
     };
     let content = load_content(db, cache, &skps).await?;
-    // Evaluation period id -> indicator id -> realisasi.
-    let mut real: HashMap<String, HashMap<String, RealisasiRow>> = HashMap::new();
-    for r in realisasi::Entity::find()
-        .filter(realisasi::Column::SkpId.is_in(skp_ids.clone()))
-        .filter(realisasi::Column::EvaluationPeriodId.is_in(ep_ids.clone()))
-        .all(db)
-        .await?
-    {
-        real.entry(r.evaluation_period_id.clone())
-            .or_default()
-            .insert(r.indicator_id.clone(), r);
+    // Evaluation period id -> indicator id -> realisasi value, and the stored rows when asked
+    // for (a page of evaluations needs the values only: the account and evidence stay in the
+    // database).
+    let mut real: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    let mut records: HashMap<(String, String), RealisasiRow> = HashMap::new();
+    let of_page = realisasi::Entity::find()
+        .filter(realisasi::Column::SkpId.is_in(skp_ids))
+        .filter(realisasi::Column::EvaluationPeriodId.is_in(ep_ids));
+    match detail {
+        Realisasi::Values => {
+            let values: Vec<(String, String, f64)> = of_page
+                .select_only()
+                .column(realisasi::Column::EvaluationPeriodId)
+                .column(realisasi::Column::IndicatorId)
+                .column(realisasi::Column::Value)
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (ep, indicator, value) in values {
+                real.entry(ep).or_default().insert(indicator, value);
+            }
+        }
+        Realisasi::Records => {
+            for r in of_page.all(db).await? {
+                real.entry(r.evaluation_period_id.clone())
+                    .or_default()
+                    .insert(r.indicator_id.clone(), r.value);
+                records.insert((r.evaluation_period_id.clone(), r.indicator_id.clone()), r);
+            }
+        }
     }
     let mut out = Vec::with_capacity(items.len());
     for (s, ep, row) in items {
@@ -484,12 +525,17 @@ async fn assemble<C: ConnectionTrait>(
             .flat_map(|c| c.rhk.iter())
             .flat_map(|r| r.indicators.iter().map(move |i| (r, i)))
             .map(|(r, i)| {
-                let realisasi = of_period.and_then(|m| m.get(&i.id)).cloned();
-                let capaian = realisasi.as_ref().and_then(|x| capaian_of(i, x.value));
+                let realisasi = of_period.and_then(|m| m.get(&i.id)).copied();
+                let capaian = realisasi.and_then(|v| capaian_of(i, v));
+                let record = match detail {
+                    Realisasi::Values => None,
+                    Realisasi::Records => records.remove(&(ep.id.clone(), i.id.clone())),
+                };
                 CapaianItem {
                     rhk: r.rhk.clone(),
                     indicator: i.clone(),
                     realisasi,
+                    record,
                     capaian,
                 }
             })
@@ -516,6 +562,7 @@ async fn evaluation_doc<C: ConnectionTrait>(
     s: SkpRow,
     ep_id: &str,
     now: DateTime<Utc>,
+    detail: Realisasi,
 ) -> Result<EvaluationDoc> {
     // Two statements where a page needs four: the period with its lock flag, and the
     // evaluation with its objection.
@@ -531,10 +578,18 @@ async fn evaluation_doc<C: ConnectionTrait>(
     } else {
         std::collections::HashSet::new()
     };
-    assemble(db, cache, vec![(s, ep, row)], objections, &locked, now)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
+    assemble(
+        db,
+        cache,
+        vec![(s, ep, row)],
+        objections,
+        &locked,
+        now,
+        detail,
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
 }
 
 /// Evaluation period `ep_id` and whether it is locked now, in one statement.
@@ -651,7 +706,15 @@ impl Store {
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
-        evaluation_doc(self.conn(), Some(self.content_cache()), s, ep_id, now).await
+        evaluation_doc(
+            self.conn(),
+            Some(self.content_cache()),
+            s,
+            ep_id,
+            now,
+            Realisasi::Values,
+        )
+        .await
     }
 
     /// The stored evaluations of one SKP, by evaluation period; `set_only` keeps DITETAPKAN and
@@ -1281,7 +1344,7 @@ impl Store {
         // One connection and one snapshot for all the reads (a pool checkout per statement
         // costs more than the statement).
         let txn = self.begin_read().await?;
-        let doc = evaluation_doc(&txn, None, s, ep_id, now).await?;
+        let doc = evaluation_doc(&txn, None, s, ep_id, now, Realisasi::Records).await?;
         let skp_id = doc.skp.id.as_str();
         let action_plans = action_plan::Entity::find()
             .filter(action_plan::Column::SkpId.eq(skp_id))
