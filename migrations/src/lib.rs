@@ -14,6 +14,7 @@ mod m20261125_000006_report_indexes;
 mod m20261125_000010_outbox;
 mod m20261125_000011_export;
 mod m20261203_000012_units_parent_index;
+mod m20261206_000013_expired_results_index;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_outbox::Migration),
             Box::new(m20261125_000011_export::Migration),
             Box::new(m20261203_000012_units_parent_index::Migration),
+            Box::new(m20261206_000013_expired_results_index::Migration),
         ]
     }
 }

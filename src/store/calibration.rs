@@ -1223,24 +1223,7 @@ impl Store {
         agency_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<String>> {
-        let mut q = skp_evaluation::Entity::find()
-            .filter(skp_evaluation::Column::State.eq(State::Ditetapkan.as_str()))
-            .filter(skp_evaluation::Column::ObjectionDeadline.lt(now));
-        if let Some(a) = agency_id {
-            q = q.filter(
-                skp_evaluation::Column::SkpId.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(skp::Column::Id)
-                        .from(skp::Entity)
-                        .and_where(skp::Column::AgencyId.eq(a))
-                        .to_owned(),
-                ),
-            );
-        }
-        let candidates = q
-            .order_by_asc(skp_evaluation::Column::ObjectionDeadline)
-            .order_by_asc(skp_evaluation::Column::Id)
-            .limit(limit)
+        let candidates = expired_results(now, agency_id, limit)
             .all(self.conn())
             .await?;
         let mut done = Vec::new();
@@ -1566,6 +1549,32 @@ async fn lock_row_seq(txn: &super::Txn, kind: super::DbKind) -> Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// Set results whose objection window passed before `now` (optionally of one agency), oldest
+/// deadline first, at most `limit`: read through `ix_skp_evaluations_expiry` in that order.
+pub(super) fn expired_results(
+    now: DateTime<Utc>,
+    agency_id: Option<&str>,
+    limit: u64,
+) -> sea_orm::Select<skp_evaluation::Entity> {
+    let mut q = skp_evaluation::Entity::find()
+        .filter(skp_evaluation::Column::State.eq(State::Ditetapkan.as_str()))
+        .filter(skp_evaluation::Column::ObjectionDeadline.lt(now));
+    if let Some(a) = agency_id {
+        q = q.filter(
+            skp_evaluation::Column::SkpId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(skp::Column::Id)
+                    .from(skp::Entity)
+                    .and_where(skp::Column::AgencyId.eq(a))
+                    .to_owned(),
+            ),
+        );
+    }
+    q.order_by_asc(skp_evaluation::Column::ObjectionDeadline)
+        .order_by_asc(skp_evaluation::Column::Id)
+        .limit(limit)
 }
 
 #[cfg(test)]

@@ -610,25 +610,30 @@ mod tests {
         drop(first);
     }
 
-    /// The walk down a unit subtree (sizing a `ListEmployees` by unit) probes the children of
-    /// each unit found in `units(parent_id)`, with the bundled SQLite's own planner (the system
-    /// `sqlite3` shell chose differently). Without statistics SQLite plans the same on an empty
-    /// database as on a province, so the plan checked here is the one the service runs.
-    #[tokio::test]
-    async fn the_subtree_walk_probes_children_by_parent() {
+    /// The plan of `st` (the `detail` column of `EXPLAIN QUERY PLAN`) in the bundled SQLite, on
+    /// a migrated empty database: without statistics SQLite plans an empty database as it plans
+    /// a province, so this is the plan the service runs (the system `sqlite3` shell may plan
+    /// differently).
+    async fn sqlite_plan(mut st: sea_orm::Statement) -> Vec<String> {
         let (_dir, store) = sqlite_store(1).await;
         store.migrate().await.expect("migrate");
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
-        let mut st = employees::subtree_sizing(DbKind::Sqlite, "u-1", day);
         st.sql = format!("EXPLAIN QUERY PLAN {}", st.sql);
-        let plan: Vec<String> = store
+        store
             .conn()
             .query_all_raw(st)
             .await
             .expect("plan")
             .iter()
             .map(|r| r.try_get::<String>("", "detail").expect("detail"))
-            .collect();
+            .collect()
+    }
+
+    /// The walk down a unit subtree (sizing a `ListEmployees` by unit) probes the children of
+    /// each unit found in `units(parent_id)`.
+    #[tokio::test]
+    async fn the_subtree_walk_probes_children_by_parent() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
+        let plan = sqlite_plan(employees::subtree_sizing(DbKind::Sqlite, "u-1", day)).await;
         let step = plan
             .iter()
             .skip_while(|l| *l != "RECURSIVE STEP")
@@ -644,6 +649,23 @@ mod tests {
             ],
             "{plan:#?}"
         );
+    }
+
+    /// The sweeper that finalizes results reads a batch of expired results in index order: no
+    /// sort of every expired result per batch.
+    #[tokio::test]
+    async fn expired_results_are_read_in_index_order() {
+        use sea_orm::QueryTrait as _;
+        let now = chrono::Utc::now();
+        for agency in [None, Some("a-1")] {
+            let st = calibration::expired_results(now, agency, 100).build(DbBackend::Sqlite);
+            let plan = sqlite_plan(st).await;
+            assert!(
+                plan[0].starts_with("SEARCH skp_evaluations USING INDEX ix_skp_evaluations_expiry"),
+                "{plan:#?}"
+            );
+            assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:#?}");
+        }
     }
 
     /// The service's PostgreSQL connections run without just-in-time compilation; on SQLite
