@@ -142,7 +142,7 @@ fn sqlite_settings(
 }
 
 /// Settings of every PostgreSQL connection of the service: just-in-time compilation off (unless
-/// the URL's `options` set `jit` itself). PostgreSQL compiles a statement whose estimated cost
+/// the URL's `options` set `jit` itself, as `jit=` or URL-encoded `jit%3D`). PostgreSQL compiles a statement whose estimated cost
 /// passes `jit_above_cost`, which a generic plan's estimate over a large table easily does,
 /// and the compilation took 100-200 ms of a statement that ran in 0.5 ms (the walk of a large
 /// unit subtree in `ListEmployees` at 200,000 employees, BENCHMARKS.md session 10). The
@@ -152,7 +152,8 @@ fn postgres_settings(
     o: sea_orm::sqlx::postgres::PgConnectOptions,
     url: &str,
 ) -> sea_orm::sqlx::postgres::PgConnectOptions {
-    if url.contains("jit") {
+    let lower = url.to_ascii_lowercase();
+    if lower.contains("jit=") || lower.contains("jit%3d") {
         o
     } else {
         o.options([("jit", "off")])
@@ -666,6 +667,27 @@ mod tests {
             );
             assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:#?}");
         }
+    }
+
+    /// `jit = off` is added to every PostgreSQL connection unless the URL's options set `jit`
+    /// (a database whose name merely contains "jit" still gets it).
+    #[test]
+    fn postgres_connections_get_jit_off_unless_the_url_sets_it() {
+        use std::str::FromStr as _;
+        let opts = |url: &str| {
+            let o = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url).expect("url");
+            postgres_settings(o, url).get_options().map(str::to_owned)
+        };
+        let plain = opts("postgres://kinerja@db:5432/jitter");
+        assert!(
+            plain.as_deref().is_some_and(|o| o.contains("jit=off")),
+            "{plain:?}"
+        );
+        let own = opts("postgres://kinerja@db:5432/k?options=-c%20jit%3Don");
+        assert!(
+            own.as_deref().is_some_and(|o| !o.contains("jit=off")),
+            "{own:?}"
+        );
     }
 
     /// The service's PostgreSQL connections run without just-in-time compilation; on SQLite
