@@ -480,11 +480,11 @@ async fn assemble<C: ConnectionTrait>(
             .collect()
     };
     let content = load_content(db, cache, &skps).await?;
-    // Evaluation period id -> indicator id -> realisasi value, and the stored rows when asked
+    // Evaluation period id -> indicator id -> realisasi value, with the stored row when asked
     // for (a page of evaluations needs the values only: the account and evidence stay in the
-    // database).
-    let mut real: HashMap<String, HashMap<String, f64>> = HashMap::new();
-    let mut records: HashMap<(String, String), RealisasiRow> = HashMap::new();
+    // database). Each indicator belongs to one SKP, so each entry is taken once below.
+    type Found = (f64, Option<RealisasiRow>);
+    let mut real: HashMap<String, HashMap<String, Found>> = HashMap::new();
     let of_page = realisasi::Entity::find()
         .filter(realisasi::Column::SkpId.is_in(skp_ids))
         .filter(realisasi::Column::EvaluationPeriodId.is_in(ep_ids));
@@ -499,15 +499,14 @@ async fn assemble<C: ConnectionTrait>(
                 .all(db)
                 .await?;
             for (ep, indicator, value) in values {
-                real.entry(ep).or_default().insert(indicator, value);
+                real.entry(ep).or_default().insert(indicator, (value, None));
             }
         }
         Realisasi::Records => {
             for r in of_page.all(db).await? {
                 real.entry(r.evaluation_period_id.clone())
                     .or_default()
-                    .insert(r.indicator_id.clone(), r.value);
-                records.insert((r.evaluation_period_id.clone(), r.indicator_id.clone()), r);
+                    .insert(r.indicator_id.clone(), (r.value, Some(r)));
             }
         }
     }
@@ -518,19 +517,18 @@ async fn assemble<C: ConnectionTrait>(
             Some(r) => effective(r, objection.as_ref(), now)?,
             None => (State::Terbuka, None, None),
         };
-        let of_period = real.get(&ep.id);
+        let mut of_period = real.get_mut(&ep.id);
         let capaian = content
             .get(&s.id)
             .into_iter()
             .flat_map(|c| c.rhk.iter())
             .flat_map(|r| r.indicators.iter().map(move |i| (r, i)))
             .map(|(r, i)| {
-                let realisasi = of_period.and_then(|m| m.get(&i.id)).copied();
-                let capaian = realisasi.and_then(|v| capaian_of(i, v));
-                let record = match detail {
-                    Realisasi::Values => None,
-                    Realisasi::Records => records.remove(&(ep.id.clone(), i.id.clone())),
+                let (realisasi, record) = match of_period.as_mut().and_then(|m| m.remove(&i.id)) {
+                    Some((value, record)) => (Some(value), record),
+                    None => (None, None),
                 };
+                let capaian = realisasi.and_then(|v| capaian_of(i, v));
                 CapaianItem {
                     rhk: r.rhk.clone(),
                     indicator: i.clone(),
