@@ -15,6 +15,7 @@ mod m20261125_000010_outbox;
 mod m20261125_000011_export;
 mod m20261203_000012_units_parent_index;
 mod m20261206_000013_expired_results_index;
+mod m20261207_000014_assignments_outside_agency;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_export::Migration),
             Box::new(m20261203_000012_units_parent_index::Migration),
             Box::new(m20261206_000013_expired_results_index::Migration),
+            Box::new(m20261207_000014_assignments_outside_agency::Migration),
         ]
     }
 }

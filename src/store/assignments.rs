@@ -84,7 +84,14 @@ impl Store {
         if !lock_row(&txn, self.kind(), "employees", &new.employee_id).await? {
             return Err(Error::not_found("Employee", &new.employee_id));
         }
-        self.check_refs(&txn, &new.unit_id, new.superior_employee_id.as_deref())
+        let agency: Option<String> = employee::Entity::find_by_id(new.employee_id.clone())
+            .select_only()
+            .column(employee::Column::AgencyId)
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let unit = self
+            .check_refs(&txn, &new.unit_id, new.superior_employee_id.as_deref())
             .await?;
         let span = Span {
             start: new.start_date,
@@ -105,6 +112,7 @@ impl Store {
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
+            outside_agency: Set(agency.is_some_and(|a| a != unit.agency_id)),
         }
         .insert(&txn)
         .await?;
@@ -139,7 +147,7 @@ impl Store {
         txn: &super::Txn,
         unit_id: &str,
         superior: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<super::UnitRow> {
         let u = find_or_not_found::<unit::Entity, _>(txn, "Unit", unit_id).await?;
         if !u.active {
             return Err(Error::precondition(
@@ -151,7 +159,7 @@ impl Store {
         if let Some(s) = superior {
             find_or_not_found::<employee::Entity, _>(txn, "Employee", s).await?;
         }
-        Ok(())
+        Ok(u)
     }
 
     /// Reads an assignment.

@@ -217,53 +217,52 @@ impl Store {
                 // A small subtree: the database collects its members (an index probe per unit)
                 // and reads the page of them in id order, instead of walking every employee in
                 // id order looking for them; only the page's rows leave the database.
-                q = q.filter(members_of(self.kind(), units, d));
+                q = q.filter(member_ids(
+                    self.kind(),
+                    members_in_units(self.kind(), units, d),
+                ));
             } else {
-                // A large subtree: members are dense in the id order, so walk employees in id
-                // order and keep those with an assignment in the subtree (an index probe on the
-                // employee's assignments each) until the page is full, rather than collecting
-                // every member of the subtree first.
-                let mut member =
-                    Query::select()
-                        .expr(Expr::val(1))
-                        .from(assignment::Entity)
-                        .inner_join(
-                            unit::Entity,
-                            Expr::col((unit::Entity, unit::Column::Id))
-                                .equals((assignment::Entity, assignment::Column::UnitId)),
-                        )
-                        .and_where(
-                            Expr::col((assignment::Entity, assignment::Column::EmployeeId))
-                                .equals((employee::Entity, employee::Column::Id)),
-                        )
-                        .and_where(
-                            Expr::col((unit::Entity, unit::Column::Path))
-                                .like(format!("{}%", u.path)),
-                        )
-                        .and_where(
-                            Expr::col((assignment::Entity, assignment::Column::StartDate)).lte(d),
-                        )
-                        .and_where(
-                            Expr::col((assignment::Entity, assignment::Column::EndDate))
-                                .is_null()
-                                .or(Expr::col((assignment::Entity, assignment::Column::EndDate))
-                                    .gte(d)),
-                        )
-                        .to_owned();
-                if self.kind() == super::DbKind::Postgres {
-                    // `OFFSET 0` keeps PostgreSQL from turning the EXISTS into a semi-join,
-                    // which collects and sorts every member of the subtree before the page:
-                    // 72 ms for 22,000 members, 1 s for a province of 200,000, against well
-                    // under a millisecond for the walk (BENCHMARKS.md session 10).
-                    member.offset(0);
-                }
-                q = q.filter(Expr::exists(member));
+                return self.list_large_subtree(q, &u, d, page).await;
             }
         }
         if let Some(k) = &page.after {
             q = q.filter(employee::Column::Id.gt(k.first().cloned().unwrap_or_default()));
         }
         let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
+        Ok(page.finish(rows, |r| vec![r.id.clone()]))
+    }
+
+    /// A page of the members on `d` of the large subtree of unit `u` (see [`list_employees`]),
+    /// in id order, from two statements merged here:
+    /// - the members from the unit's own agency: its employees walked in id order
+    ///   (`ix_employees_agency`), each kept when it has an assignment in the subtree (an index
+    ///   probe), until the page is full. Members are dense among them, so few are skipped;
+    ///   walking every employee instead read all the agencies imported before this one (300
+    ///   ms a page for the last of 20 agencies at 1,000,000 employees, BENCHMARKS.md session 11).
+    ///   Collecting every member first would sort all of them (1 s for a 200,000 province).
+    /// - members seconded from other agencies, through the partial index of such assignments.
+    ///
+    /// [`list_employees`]: Store::list_employees
+    async fn list_large_subtree(
+        &self,
+        mut q: sea_orm::Select<employee::Entity>,
+        u: &super::UnitRow,
+        d: NaiveDate,
+        page: &Page,
+    ) -> Result<(Vec<EmployeeRow>, String)> {
+        if let Some(k) = &page.after {
+            q = q.filter(employee::Column::Id.gt(k.first().cloned().unwrap_or_default()));
+        }
+        let limit = page.fetch_limit();
+        let [home, seconded] = large_subtree_members(self.kind(), q, u, d);
+        let home = home.limit(limit).all(self.conn()).await?;
+        let seconded = seconded.limit(limit).all(self.conn()).await?;
+        let mut rows = home;
+        if !seconded.is_empty() {
+            rows.extend(seconded);
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+            rows.truncate(limit as usize);
+        }
         Ok(page.finish(rows, |r| vec![r.id.clone()]))
     }
 
@@ -402,20 +401,23 @@ impl Store {
             }
         }
         let db_nips = existing_nips(&txn, owned(want_nips)).await?;
-        let known_units = ids_present::<unit::Entity>(&txn, owned(want_units)).await?;
-        let resolve = |nip: &str| -> Option<&str> {
+        let unit_agency = unit_agencies(&txn, owned(want_units)).await?;
+        // NIP -> (employee id, agency id), from the batch first.
+        let resolve = |nip: &str| -> Option<(&str, &str)> {
             match batch_nips.get(nip) {
-                Some(&i) => Some(employees[i].1.as_str()),
-                None => db_nips.get(nip).map(String::as_str),
+                Some(&i) => Some((employees[i].1.as_str(), employees[i].2.agency_id.as_str())),
+                None => db_nips.get(nip).map(|(id, a)| (id.as_str(), a.as_str())),
             }
         };
         let mut spans: HashMap<(&str, &str), Spans> = HashMap::new();
-        let mut assignments: Vec<(String, &str, Option<&str>, &ImportAssignment)> = Vec::new();
+        // (id, employee id, superior id, the unit is outside the employee's agency, row)
+        let mut assignments: Vec<(String, &str, Option<&str>, bool, &ImportAssignment)> =
+            Vec::new();
         for (row, item) in &items {
             let ImportItem::Assignment(a) = item else {
                 continue;
             };
-            let Some(emp) = resolve(&a.employee_nip) else {
+            let Some((emp, emp_agency)) = resolve(&a.employee_nip) else {
                 err(
                     *row,
                     "assignment.employee_nip",
@@ -434,7 +436,7 @@ impl Store {
                     continue;
                 }
                 Some(s) => match resolve(s) {
-                    Some(id) => Some(id),
+                    Some((id, _)) => Some(id),
                     None => {
                         err(
                             *row,
@@ -445,14 +447,14 @@ impl Store {
                     }
                 },
             };
-            if !known_units.contains(&a.unit_id) {
+            let Some(unit_agency) = unit_agency.get(&a.unit_id) else {
                 err(
                     *row,
                     "assignment.unit_id",
                     format!("unit {} does not exist", a.unit_id),
                 );
                 continue;
-            }
+            };
             let span = crate::domain::org::Span {
                 start: a.start_date,
                 end: a.end_date,
@@ -476,10 +478,10 @@ impl Store {
                     o.get_mut().more.push(span);
                 }
             }
-            assignments.push((new_id(), emp, sup, a));
+            assignments.push((new_id(), emp, sup, unit_agency != emp_agency, a));
         }
         // Overlaps with assignments already stored for existing employees.
-        let existing_emp_ids: Vec<String> = db_nips.values().cloned().collect();
+        let existing_emp_ids: Vec<String> = db_nips.values().map(|(id, _)| id.clone()).collect();
         if !existing_emp_ids.is_empty() {
             for chunk in existing_emp_ids.chunks(INSERT_CHUNK) {
                 let stored = assignment::Entity::find()
@@ -501,7 +503,8 @@ impl Store {
                         // Find the batch row of that employee for the report.
                         for (row, item) in &items {
                             if let ImportItem::Assignment(a) = item
-                                && resolve(&a.employee_nip) == Some(s.employee_id.as_str())
+                                && resolve(&a.employee_nip).map(|(id, _)| id)
+                                    == Some(s.employee_id.as_str())
                                 && a.kind == s.kind
                                 && (crate::domain::org::Span {
                                     start: a.start_date,
@@ -539,10 +542,11 @@ impl Store {
             .collect();
         let asg_rows: Vec<AsgRow<'_>> = assignments
             .iter()
-            .map(|(id, emp, sup, a)| AsgRow {
+            .map(|(id, emp, sup, outside, a)| AsgRow {
                 id,
                 employee_id: emp,
                 superior: *sup,
+                outside_agency: *outside,
                 a,
             })
             .collect();
@@ -655,20 +659,87 @@ pub(super) fn subtree_sizing(kind: super::DbKind, unit: &str, d: NaiveDate) -> s
     q.statement(sql)
 }
 
-/// `employees.id` is one of the employees assigned on `d` to one of `units`, as a subquery the
-/// database runs itself (the members never leave the database).
-fn members_of(kind: super::DbKind, units: Vec<String>, d: NaiveDate) -> Expr {
-    let members = Query::select()
+/// The two statements of [`Store::list_large_subtree`], from the listing `q` (its filters and
+/// order): the members on `d` of the subtree of `u` from `u`'s own agency, and those seconded
+/// from other agencies.
+pub(super) fn large_subtree_members(
+    kind: super::DbKind,
+    q: sea_orm::Select<employee::Entity>,
+    u: &super::UnitRow,
+    d: NaiveDate,
+) -> [sea_orm::Select<employee::Entity>; 2] {
+    let in_subtree = || {
+        Query::select()
+            .from(assignment::Entity)
+            .inner_join(
+                unit::Entity,
+                Expr::col((unit::Entity, unit::Column::Id))
+                    .equals((assignment::Entity, assignment::Column::UnitId)),
+            )
+            .and_where(Expr::col((unit::Entity, unit::Column::Path)).like(format!("{}%", u.path)))
+            .and_where(covers_day(d))
+            .to_owned()
+    };
+    let mut member = in_subtree()
+        .expr(Expr::val(1))
+        .and_where(
+            Expr::col((assignment::Entity, assignment::Column::EmployeeId))
+                .equals((employee::Entity, employee::Column::Id)),
+        )
+        .to_owned();
+    if kind == super::DbKind::Postgres {
+        // `OFFSET 0` keeps PostgreSQL from turning the EXISTS into a semi-join, which collects
+        // and sorts every member of the subtree before the page: 72 ms for 22,000 members, 1 s
+        // for a province of 200,000, against well under a millisecond for the walk
+        // (BENCHMARKS.md session 10).
+        member.offset(0);
+    }
+    let home = q
+        .clone()
+        .filter(employee::Column::AgencyId.eq(u.agency_id.as_str()))
+        .filter(Expr::exists(member));
+    let seconded = in_subtree()
+        .column((assignment::Entity, assignment::Column::EmployeeId))
+        // The partial index's own condition, as a literal term, so both databases use it.
+        .and_where(Expr::col((
+            assignment::Entity,
+            assignment::Column::OutsideAgency,
+        )))
+        .to_owned();
+    let seconded = q
+        .filter(employee::Column::AgencyId.ne(u.agency_id.as_str()))
+        .filter(member_ids(kind, seconded));
+    [home, seconded]
+}
+
+/// The ids of the employees assigned on `d` to one of `units`, as a subquery.
+fn members_in_units(
+    kind: super::DbKind,
+    units: Vec<String>,
+    d: NaiveDate,
+) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
         .column(assignment::Column::EmployeeId)
         .from(assignment::Entity)
         .and_where(one_of(kind, Expr::col(assignment::Column::UnitId), units))
-        .and_where(Expr::col(assignment::Column::StartDate).lte(d))
-        .and_where(
-            Expr::col(assignment::Column::EndDate)
+        .and_where(covers_day(d))
+        .to_owned()
+}
+
+/// The assignment (of `assignments`) covers day `d`.
+fn covers_day(d: NaiveDate) -> Expr {
+    Expr::col((assignment::Entity, assignment::Column::StartDate))
+        .lte(d)
+        .and(
+            Expr::col((assignment::Entity, assignment::Column::EndDate))
                 .is_null()
-                .or(Expr::col(assignment::Column::EndDate).gte(d)),
+                .or(Expr::col((assignment::Entity, assignment::Column::EndDate)).gte(d)),
         )
-        .to_owned();
+}
+
+/// `employees.id` is one of the ids `members` selects, a subquery the database runs itself
+/// (the members never leave the database).
+fn member_ids(kind: super::DbKind, members: sea_orm::sea_query::SelectStatement) -> Expr {
     let id = Expr::col((employee::Entity, employee::Column::Id));
     match kind {
         // `= ANY(ARRAY(subquery))`: the members become one array (an InitPlan) probed in the
@@ -719,17 +790,45 @@ fn kind_of(txn: &super::Txn) -> super::DbKind {
     }
 }
 
-/// NIP -> id of the employees stored with one of `nips`.
-async fn existing_nips(txn: &super::Txn, nips: Vec<String>) -> Result<HashMap<String, String>> {
+/// NIP -> (id, agency id) of the employees stored with one of `nips`.
+async fn existing_nips(
+    txn: &super::Txn,
+    nips: Vec<String>,
+) -> Result<HashMap<String, (String, String)>> {
     let mut found = HashMap::new();
     for chunk in nips.chunks(INSERT_CHUNK) {
-        let rows: Vec<(String, String)> = employee::Entity::find()
+        let rows: Vec<(String, String, String)> = employee::Entity::find()
             .select_only()
             .column(employee::Column::Nip)
             .column(employee::Column::Id)
+            .column(employee::Column::AgencyId)
             .filter(one_of(
                 kind_of(txn),
                 Expr::col(employee::Column::Nip),
+                chunk.to_vec(),
+            ))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(
+            rows.into_iter()
+                .map(|(nip, id, agency)| (nip, (id, agency))),
+        );
+    }
+    Ok(found)
+}
+
+/// Unit id -> agency id of the stored units among `ids`.
+async fn unit_agencies(txn: &super::Txn, ids: Vec<String>) -> Result<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let rows: Vec<(String, String)> = unit::Entity::find()
+            .select_only()
+            .column(unit::Column::Id)
+            .column(unit::Column::AgencyId)
+            .filter(one_of(
+                kind_of(txn),
+                Expr::col(unit::Column::Id),
                 chunk.to_vec(),
             ))
             .into_tuple()

@@ -145,6 +145,8 @@ pub mod assignment {
         pub created_at: DateTimeUtc,
         /// Last change.
         pub updated_at: DateTimeUtc,
+        /// The unit belongs to another agency than the employee (a secondment).
+        pub outside_agency: bool,
     }
 
     /// No relations are navigated through sea-orm.

@@ -652,6 +652,116 @@ mod tests {
         );
     }
 
+    /// A page of a large unit subtree walks the unit's agency's employees in id order, and
+    /// finds members seconded from other agencies through the partial index of secondments
+    /// (neither statement reads every employee or every assignment).
+    #[tokio::test]
+    async fn large_subtree_pages_walk_the_agency_and_probe_secondments() {
+        use sea_orm::{
+            ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+            QuerySelect as _, QueryTrait as _,
+        };
+        let now = chrono::Utc::now();
+        let u = UnitRow {
+            id: "u-1".into(),
+            agency_id: "a-1".into(),
+            parent_id: None,
+            code: "ROOT".into(),
+            name: "Root".into(),
+            active: true,
+            depth: 0,
+            path: "/u-1/".into(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
+        let q = entities::employee::Entity::find()
+            .order_by_asc(entities::employee::Column::Id)
+            .filter(entities::employee::Column::Id.gt("x"));
+        let [home, seconded] = employees::large_subtree_members(DbKind::Sqlite, q, &u, day);
+        let home = sqlite_plan(home.limit(51).build(DbBackend::Sqlite)).await;
+        assert!(
+            home[0].starts_with(
+                "SEARCH employees USING INDEX ix_employees_agency (agency_id=? AND id>?)"
+            ),
+            "{home:#?}"
+        );
+        let seconded = sqlite_plan(seconded.limit(51).build(DbBackend::Sqlite)).await;
+        assert!(
+            seconded
+                .iter()
+                .any(|l| l.contains("USING") && l.contains("INDEX ix_assignments_outside_agency")),
+            "{seconded:#?}"
+        );
+        // The only scan is of the partial index, which holds secondments only.
+        assert!(
+            seconded
+                .iter()
+                .filter(|l| l.starts_with("SCAN"))
+                .all(|l| l.ends_with("USING INDEX ix_assignments_outside_agency")),
+            "{seconded:#?}"
+        );
+    }
+
+    /// Upgrading to `outside_agency` flags the assignments stored before it: a secondment (the
+    /// unit in another agency than the employee's) is flagged, a post in the own agency is not.
+    #[tokio::test]
+    async fn the_upgrade_flags_stored_secondments() {
+        use sea_orm::{EntityTrait as _, QueryOrder as _};
+        let (store, _cleanup) = fresh_store().await;
+        let before = Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == "m20261207_000014_assignments_outside_agency")
+            .expect("the migration") as u32;
+        Migrator::up(&store.db, Some(before))
+            .await
+            .expect("migrations before");
+        let at = "'2026-01-01T00:00:00+00:00'";
+        for sql in [
+            format!(
+                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
+                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at}), ('a2', 'A2', 'B', 'WIB', 1, {at}, {at})"
+            ),
+            format!(
+                "INSERT INTO units (id, agency_id, parent_id, code, name, active, depth, path, \
+                   version, created_at, updated_at) \
+                 VALUES ('u1', 'a1', NULL, 'U1', 'U', TRUE, 0, '/u1/', 1, {at}, {at})"
+            ),
+            format!(
+                "INSERT INTO employees (id, nip, name, name_lower, status, position_type, \
+                   position_name, agency_id, version, created_at, updated_at) \
+                 VALUES ('e1', '198503152000011001', 'E', 'e', 'PNS', 'PELAKSANA', 'P', 'a1', 1, \
+                         {at}, {at}), \
+                        ('e2', '198503152000011002', 'F', 'f', 'PNS', 'PELAKSANA', 'P', 'a2', 1, \
+                         {at}, {at})"
+            ),
+            format!(
+                "INSERT INTO assignments (id, employee_id, unit_id, superior_employee_id, \
+                   position_name, position_type, kind, start_date, end_date, version, \
+                   created_at, updated_at) \
+                 VALUES ('s1', 'e1', 'u1', NULL, 'P', 'PELAKSANA', 'DEFINITIF', '2026-01-01', NULL, \
+                         1, {at}, {at}), \
+                        ('s2', 'e2', 'u1', NULL, 'P', 'PELAKSANA', 'DEFINITIF', '2026-01-01', NULL, \
+                         1, {at}, {at})"
+            ),
+        ] {
+            store.db.execute_unprepared(&sql).await.expect(&sql);
+        }
+        Migrator::up(&store.db, None)
+            .await
+            .expect("the remaining migrations");
+        let flags: Vec<(String, bool)> = entities::assignment::Entity::find()
+            .order_by_asc(entities::assignment::Column::Id)
+            .all(store.conn())
+            .await
+            .expect("assignments")
+            .into_iter()
+            .map(|a| (a.id, a.outside_agency))
+            .collect();
+        assert_eq!(flags, [("s1".to_owned(), false), ("s2".to_owned(), true)]);
+    }
+
     /// The sweeper that finalizes results reads a batch of expired results in index order: no
     /// sort of every expired result per batch.
     #[tokio::test]

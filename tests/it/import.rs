@@ -202,10 +202,28 @@ async fn listed(s: &TestServer, unit: &str) -> Vec<String> {
 }
 
 /// The unit filter of ListEmployees answers the same for small subtrees (listed by member ids)
-/// and large ones (more than 200 units: employees walked in id order), on the date asked for.
+/// and large ones (more than 200 units: the agency's employees walked in id order, merged with
+/// members seconded from other agencies), on the date asked for.
 #[tokio::test]
 async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     let s = TestServer::start().await;
+    // Employees of another agency, imported before and after this tree's (ids on both sides of
+    // its members), some seconded into it.
+    let (other, other_unit) = s.agency_with_unit("OTHER").await;
+    let import = |rows: Vec<pb::ImportRow>| {
+        let mut c = s.employees();
+        async move {
+            let resp = c
+                .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
+                    rows,
+                }]))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(resp.committed, "{:?}", resp.errors);
+        }
+    };
+    import((50..55).map(|i| emp(&other, i)).collect()).await;
     let (agency, root) = s.agency_with_unit("TREE").await;
     let big = s.child_unit(&agency, &root, "BIG").await.id;
     let small = s.child_unit(&agency, &root, "SMALL").await.id;
@@ -231,29 +249,67 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
         };
         rows.push(asg_dated(&unit, i, start, end));
     }
-    let resp = s
+    import(rows).await;
+    // Seconded (import path): 50-52 and 55-56 into BIG's leaves, 53 there only until 2025;
+    // 57 stays in its own agency's unit.
+    let mut rows: Vec<_> = (55..58).map(|i| emp(&other, i)).collect();
+    for (i, unit, end) in [
+        (50, &leaves[3], None),
+        (51, &leaves[204], None),
+        (52, &leaves[3], None),
+        (53, &leaves[5], Some((2025, 12))),
+        (55, &leaves[100], None),
+        (56, &leaves[0], None),
+        (57, &other_unit, None),
+    ] {
+        let start = if end.is_some() { (2024, 1) } else { (2026, 1) };
+        rows.push(asg_dated(unit, i, start, end));
+    }
+    import(rows).await;
+    // Seconded (CreateAssignment): 54 into the root itself.
+    let e54 = s
         .employees()
-        .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
-            rows,
-        }]))
+        .get_employee(pb::GetEmployeeRequest {
+            key: Some(pb::get_employee_request::Key::Nip(nip(54))),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert!(resp.committed, "{:?}", resp.errors);
+    s.assignments()
+        .create_assignment(pb::CreateAssignmentRequest {
+            assignment: Some(pb::Assignment {
+                employee_id: e54.id,
+                unit_id: root.clone(),
+                position_name: "Analis".into(),
+                position_type: pb::PositionType::Pelaksana as i32,
+                kind: pb::AssignmentKind::Definitif as i32,
+                start_date: d(2026, 1, 1),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
 
     let sorted = |v: &[String]| {
         let mut v = v.to_vec();
         v.sort();
         v
     };
-    let nips = |r: std::ops::Range<u32>| sorted(&r.map(nip).collect::<Vec<_>>());
+    let nips = |r: std::ops::Range<u32>, more: &[u32]| {
+        sorted(&r.chain(more.iter().copied()).map(nip).collect::<Vec<_>>())
+    };
     let root_list = listed(&s, &root).await; // 210 units: large subtree
-    assert_eq!(sorted(&root_list), nips(0..40));
+    assert_eq!(sorted(&root_list), nips(0..40, &[50, 51, 52, 54, 55, 56]));
     let big_list = listed(&s, &big).await; // 206 units: large subtree
-    assert_eq!(sorted(&big_list), nips(10..40));
+    assert_eq!(sorted(&big_list), nips(10..40, &[50, 51, 52, 55, 56]));
     let small_list = listed(&s, &small).await; // three units: small
-    assert_eq!(sorted(&small_list), nips(5..10));
-    assert_eq!(sorted(&listed(&s, &s1).await), nips(7..10)); // two units: small
+    assert_eq!(sorted(&small_list), nips(5..10, &[]));
+    assert_eq!(sorted(&listed(&s, &s1).await), nips(7..10, &[])); // two units: small
+    // Small subtrees with seconded members: a leaf with only 50 and 52; one with 30 and 53,
+    // whose secondment ended in 2025.
+    assert_eq!(sorted(&listed(&s, &leaves[3]).await), nips(50..51, &[52]));
+    assert_eq!(listed(&s, &leaves[5]).await, vec![nip(30)]);
     let leaf = leaves[70].clone(); // employee 10: (10 * 7) % 205
     assert_eq!(listed(&s, &leaf).await, vec![nip(10)]);
     assert!(listed(&s, &leaves[1]).await.is_empty(), "ended in 2025");
@@ -263,7 +319,6 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     let all = s
         .employees()
         .list_employees(pb::ListEmployeesRequest {
-            agency_id: agency.clone(),
             page_size: 1000,
             ..Default::default()
         })

@@ -21,7 +21,7 @@ use crate::store::DbKind;
 /// Rows per PostgreSQL `INSERT ... SELECT FROM unnest(...)`: bounds the size of one message
 /// to the backend (about 5 MB of arrays) for imports of millions of rows.
 const PG_ROWS_PER_STATEMENT: usize = 50_000;
-/// Rows per SQLite multi-row `INSERT`: 11 bound columns x 2,000 rows stays below SQLite's
+/// Rows per SQLite multi-row `INSERT`: 12 bound columns x 2,000 rows stays below SQLite's
 /// 32,766 bind parameters.
 const SQLITE_ROWS_PER_STATEMENT: usize = 2_000;
 
@@ -34,6 +34,8 @@ pub(super) struct AsgRow<'a> {
     pub employee_id: &'a str,
     /// Id of the superior, if any.
     pub superior: Option<&'a str>,
+    /// The unit belongs to another agency than the employee.
+    pub outside_agency: bool,
     /// The rest of the row as imported.
     pub a: &'a ImportAssignment,
 }
@@ -41,7 +43,8 @@ pub(super) struct AsgRow<'a> {
 const EMP_COLS: &str = "id, nip, name, name_lower, status, position_type, position_name, \
                         agency_id, version, created_at, updated_at";
 const ASG_COLS: &str = "id, employee_id, unit_id, superior_employee_id, position_name, \
-                        position_type, kind, start_date, end_date, version, created_at, updated_at";
+                        position_type, kind, start_date, end_date, outside_agency, version, \
+                        created_at, updated_at";
 
 /// Inserts employees `(id, values)` created at `now`.
 pub(super) async fn insert_employees<C: ConnectionTrait>(
@@ -141,17 +144,22 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
                     col(&|r| r.a.kind.clone()),
                     col(&|r| r.a.start_date.to_string()),
                     col(&|r| r.a.end_date.map(|d| d.to_string()).unwrap_or_default()),
+                    chunk
+                        .iter()
+                        .map(|r| r.outside_agency)
+                        .collect::<Vec<bool>>()
+                        .into(),
                     now.into(),
                 ];
                 let sql = format!(
                     "INSERT INTO assignments ({ASG_COLS}) \
                      SELECT id, employee_id, unit_id, NULLIF(superior, ''), position_name, \
                             position_type, kind, start_date::date, \
-                            NULLIF(end_date, '')::date, 1, $10, $10 \
+                            NULLIF(end_date, '')::date, outside, 1, $11, $11 \
                      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                                 $6::text[], $7::text[], $8::text[], $9::text[]) \
+                                 $6::text[], $7::text[], $8::text[], $9::text[], $10::bool[]) \
                        AS u(id, employee_id, unit_id, superior, position_name, position_type, \
-                            kind, start_date, end_date)"
+                            kind, start_date, end_date, outside)"
                 );
                 conn.execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -164,7 +172,7 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
         DbKind::Sqlite => {
             let now = sqlite_timestamp(now);
             for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                let mut values = Vec::with_capacity(chunk.len() * 11);
+                let mut values = Vec::with_capacity(chunk.len() * 12);
                 for r in chunk {
                     values.extend([
                         Value::from(r.id),
@@ -176,6 +184,7 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
                         Value::from(r.a.kind.as_str()),
                         Value::from(r.a.start_date),
                         Value::ChronoDate(r.a.end_date),
+                        Value::Bool(Some(r.outside_agency)),
                         Value::from(now.as_str()),
                         Value::from(now.as_str()),
                     ]);
@@ -183,7 +192,7 @@ pub(super) async fn insert_assignments<C: ConnectionTrait>(
                 let sql = sqlite_insert(
                     "assignments",
                     ASG_COLS,
-                    "?,?,?,?,?,?,?,?,?,1,?,?",
+                    "?,?,?,?,?,?,?,?,?,?,1,?,?",
                     chunk.len(),
                 );
                 conn.execute_raw(Statement::from_sql_and_values(
