@@ -4,9 +4,9 @@
 //! Listing the members of a large unit subtree walks the employees of the unit's agency in id
 //! order (`ix_employees_agency`); members from other agencies are found through this index.
 //! Walking every employee in id order instead cost one assignment probe per employee of the
-//! agencies imported before the unit's: about 300 ms per page for a unit of the last of 20
-//! agencies at 1,000,000 employees (BENCHMARKS.md, session 11). Neither an employee's agency
-//! nor a unit's changes, so the flag is set once, when the assignment is stored.
+//! agencies imported before the unit's: about half a second per page on average at 1,000,000
+//! employees in 20 agencies (BENCHMARKS.md, session 11). Neither an employee's agency nor a
+//! unit's changes, so the flag is set once, when the assignment is stored.
 
 use sea_orm_migration::prelude::*;
 

@@ -237,8 +237,9 @@ impl Store {
     /// - the members from the unit's own agency: its employees walked in id order
     ///   (`ix_employees_agency`), each kept when it has an assignment in the subtree (an index
     ///   probe), until the page is full. Members are dense among them, so few are skipped;
-    ///   walking every employee instead read all the agencies imported before this one (300
-    ///   ms a page for the last of 20 agencies at 1,000,000 employees, BENCHMARKS.md session 11).
+    ///   walking every employee instead read all the agencies imported before this one (half a
+    ///   second a page on average at 1,000,000 employees in 20 agencies, BENCHMARKS.md
+    ///   session 11).
     ///   Collecting every member first would sort all of them (1 s for a 200,000 province).
     /// - members seconded from other agencies, through the partial index of such assignments.
     ///

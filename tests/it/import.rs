@@ -14,6 +14,17 @@ fn emp(agency: &str, n: u32) -> pb::ImportRow {
     }
 }
 
+/// Imports `rows` in one message of one stream.
+async fn import_one(s: &TestServer, rows: Vec<pb::ImportRow>) -> pb::ImportEmployeesResponse {
+    s.employees()
+        .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
+            rows,
+        }]))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn asg(unit: &str, n: u32, sup: Option<u32>) -> pb::ImportRow {
     pb::ImportRow {
         row: Some(pb::import_row::Row::Assignment(pb::ImportAssignment {
@@ -94,14 +105,7 @@ async fn import_employees_with_assignments_and_reference_errors() {
         asg(&unit, 2, Some(1)),
         asg(&unit, 3, Some(1)),
     ];
-    let resp = s
-        .employees()
-        .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
-            rows,
-        }]))
-        .await
-        .unwrap()
-        .into_inner();
+    let resp = import_one(&s, rows).await;
     assert!(resp.committed, "{:?}", resp.errors);
     assert_eq!((resp.employees_created, resp.assignments_created), (3, 3));
     let head = s
@@ -131,14 +135,7 @@ async fn import_employees_with_assignments_and_reference_errors() {
         asg(&unit, 4, Some(77)),
         asg(&unit, 2, Some(1)),
     ];
-    let resp = s
-        .employees()
-        .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
-            rows,
-        }]))
-        .await
-        .unwrap()
-        .into_inner();
+    let resp = import_one(&s, rows).await;
     assert!(!resp.committed);
     let got: Vec<_> = resp
         .errors
@@ -210,18 +207,9 @@ async fn subtree_listing_is_the_same_for_small_and_large_subtrees() {
     // Employees of another agency, imported before and after this tree's (ids on both sides of
     // its members), some seconded into it.
     let (other, other_unit) = s.agency_with_unit("OTHER").await;
-    let import = |rows: Vec<pb::ImportRow>| {
-        let mut c = s.employees();
-        async move {
-            let resp = c
-                .import_employees(tokio_stream::iter(vec![pb::ImportEmployeesRequest {
-                    rows,
-                }]))
-                .await
-                .unwrap()
-                .into_inner();
-            assert!(resp.committed, "{:?}", resp.errors);
-        }
+    let import = |rows| async {
+        let resp = import_one(&s, rows).await;
+        assert!(resp.committed, "{:?}", resp.errors);
     };
     import((50..55).map(|i| emp(&other, i)).collect()).await;
     let (agency, root) = s.agency_with_unit("TREE").await;
