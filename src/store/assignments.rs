@@ -53,8 +53,8 @@ pub struct AssignmentChanges {
     pub position_type: Option<String>,
 }
 
-/// Condition "the assignment covers day `d`".
-fn covers(d: NaiveDate) -> Condition {
+/// Condition "the assignment covers day `d`" (columns of `assignments`, unqualified).
+pub(super) fn covers(d: NaiveDate) -> Condition {
     Condition::all()
         .add(assignment::Column::StartDate.lte(d))
         .add(

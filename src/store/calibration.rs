@@ -23,8 +23,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -33,6 +33,7 @@ use super::assessment::{
     EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
     load_docs, objection_of, state_of,
 };
+use super::assignments::covers;
 use super::audit::{Actor, Change};
 use super::entities::{
     agency, assessment_setting, assignment, calibration_exception, curve_rule_set,
@@ -198,16 +199,6 @@ fn record(b: &Breach, n: u32) -> BreachRecord {
         excess: b.excess,
         description: rules::describe_breach(b, n),
     }
-}
-
-fn covers(d: NaiveDate) -> Condition {
-    Condition::all()
-        .add(assignment::Column::StartDate.lte(d))
-        .add(
-            Condition::any()
-                .add(assignment::Column::EndDate.is_null())
-                .add(assignment::Column::EndDate.gte(d)),
-        )
 }
 
 fn rank(position_type: &str) -> u8 {

@@ -678,7 +678,7 @@ pub(super) fn large_subtree_members(
                     .equals((assignment::Entity, assignment::Column::UnitId)),
             )
             .and_where(Expr::col((unit::Entity, unit::Column::Path)).like(format!("{}%", u.path)))
-            .and_where(covers_day(d))
+            .cond_where(super::assignments::covers(d))
             .to_owned()
     };
     let mut member = in_subtree()
@@ -723,19 +723,8 @@ fn members_in_units(
         .column(assignment::Column::EmployeeId)
         .from(assignment::Entity)
         .and_where(one_of(kind, Expr::col(assignment::Column::UnitId), units))
-        .and_where(covers_day(d))
+        .cond_where(super::assignments::covers(d))
         .to_owned()
-}
-
-/// The assignment (of `assignments`) covers day `d`.
-fn covers_day(d: NaiveDate) -> Expr {
-    Expr::col((assignment::Entity, assignment::Column::StartDate))
-        .lte(d)
-        .and(
-            Expr::col((assignment::Entity, assignment::Column::EndDate))
-                .is_null()
-                .or(Expr::col((assignment::Entity, assignment::Column::EndDate)).gte(d)),
-        )
 }
 
 /// `employees.id` is one of the ids `members` selects, a subquery the database runs itself

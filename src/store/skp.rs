@@ -15,11 +15,12 @@ use chrono::{Duration, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
+use super::assignments::covers;
 use super::audit::{Actor, Change};
 use super::cache::{ContentCache, SkpContent};
 use super::entities::{
@@ -287,17 +288,6 @@ fn link_side(s: &SkpRow) -> Result<LinkSide<'_>> {
         approved: s.approved_at.is_some(),
         state: state_of(s)?,
     })
-}
-
-/// Condition "the assignment covers day `d`".
-fn covers(d: NaiveDate) -> Condition {
-    Condition::all()
-        .add(assignment::Column::StartDate.lte(d))
-        .add(
-            Condition::any()
-                .add(assignment::Column::EndDate.is_null())
-                .add(assignment::Column::EndDate.gte(d)),
-        )
 }
 
 async fn definitive_on<C: ConnectionTrait>(
