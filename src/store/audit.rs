@@ -3,12 +3,17 @@
 //!
 //! Entries are spread over [`AUDIT_CHAINS`] independent chains by resource, so writers of
 //! different resources do not queue on one chain head; each chain head is locked (row lock on
-//! PostgreSQL, the database write lock on SQLite) while an entry is appended.
+//! PostgreSQL, the database write lock on SQLite) while an entry is appended. On PostgreSQL an
+//! append is two round trips: the head read `FOR UPDATE`, then the entry's insert with the head's
+//! update in a data-modifying CTE.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::AUDIT_CHAINS;
 use sea_orm::prelude::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
 use sha2::{Digest, Sha256};
 
 use super::entities::{audit_entry, audit_head};
@@ -117,12 +122,7 @@ pub(crate) async fn append(
         hash: String::new(),
     };
     row.hash = entry_hash(&row);
-    audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Seq, Expr::value(row.seq))
-        .col_expr(audit_head::Column::Hash, Expr::value(row.hash.clone()))
-        .filter(audit_head::Column::Chain.eq(chain))
-        .exec(txn)
-        .await?;
+    let (seq, hash) = (row.seq, row.hash.clone());
     let am = audit_entry::ActiveModel {
         id: Set(row.id),
         chain: Set(row.chain),
@@ -141,9 +141,38 @@ pub(crate) async fn append(
         prev_hash: Set(row.prev_hash),
         hash: Set(row.hash),
     };
-    audit_entry::Entity::insert(am)
-        .exec_without_returning(txn)
-        .await?;
+    let insert = audit_entry::Entity::insert(am);
+    match kind {
+        // One round trip: the head moves in a data-modifying CTE of the entry's insert.
+        DbKind::Postgres => {
+            let st = insert.build(sea_orm::DbBackend::Postgres);
+            let mut values = st.values.map(|v| v.0).unwrap_or_default();
+            let n = values.len();
+            values.extend([seq.into(), hash.into(), chain.into()]);
+            let sql = format!(
+                "WITH head AS (UPDATE audit_heads SET seq = ${}, hash = ${} WHERE chain = ${}) {}",
+                n + 1,
+                n + 2,
+                n + 3,
+                st.sql
+            );
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?;
+        }
+        DbKind::Sqlite => {
+            audit_head::Entity::update_many()
+                .col_expr(audit_head::Column::Seq, Expr::value(seq))
+                .col_expr(audit_head::Column::Hash, Expr::value(hash))
+                .filter(audit_head::Column::Chain.eq(chain))
+                .exec(txn)
+                .await?;
+            insert.exec_without_returning(txn).await?;
+        }
+    }
     Ok(())
 }
 
