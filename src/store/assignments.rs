@@ -81,15 +81,17 @@ impl Store {
             txn.commit().await?;
             return self.get_assignment(&existing).await;
         }
-        if !lock_row(&txn, self.kind(), "employees", &new.employee_id).await? {
-            return Err(Error::not_found("Employee", &new.employee_id));
-        }
-        let agency: Option<String> = employee::Entity::find_by_id(new.employee_id.clone())
+        // The employee's agency, read with a row lock on PostgreSQL (SQLite's IMMEDIATE
+        // transaction holds the write lock), so overlap checks hold under concurrent writers.
+        let mut employee = employee::Entity::find_by_id(new.employee_id.clone())
             .select_only()
-            .column(employee::Column::AgencyId)
-            .into_tuple()
-            .one(&txn)
-            .await?;
+            .column(employee::Column::AgencyId);
+        if self.kind() == super::DbKind::Postgres {
+            employee = employee.lock(sea_orm::sea_query::LockType::NoKeyUpdate);
+        }
+        let Some(agency): Option<String> = employee.into_tuple().one(&txn).await? else {
+            return Err(Error::not_found("Employee", &new.employee_id));
+        };
         let unit = self
             .check_refs(&txn, &new.unit_id, new.superior_employee_id.as_deref())
             .await?;
@@ -112,7 +114,7 @@ impl Store {
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
-            outside_agency: Set(agency.is_some_and(|a| a != unit.agency_id)),
+            outside_agency: Set(agency != unit.agency_id),
         }
         .insert(&txn)
         .await?;
