@@ -897,19 +897,11 @@ impl AssessmentService for AssessmentApi {
                 (None, Some(u), Some(ep)) => {
                     require_id("unit_id", &u)?;
                     require_id("evaluation_period_id", &ep)?;
-                    let leader = self.state.store.unit_leader(&u, &ep).await?;
-                    let period = self.state.store.get_period_lock(&ep).await?.0;
-                    let target = match &leader {
-                        Some(l) => Target::Employee {
-                            id: l,
-                            on: Some(period.end_date),
-                        },
-                        None => Target::Unit(&u),
-                    };
-                    self.state.authz.check(&ctx, target).await?;
+                    let period =
+                        super::authorize_unit_in_period(&self.state, &ctx, &u, &ep).await?;
                     self.state
                         .store
-                        .list_unit_evaluations(&u, &ep, now, state, set_only, &page)
+                        .list_unit_evaluations(&u, &period, now, state, set_only, &page)
                         .await?
                 }
                 _ => {

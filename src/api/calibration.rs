@@ -13,7 +13,7 @@ use super::assessment::{evaluation_pb, opt_etag};
 use super::convert::{
     org_predikat_enum, org_predikat_text, predikat_enum, predikat_text, setting_source_enum, ts,
 };
-use super::{AppState, mask_paths, require_id, respond};
+use super::{AppState, authorize_unit_in_period, mask_paths, require_id, respond};
 use crate::authz::Target;
 use crate::context::RequestContext;
 use crate::domain::assessment::{self as rules, MAX_LONG_TEXT};
@@ -260,22 +260,6 @@ impl CalibrationApi {
         self.state.clock.now()
     }
 
-    /// Authorizes a call about a unit's calibration in an evaluation period against the unit's
-    /// leader on the period's last day (or the unit itself when it has none).
-    async fn check_unit(&self, ctx: &RequestContext, unit_id: &str, ep_id: &str) -> Result<()> {
-        let (ep, _) = self.state.store.get_period_lock(ep_id).await?;
-        self.state.store.get_unit(unit_id).await?;
-        let leader = self.state.store.unit_leader(unit_id, ep_id).await?;
-        let target = match &leader {
-            Some(l) => Target::Employee {
-                id: l,
-                on: Some(ep.end_date),
-            },
-            None => Target::Unit(unit_id),
-        };
-        self.state.authz.check(ctx, target).await
-    }
-
     /// Authorizes a call on an evaluation period of an agency.
     async fn check_period_agency(&self, ctx: &RequestContext, ep_id: &str) -> Result<()> {
         let agency = self.state.store.agency_of_period(ep_id).await?;
@@ -415,7 +399,7 @@ impl CalibrationService for CalibrationApi {
             v.finish()?;
             let rating = rating
                 .ok_or_else(|| Error::invalid("organization_rating.rating", "is required"))?;
-            self.check_unit(&ctx, &r.unit_id, &r.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &r.unit_id, &r.evaluation_period_id)
                 .await?;
             Ok(org_rating_pb(
                 self.state
@@ -447,7 +431,7 @@ impl CalibrationService for CalibrationApi {
             let mut v = Violations::new();
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             v.finish()?;
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             Ok(org_rating_pb(
                 self.state
@@ -469,7 +453,7 @@ impl CalibrationService for CalibrationApi {
             let mut v = Violations::new();
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             v.finish()?;
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             Ok(report_pb(
                 self.state
@@ -525,7 +509,7 @@ impl CalibrationService for CalibrationApi {
             let mut v = Violations::new();
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             v.finish()?;
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             let (docs, report) = self
                 .state

@@ -20,10 +20,12 @@ use std::sync::Arc;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::authz::Authorizer;
+use crate::authz::{Authorizer, Target};
 use crate::clock::Clock;
+use crate::context::RequestContext;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::assessment::EvaluationPeriodRow;
 use crate::telemetry::Telemetry;
 
 /// Shared state of every handler.
@@ -85,6 +87,29 @@ pub fn require_id(field: &str, id: &str) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Authorizes a call about unit `unit_id` in evaluation period `ep_id` (its calibration, its
+/// reports, its list of evaluations) against the unit's leader on the period's last day
+/// (`Target::Employee`: `SelfTarget` is the leader, `AssessorOfTarget` the leader one level up,
+/// `AdminOfTarget` an admin of the unit), or the unit itself when it has no leader (admins
+/// only). Returns the period; NOT_FOUND when the period or the unit does not exist.
+pub async fn authorize_unit_in_period(
+    state: &AppState,
+    ctx: &RequestContext,
+    unit_id: &str,
+    ep_id: &str,
+) -> Result<EvaluationPeriodRow> {
+    let scope = state.store.unit_in_period(unit_id, ep_id).await?;
+    let target = match &scope.leader {
+        Some(l) => Target::Employee {
+            id: l,
+            on: Some(scope.period.end_date),
+        },
+        None => Target::Unit(unit_id),
+    };
+    state.authz.check(ctx, target).await?;
+    Ok(scope.period)
 }
 
 /// Runs a handler body and maps its error to `tonic::Status` in the one place that does so.

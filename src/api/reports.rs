@@ -12,7 +12,7 @@ use super::calibration::{breach_pb, dist_pb, rule_pb};
 use super::convert::{
     aspect_enum, date, evaluation_state_enum, org_predikat_enum, predikat_enum, rating_enum, ts,
 };
-use super::{AppState, require_id, respond};
+use super::{AppState, authorize_unit_in_period, require_id, respond};
 use crate::authz::Target;
 use crate::context::RequestContext;
 use crate::domain::report::{IndicatorFlag, Missing, assessor_measures};
@@ -151,21 +151,6 @@ impl ReportApi {
         self.state.clock.now()
     }
 
-    /// Authorizes a report on a unit subtree against the unit's leader at the period's end.
-    async fn check_unit(&self, ctx: &RequestContext, unit_id: &str, ep_id: &str) -> Result<()> {
-        let (ep, _) = self.state.store.get_period_lock(ep_id).await?;
-        self.state.store.get_unit(unit_id).await?;
-        let leader = self.state.store.unit_leader(unit_id, ep_id).await?;
-        let target = match &leader {
-            Some(l) => Target::Employee {
-                id: l,
-                on: Some(ep.end_date),
-            },
-            None => Target::Unit(unit_id),
-        };
-        self.state.authz.check(ctx, target).await
-    }
-
     fn unit_ids(v: &mut Violations, unit_id: &str, ep_id: &str) {
         v.check(require_id("unit_id", unit_id));
         v.check(require_id("evaluation_period_id", ep_id));
@@ -189,7 +174,7 @@ impl ReportService for ReportApi {
                 &req.page_token,
                 &[&req.unit_id, &req.evaluation_period_id],
             )?;
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             Ok(distribution_pb(
                 self.state
@@ -278,7 +263,7 @@ impl ReportService for ReportApi {
                 &[&req.unit_id, &req.evaluation_period_id, &status],
             )?;
             let filter = filter.unwrap_or(CompletionFilter::All);
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             let r = self
                 .state
@@ -330,7 +315,7 @@ impl ReportService for ReportApi {
                 &req.page_token,
                 &[&req.unit_id, &req.evaluation_period_id],
             )?;
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             let (rows, next) = self
                 .state
@@ -380,7 +365,7 @@ impl ReportService for ReportApi {
                 &[&req.unit_id, &req.evaluation_period_id, &flag],
             )?;
             let only = only.flatten();
-            self.check_unit(&ctx, &req.unit_id, &req.evaluation_period_id)
+            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
                 .await?;
             let r = self
                 .state

@@ -17,7 +17,7 @@
 //! one evaluation per transaction under the SKP's row lock with a conditional update, so several
 //! replicas sweeping at once finalise each result exactly once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
@@ -33,11 +33,10 @@ use super::assessment::{
     EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
     load_docs, objection_of, state_of,
 };
-use super::assignments::covers;
 use super::audit::{Actor, Change};
 use super::entities::{
-    agency, assessment_setting, assignment, calibration_exception, curve_rule_set,
-    evaluation_period_lock, org_rating, performance_period, skp, skp_evaluation, unit,
+    agency, assessment_setting, calibration_exception, curve_rule_set, evaluation_period_lock,
+    org_rating, performance_period, skp, skp_evaluation, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
@@ -72,6 +71,15 @@ pub struct StoredRuleSet {
     pub created_at: Option<DateTime<Utc>>,
     /// True for the version in use.
     pub current: bool,
+}
+
+/// A unit seen in an evaluation period, as calls about the unit in that period authorize.
+#[derive(Debug, Clone)]
+pub struct UnitInPeriod {
+    /// The evaluation period.
+    pub period: EvaluationPeriodRow,
+    /// The unit's leader on the period's last day (employee id), if the unit has one.
+    pub leader: Option<String>,
 }
 
 /// One member of a calibration group.
@@ -214,27 +222,41 @@ fn rank(position_type: &str) -> u8 {
 /// The leader of a unit on a day: among the definitive posts of the unit on that day, the holder
 /// whose superior is not posted in the unit (or who has none); with several, the highest post
 /// type (JPT, Administrator, Pengawas, JF, Pelaksana), then the smallest employee id.
+///
+/// The database finds the candidates (an anti-join of the unit's posts with themselves: one
+/// row for a unit with one head, where reading every post of a unit of 1,000 employees handed
+/// 1,000 rows to the service for each calibration read); the service picks among them.
 pub(crate) async fn unit_leader_on<C: ConnectionTrait>(
     db: &C,
     unit_id: &str,
     d: NaiveDate,
 ) -> Result<Option<String>> {
-    let posts = assignment::Entity::find()
-        .filter(assignment::Column::UnitId.eq(unit_id))
-        .filter(assignment::Column::Kind.eq("DEFINITIF"))
-        .filter(covers(d))
-        .all(db)
-        .await?;
-    let inside: HashSet<&str> = posts.iter().map(|p| p.employee_id.as_str()).collect();
-    Ok(posts
-        .iter()
-        .filter(|p| {
-            p.superior_employee_id
-                .as_deref()
-                .is_none_or(|s| !inside.contains(s))
-        })
-        .min_by_key(|p| (rank(&p.position_type), p.employee_id.clone()))
-        .map(|p| p.employee_id.clone()))
+    let mut q = Sql::of(db);
+    let unit = q.p(unit_id.to_owned());
+    let day = q.p(d);
+    let posted = |t: &str| {
+        format!(
+            "{t}.unit_id = {unit} AND {t}.kind = 'DEFINITIF' AND {t}.start_date <= {day} \
+             AND ({t}.end_date IS NULL OR {t}.end_date >= {day})"
+        )
+    };
+    let sql = format!(
+        "SELECT a.employee_id AS employee_id, a.position_type AS position_type \
+         FROM assignments a WHERE {} AND NOT EXISTS (\
+           SELECT 1 FROM assignments b \
+           WHERE b.employee_id = a.superior_employee_id AND {})",
+        posted("a"),
+        posted("b"),
+    );
+    let mut best: Option<(u8, String)> = None;
+    for r in db.query_all_raw(q.statement(sql)).await? {
+        let id: String = r.try_get("", "employee_id")?;
+        let key = (rank(&r.try_get::<String>("", "position_type")?), id);
+        if best.as_ref().is_none_or(|b| key < *b) {
+            best = Some(key);
+        }
+    }
+    Ok(best.map(|(_, id)| id))
 }
 
 /// The condition that SKP `s` belongs to the calibration group of `unit_id` in `ep` (see the
@@ -780,10 +802,13 @@ impl Store {
         .await
     }
 
-    /// The leader of a unit on the last day of an evaluation period (see [`unit_leader_on`]).
-    pub async fn unit_leader(&self, unit_id: &str, ep_id: &str) -> Result<Option<String>> {
-        let ep = find_period(self.conn(), ep_id).await?;
-        unit_leader_on(self.conn(), unit_id, ep.end_date).await
+    /// An evaluation period and a unit's leader on its last day (see [`unit_leader_on`]), for
+    /// the calls about the unit in that period; NOT_FOUND when either does not exist.
+    pub async fn unit_in_period(&self, unit_id: &str, ep_id: &str) -> Result<UnitInPeriod> {
+        let period = find_period(self.conn(), ep_id).await?;
+        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
+        let leader = unit_leader_on(self.conn(), unit_id, period.end_date).await?;
+        Ok(UnitInPeriod { period, leader })
     }
 
     /// The organisation rating of a unit for an evaluation period.
@@ -1176,20 +1201,18 @@ impl Store {
     pub async fn list_unit_evaluations(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         now: DateTime<Utc>,
         state: Option<State>,
         set_only: bool,
         page: &Page,
     ) -> Result<(Vec<EvaluationDoc>, String)> {
-        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
-        let ep = find_period(self.conn(), ep_id).await?;
         let filter = MemberFilter {
             states: listed_states(state, set_only),
             after: page.after.as_ref().and_then(|k| k.first().cloned()),
             limit: Some(page.fetch_limit()),
         };
-        let members = group_where(self.conn(), unit_id, &ep, now, &filter).await?;
+        let members = group_where(self.conn(), unit_id, ep, now, &filter).await?;
         let (members, next) = page.finish(members, |m| vec![m.skp_id.clone()]);
         let refs: Vec<&Member> = members.iter().collect();
         let items = member_rows(self.conn(), &refs)

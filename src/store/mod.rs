@@ -128,8 +128,15 @@ const POSTGRES_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Connections of the direct pool older than this are closed when idle (sqlx's default).
 const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(1800);
 
+/// Rows a SQLite connection's worker thread may hand over before the reading task takes them.
+/// sqlx's default (50) makes the worker stop and wait every 50 rows of a result (two thread
+/// switches each time): a page of evaluations reads about 500 realisasi values. The channel
+/// grows as rows arrive, so the bound is not memory allocated per statement.
+const SQLITE_ROW_CHANNEL: usize = 4096;
+
 /// The settings of every SQLite connection Kinerja opens: WAL, `synchronous=NORMAL` (durable
-/// at checkpoints, no fsync per commit), the busy timeout, foreign keys, create if missing.
+/// at checkpoints, no fsync per commit), the busy timeout, foreign keys, create if missing,
+/// and [`SQLITE_ROW_CHANNEL`].
 fn sqlite_settings(
     o: sea_orm::sqlx::sqlite::SqliteConnectOptions,
     busy: Duration,
@@ -139,6 +146,7 @@ fn sqlite_settings(
         .busy_timeout(busy)
         .foreign_keys(true)
         .create_if_missing(true)
+        .row_buffer_size(SQLITE_ROW_CHANNEL)
 }
 
 /// Settings of every PostgreSQL connection of the service: just-in-time compilation off (unless
@@ -760,6 +768,160 @@ mod tests {
             .map(|a| (a.id, a.outside_agency))
             .collect();
         assert_eq!(flags, [("s1".to_owned(), false), ("s2".to_owned(), true)]);
+    }
+
+    /// A unit's leader on a day, as the database finds the candidates: the definitive post whose
+    /// superior is not posted in the unit that day (or who has none); among several, the higher
+    /// post type, then the smaller employee id. Ended, future and acting posts do not count.
+    #[tokio::test]
+    async fn a_units_leader_is_the_post_whose_superior_is_outside_the_unit() {
+        let (store, _cleanup) = fresh_store().await;
+        Migrator::up(&store.db, None).await.expect("migrations");
+        let at = "'2026-01-01T00:00:00+00:00'";
+        let nip = |i: u32| format!("19850315200001100{i}");
+        let employees: Vec<String> = (1..=7)
+            .map(|i| {
+                format!(
+                    "('e{i}', '{}', 'E{i}', 'e{i}', 'PNS', 'PELAKSANA', 'P', 'a1', 1, {at}, {at})",
+                    nip(i)
+                )
+            })
+            .collect();
+        // (id, employee, unit, superior, position type, kind, start, end)
+        let posts = [
+            // e1 heads u1 (superior e7 is outside it); e2 and e3 report to e1.
+            (
+                "p1",
+                "e1",
+                "u1",
+                Some("e7"),
+                "ADMINISTRATOR",
+                "DEFINITIF",
+                "2026-01-01",
+                None,
+            ),
+            (
+                "p2",
+                "e2",
+                "u1",
+                Some("e1"),
+                "PENGAWAS",
+                "DEFINITIF",
+                "2026-01-01",
+                None,
+            ),
+            (
+                "p3",
+                "e3",
+                "u1",
+                Some("e1"),
+                "JPT",
+                "DEFINITIF",
+                "2026-01-01",
+                None,
+            ),
+            // An acting JPT without a superior, and an ended one: neither counts.
+            ("p4", "e4", "u1", None, "JPT", "PLT", "2026-01-01", None),
+            (
+                "p5",
+                "e5",
+                "u1",
+                None,
+                "JPT",
+                "DEFINITIF",
+                "2025-01-01",
+                Some("2025-12-31"),
+            ),
+            // u2: two heads of the same type (no superior, superior in another unit): e5 < e6.
+            (
+                "p6",
+                "e6",
+                "u2",
+                None,
+                "PENGAWAS",
+                "DEFINITIF",
+                "2026-01-01",
+                None,
+            ),
+            (
+                "p7",
+                "e5",
+                "u2",
+                Some("e1"),
+                "PENGAWAS",
+                "DEFINITIF",
+                "2026-01-01",
+                None,
+            ),
+            // From June a JPT in u2 who reports to e6 there: not a head.
+            (
+                "p8",
+                "e7",
+                "u2",
+                Some("e6"),
+                "JPT",
+                "DEFINITIF",
+                "2026-06-01",
+                None,
+            ),
+        ];
+        let posts: Vec<String> = posts
+            .iter()
+            .map(|(id, e, u, sup, ty, kind, start, end)| {
+                let opt = |v: &Option<&str>| v.map_or("NULL".to_owned(), |v| format!("'{v}'"));
+                format!(
+                    "('{id}', '{e}', '{u}', {}, 'P', '{ty}', '{kind}', '{start}', {}, 1, {at}, {at})",
+                    opt(sup),
+                    opt(end)
+                )
+            })
+            .collect();
+        for sql in [
+            format!(
+                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
+                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
+            ),
+            format!(
+                "INSERT INTO units (id, agency_id, parent_id, code, name, active, depth, path, \
+                   version, created_at, updated_at) \
+                 VALUES ('u1', 'a1', NULL, 'U1', 'U', TRUE, 0, '/u1/', 1, {at}, {at}), \
+                        ('u2', 'a1', NULL, 'U2', 'V', TRUE, 0, '/u2/', 1, {at}, {at}), \
+                        ('u3', 'a1', NULL, 'U3', 'W', TRUE, 0, '/u3/', 1, {at}, {at})"
+            ),
+            format!(
+                "INSERT INTO employees (id, nip, name, name_lower, status, position_type, \
+                   position_name, agency_id, version, created_at, updated_at) VALUES {}",
+                employees.join(", ")
+            ),
+            format!(
+                "INSERT INTO assignments (id, employee_id, unit_id, superior_employee_id, \
+                   position_name, position_type, kind, start_date, end_date, version, \
+                   created_at, updated_at) VALUES {}",
+                posts.join(", ")
+            ),
+        ] {
+            store.db.execute_unprepared(&sql).await.expect(&sql);
+        }
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let leader = |u: &'static str, d: &'static str| {
+            let store = store.clone();
+            async move {
+                calibration::unit_leader_on(store.conn(), u, day(d))
+                    .await
+                    .expect("leader")
+            }
+        };
+        // The JPT e3 reports to e1 inside the unit, so e1 leads u1 despite the lower type.
+        assert_eq!(leader("u1", "2026-03-31").await.as_deref(), Some("e1"));
+        // In 2025 only the ended post was held: its holder led the unit then.
+        assert_eq!(leader("u1", "2025-06-30").await.as_deref(), Some("e5"));
+        // u2 before June: e5 (superior outside) and e6 (none), both PENGAWAS: smaller id.
+        assert_eq!(leader("u2", "2026-03-31").await.as_deref(), Some("e5"));
+        // From June the JPT e7 is posted in u2, but reports to e6 there: still e5.
+        assert_eq!(leader("u2", "2026-12-31").await.as_deref(), Some("e5"));
+        // A unit without posts has no leader.
+        assert_eq!(leader("u3", "2026-03-31").await, None);
+        store.close().await;
     }
 
     /// The sweeper that finalizes results reads a batch of expired results in index order: no
