@@ -8,15 +8,15 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::audit::{Actor, Change};
 use super::entities::{agency, assignment, employee, unit};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
-use super::{EmployeeRow, Store, new_id};
+use super::{DbKind, EmployeeRow, Store, new_id};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
@@ -130,6 +130,41 @@ const IMPORT_CACHE_KIB: i64 = 32 * 1024;
 /// SQLite's default page cache (`PRAGMA cache_size = -2000`).
 const DEFAULT_CACHE_KIB: i64 = 2000;
 
+/// Employees whose lower-case name starts with `prefix`: the range `prefix <= name_lower <`
+/// [`after_prefix`]`(prefix)` compared by code point (SQLite's `BINARY` collation,
+/// PostgreSQL's `"C"`), which `ix_employees_name` serves on both engines. Exact: no character
+/// of the prefix is a wildcard (`LIKE` read `%` and `_` as such, and no index served it).
+pub(super) fn name_starts_with(kind: DbKind, prefix: &str) -> Condition {
+    let (lower, upper) = match kind {
+        DbKind::Sqlite => (
+            employee::Column::NameLower.gte(prefix),
+            after_prefix(prefix).map(|u| employee::Column::NameLower.lt(u)),
+        ),
+        DbKind::Postgres => (
+            Expr::cust_with_values(r#""employees"."name_lower" COLLATE "C" >= $1"#, [prefix]),
+            after_prefix(prefix).map(|u| {
+                Expr::cust_with_values(r#""employees"."name_lower" COLLATE "C" < $1"#, [u])
+            }),
+        ),
+    };
+    Condition::all().add(lower).add_option(upper)
+}
+
+/// The first string in code-point order after every string that starts with `prefix` (its last
+/// character that has a successor, incremented, with what follows it dropped); `None` when
+/// there is none (an empty prefix, or one of `char::MAX` only).
+fn after_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next scalar value: surrogates are not characters, so skip them.
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 impl Store {
     /// Creates an employee (idempotent on `request_id`); a duplicate NIP is ALREADY_EXISTS.
     pub async fn create_employee(
@@ -208,7 +243,7 @@ impl Store {
             q = q.filter(employee::Column::PositionType.eq(t.as_str()));
         }
         if let Some(p) = &f.name_prefix {
-            q = q.filter(employee::Column::NameLower.starts_with(p.as_str()));
+            q = q.filter(name_starts_with(self.kind(), p));
         }
         if let Some(unit_id) = &f.unit_id {
             let u = self.get_unit(unit_id).await?;
@@ -847,4 +882,21 @@ where
         found.extend(rows);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_prefix;
+
+    #[test]
+    fn the_bound_after_a_prefix_is_its_last_character_incremented() {
+        assert_eq!(after_prefix("siti").as_deref(), Some("sitj"));
+        assert_eq!(after_prefix("änne").as_deref(), Some("ännf"));
+        // Surrogates are not characters: U+D7FF is followed by U+E000.
+        assert_eq!(after_prefix("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        // The last character has no successor: the one before it is incremented.
+        assert_eq!(after_prefix("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(after_prefix("\u{10FFFF}"), None);
+        assert_eq!(after_prefix(""), None);
+    }
 }

@@ -152,16 +152,38 @@ async fn name_prefix_and_position_filters() {
     s.employee(&agency, &nip(1), "Siti Aminah").await;
     s.employee(&agency, &nip(2), "siti Rahma").await;
     s.employee(&agency, &nip(3), "Agus").await;
-    let page = s
-        .employees()
-        .list_employees(pb::ListEmployeesRequest {
-            name_prefix: "SITI".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(page.employees.len(), 2);
+    s.employee(&agency, &nip(4), "Sitj").await;
+    s.employee(&agency, &nip(5), "Siti_Nur").await;
+    s.employee(&agency, &nip(6), "Sit").await;
+    let names = |prefix: &'static str| {
+        let mut client = s.employees();
+        async move {
+            let mut names: Vec<String> = client
+                .list_employees(pb::ListEmployeesRequest {
+                    name_prefix: prefix.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .employees
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    // Case-insensitive, exact prefix: not "Sit" (shorter), not "Sitj" (the next string).
+    assert_eq!(
+        names("SITI").await,
+        ["Siti Aminah", "Siti_Nur", "siti Rahma"]
+    );
+    // `_` and `%` are characters of the name, not wildcards.
+    assert_eq!(names("siti_").await, ["Siti_Nur"]);
+    assert!(names("s%").await.is_empty());
+    assert!(names("sit_").await.is_empty());
+    assert_eq!(names("agus").await, ["Agus"]);
     let page = s
         .employees()
         .list_employees(pb::ListEmployeesRequest {
