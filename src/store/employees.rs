@@ -130,19 +130,43 @@ const IMPORT_CACHE_KIB: i64 = 32 * 1024;
 /// SQLite's default page cache (`PRAGMA cache_size = -2000`).
 const DEFAULT_CACHE_KIB: i64 = 2000;
 
+/// Name-prefix matches from which a search walks the employees in id order instead of reading
+/// every match through the name index and sorting them (SQLite, see [`NameScan`]).
+const NAME_RANGE_MAX: u64 = 5_000;
+
+/// How the name-prefix condition is evaluated on SQLite, which plans without statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NameScan {
+    /// Few matches: read them through `ix_employees_name` and sort them by id (a page costs
+    /// the number of matches, at most [`NAME_RANGE_MAX`]).
+    Range,
+    /// Many matches (a common first name, one letter): walk the employees in id order and
+    /// test each name (a page costs about page size / share of matches rows). Reading a
+    /// prefix of 200,000 matches through the index and sorting them took 390 ms at 1,000,000
+    /// employees, the walk 0.1 ms; with few matches it is the other way round.
+    Walk,
+}
+
 /// Employees whose lower-case name starts with `prefix`: the range `prefix <= name_lower <`
 /// [`after_prefix`]`(prefix)` compared by code point (SQLite's `BINARY` collation,
 /// PostgreSQL's `"C"`), which `ix_employees_name` serves on both engines. Exact: no character
 /// of the prefix is a wildcard (`LIKE` read `%` and `_` as such, and no index served it).
-pub(super) fn name_starts_with(kind: DbKind, prefix: &str) -> Condition {
-    let (lower, upper) = match kind {
-        DbKind::Sqlite => (
+/// On SQLite `scan` picks the plan (the unary `+` keeps the index out of a walk); PostgreSQL's
+/// planner picks from its statistics.
+pub(super) fn name_starts_with(kind: DbKind, prefix: &str, scan: NameScan) -> Condition {
+    let upper = after_prefix(prefix);
+    let (lower, upper) = match (kind, scan) {
+        (DbKind::Sqlite, NameScan::Range) => (
             employee::Column::NameLower.gte(prefix),
-            after_prefix(prefix).map(|u| employee::Column::NameLower.lt(u)),
+            upper.map(|u| employee::Column::NameLower.lt(u)),
         ),
-        DbKind::Postgres => (
+        (DbKind::Sqlite, NameScan::Walk) => (
+            Expr::cust_with_values(r#"+"employees"."name_lower" >= ?"#, [prefix]),
+            upper.map(|u| Expr::cust_with_values(r#"+"employees"."name_lower" < ?"#, [u])),
+        ),
+        (DbKind::Postgres, _) => (
             Expr::cust_with_values(r#""employees"."name_lower" COLLATE "C" >= $1"#, [prefix]),
-            after_prefix(prefix).map(|u| {
+            upper.map(|u| {
                 Expr::cust_with_values(r#""employees"."name_lower" COLLATE "C" < $1"#, [u])
             }),
         ),
@@ -229,6 +253,34 @@ impl Store {
             .ok_or_else(|| Error::not_found("Employee", format!("nip:{nip}")))
     }
 
+    /// How to evaluate a name-prefix search on SQLite: count its matches in the name index up
+    /// to [`NAME_RANGE_MAX`] (an index-only read of at most that many entries).
+    pub(super) async fn name_scan(&self, prefix: &str) -> Result<NameScan> {
+        if self.kind() != DbKind::Sqlite {
+            return Ok(NameScan::Range);
+        }
+        // The limit inside the count (sea-orm's `count` drops a query's limit).
+        let matches = Query::select()
+            .column(employee::Column::Id)
+            .from(employee::Entity)
+            .cond_where(name_starts_with(DbKind::Sqlite, prefix, NameScan::Range))
+            .limit(NAME_RANGE_MAX)
+            .to_owned();
+        let st = Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), "n")
+            .from_subquery(matches, "m")
+            .to_owned();
+        let n = match self.conn().query_one(&st).await? {
+            Some(r) => super::sql::count(&r, "n")?,
+            None => 0,
+        };
+        Ok(if u64::from(n) < NAME_RANGE_MAX {
+            NameScan::Range
+        } else {
+            NameScan::Walk
+        })
+    }
+
     /// Lists employees in id (creation) order with the given filters.
     pub async fn list_employees(
         &self,
@@ -243,7 +295,8 @@ impl Store {
             q = q.filter(employee::Column::PositionType.eq(t.as_str()));
         }
         if let Some(p) = &f.name_prefix {
-            q = q.filter(name_starts_with(self.kind(), p));
+            let scan = self.name_scan(p).await?;
+            q = q.filter(name_starts_with(self.kind(), p, scan));
         }
         if let Some(unit_id) = &f.unit_id {
             let u = self.get_unit(unit_id).await?;

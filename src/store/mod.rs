@@ -660,21 +660,94 @@ mod tests {
         );
     }
 
-    /// The name-prefix filter of `ListEmployees` is a range of `ix_employees_name` (a `LIKE`
-    /// pattern was served by no index: every employee was read).
+    /// The name-prefix filter of `ListEmployees` on SQLite: a range of `ix_employees_name` when
+    /// the prefix has few matches, a walk in id order testing each name when it has many (a
+    /// `LIKE` pattern was served by no index: every employee was read whatever the prefix).
     #[tokio::test]
-    async fn a_name_prefix_search_is_a_range_of_the_name_index() {
-        use sea_orm::{EntityTrait as _, QueryFilter as _, QuerySelect as _, QueryTrait as _};
-        let q = entities::employee::Entity::find()
-            .filter(employees::name_starts_with(DbKind::Sqlite, "siti"))
-            .limit(51)
-            .build(DbBackend::Sqlite);
-        let plan = sqlite_plan(q).await;
+    async fn a_name_prefix_search_is_a_range_of_the_name_index_or_a_walk_in_id_order() {
+        use employees::NameScan;
+        use sea_orm::{
+            EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
+        };
+        let plan = |scan| {
+            sqlite_plan(
+                entities::employee::Entity::find()
+                    .filter(employees::name_starts_with(DbKind::Sqlite, "siti", scan))
+                    .order_by_asc(entities::employee::Column::Id)
+                    .limit(51)
+                    .build(DbBackend::Sqlite),
+            )
+        };
+        let range = plan(NameScan::Range).await;
         assert_eq!(
-            plan,
-            ["SEARCH employees USING INDEX ix_employees_name (name_lower>? AND name_lower<?)"],
-            "{plan:#?}"
+            range,
+            [
+                "SEARCH employees USING INDEX ix_employees_name (name_lower>? AND name_lower<?)",
+                "USE TEMP B-TREE FOR ORDER BY"
+            ],
+            "{range:#?}"
         );
+        let walk = plan(NameScan::Walk).await;
+        assert_eq!(
+            walk,
+            ["SCAN employees USING INDEX sqlite_autoindex_employees_1"],
+            "{walk:#?}"
+        );
+    }
+
+    /// A common prefix is walked in id order, a rare one read through the name index; both give
+    /// the same matches in id order (SQLite).
+    #[tokio::test]
+    async fn name_searches_pick_their_plan_by_the_number_of_matches() {
+        use employees::{EmployeeFilter, NameScan};
+        let (_dir, store) = sqlite_store(2).await;
+        store.migrate().await.expect("migrate");
+        let at = "'2026-01-01T00:00:00+00:00'";
+        for sql in [
+            format!(
+                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
+                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
+            ),
+            // 5,000 "siti ..." and, between them in id order, three "agus ...".
+            format!(
+                "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 5002) \
+                 INSERT INTO employees (id, nip, name, name_lower, status, position_type, \
+                   position_name, agency_id, version, created_at, updated_at) \
+                 SELECT printf('e%05d', i), printf('19850315200001%04d', i), \
+                        CASE WHEN i % 2000 = 1 THEN 'Agus ' || i ELSE 'Siti ' || i END, \
+                        CASE WHEN i % 2000 = 1 THEN 'agus ' || i ELSE 'siti ' || i END, \
+                        'PNS', 'PELAKSANA', 'P', 'a1', 1, {at}, {at} FROM c"
+            ),
+        ] {
+            store.db.execute_unprepared(&sql).await.expect(&sql);
+        }
+        assert_eq!(store.name_scan("siti").await.expect("scan"), NameScan::Walk);
+        assert_eq!(
+            store.name_scan("agus").await.expect("scan"),
+            NameScan::Range
+        );
+        assert_eq!(
+            store.name_scan("siti 12").await.expect("scan"),
+            NameScan::Range
+        );
+        let ids = |prefix: &'static str| {
+            let store = store.clone();
+            async move {
+                let f = EmployeeFilter {
+                    name_prefix: Some(prefix.to_owned()),
+                    ..Default::default()
+                };
+                let page = crate::pagination::Page::parse(50, "", &[]).expect("page");
+                let (rows, _) = store.list_employees(&f, &page).await.expect("list");
+                rows.into_iter().map(|e| e.id).collect::<Vec<_>>()
+            }
+        };
+        let common = ids("siti").await;
+        assert_eq!(common.len(), 50);
+        assert_eq!(common[..3], ["e00000", "e00002", "e00003"]);
+        assert_eq!(ids("agus").await, ["e00001", "e02001", "e04001"]);
+        assert_eq!(ids("siti 12").await[..3], ["e00012", "e00120", "e00121"]);
+        store.close().await;
     }
 
     /// On PostgreSQL the name-prefix range compares in code-point order (`COLLATE "C"`, exact
@@ -688,7 +761,11 @@ mod tests {
         }
         store.migrate().await.expect("migrate");
         let mut q = entities::employee::Entity::find()
-            .filter(employees::name_starts_with(DbKind::Postgres, "siti"))
+            .filter(employees::name_starts_with(
+                DbKind::Postgres,
+                "siti",
+                employees::NameScan::Range,
+            ))
             .limit(51)
             .build(DbBackend::Postgres);
         q.sql = format!("EXPLAIN {}", q.sql);
