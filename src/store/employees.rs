@@ -131,19 +131,21 @@ const IMPORT_CACHE_KIB: i64 = 32 * 1024;
 const DEFAULT_CACHE_KIB: i64 = 2000;
 
 /// Name-prefix matches from which a search walks the employees in id order instead of reading
-/// every match through the name index and sorting them (SQLite, see [`NameScan`]).
-const NAME_RANGE_MAX: u64 = 5_000;
+/// every match through the name index and sorting them (SQLite, see [`NameScan`]). A match read
+/// through the index costs about 2 µs, a row walked about 0.15 µs: at 1,000,000 employees the
+/// two plans cost the same near 2,000 matches (a page of 51 walks 51 / share of matches rows).
+const NAME_RANGE_MAX: u64 = 2_000;
 
 /// How the name-prefix condition is evaluated on SQLite, which plans without statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum NameScan {
     /// Few matches: read them through `ix_employees_name` and sort them by id (a page costs
-    /// the number of matches, at most [`NAME_RANGE_MAX`]).
+    /// the number of matches, below [`NAME_RANGE_MAX`]). A prefix nobody's name has took
+    /// 357 ms with the `LIKE` walk at 1,000,000 employees, 0.25 ms so.
     Range,
     /// Many matches (a common first name, one letter): walk the employees in id order and
-    /// test each name (a page costs about page size / share of matches rows). Reading a
-    /// prefix of 200,000 matches through the index and sorting them took 390 ms at 1,000,000
-    /// employees, the walk 0.1 ms; with few matches it is the other way round.
+    /// test each name until the page is full. A one-letter prefix (200,000 matches) read
+    /// through the index and sorted took 390 ms at 1,000,000 employees, walked 0.1 ms.
     Walk,
 }
 

@@ -708,7 +708,8 @@ mod tests {
                 "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
                  VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
             ),
-            // 5,000 "siti ..." and, between them in id order, three "agus ...".
+            // 5,000 "siti ..." (more than the range plan takes) and, between them in id
+            // order, three "agus ...".
             format!(
                 "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 5002) \
                  INSERT INTO employees (id, nip, name, name_lower, status, position_type, \
