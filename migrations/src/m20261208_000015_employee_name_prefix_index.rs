@@ -17,31 +17,26 @@ pub struct Migration;
 
 const INDEX: &str = "ix_employees_name";
 
+/// Builds the name index on PostgreSQL over `column` (an expression with its collation).
+async fn rebuild(m: &SchemaManager<'_>, column: &str) -> Result<(), DbErr> {
+    if m.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = m.get_connection();
+    db.execute_unprepared(&format!("DROP INDEX IF EXISTS {INDEX}"))
+        .await?;
+    db.execute_unprepared(&format!("CREATE INDEX {INDEX} ON employees ({column})"))
+        .await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if m.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = m.get_connection();
-        db.execute_unprepared(&format!("DROP INDEX IF EXISTS {INDEX}"))
-            .await?;
-        db.execute_unprepared(&format!(
-            "CREATE INDEX {INDEX} ON employees (name_lower COLLATE \"C\")"
-        ))
-        .await?;
-        Ok(())
+        rebuild(m, "name_lower COLLATE \"C\"").await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if m.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = m.get_connection();
-        db.execute_unprepared(&format!("DROP INDEX IF EXISTS {INDEX}"))
-            .await?;
-        db.execute_unprepared(&format!("CREATE INDEX {INDEX} ON employees (name_lower)"))
-            .await?;
-        Ok(())
+        rebuild(m, "name_lower").await
     }
 }

@@ -141,7 +141,7 @@ const NAME_RANGE_MAX: u64 = 2_000;
 pub(super) enum NameScan {
     /// Few matches: read them through `ix_employees_name` and sort them by id (a page costs
     /// the number of matches, below [`NAME_RANGE_MAX`]). A prefix nobody's name has took
-    /// 357 ms with the `LIKE` walk at 1,000,000 employees, 0.25 ms so.
+    /// 357 ms with the `LIKE` walk at 1,000,000 employees, 0.25 ms as a range.
     Range,
     /// Many matches (a common first name, one letter): walk the employees in id order and
     /// test each name until the page is full. A one-letter prefix (200,000 matches) read
