@@ -453,12 +453,17 @@ impl CalibrationService for CalibrationApi {
             let mut v = Violations::new();
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             v.finish()?;
-            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
-                .await?;
+            let period = authorize_unit_in_period(
+                &self.state,
+                &ctx,
+                &req.unit_id,
+                &req.evaluation_period_id,
+            )
+            .await?;
             Ok(report_pb(
                 self.state
                     .store
-                    .check_calibration(&req.unit_id, &req.evaluation_period_id, self.now())
+                    .check_calibration(&req.unit_id, &period, self.now())
                     .await?,
             ))
         })

@@ -926,16 +926,16 @@ impl Store {
         self.get_org_rating(unit_id, ep_id).await
     }
 
-    /// Checks a unit's group against the current curve of its organisation rating.
+    /// Checks a unit's group in evaluation period `ep` against the current curve of its
+    /// organisation rating (the unit and the period were read by the caller, as
+    /// [`Store::unit_in_period`] does).
     pub async fn check_calibration(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         now: DateTime<Utc>,
     ) -> Result<Report> {
-        find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
-        let ep = find_period(self.conn(), ep_id).await?;
-        build_report(self.conn(), unit_id, &ep, now).await
+        build_report(self.conn(), unit_id, ep, now).await
     }
 
     /// Records an exception for the group's current distribution (idempotent on `request_id`);
@@ -1038,7 +1038,8 @@ impl Store {
         if let Claim::Replay(_) = claim(&txn, "SetUnitResults", request_id, digest, unit_id).await?
         {
             txn.commit().await?;
-            let report = self.check_calibration(unit_id, ep_id, now).await?;
+            let ep = find_period(self.conn(), ep_id).await?;
+            let report = self.check_calibration(unit_id, &ep, now).await?;
             let docs = self.member_docs(&report, now, true).await?;
             return Ok((docs, report));
         }
@@ -1164,7 +1165,7 @@ impl Store {
             set_ids.push(row.id.clone());
         }
         self.commit_with_events(txn).await?;
-        let report = self.check_calibration(unit_id, ep_id, now).await?;
+        let report = self.check_calibration(unit_id, &ep, now).await?;
         let docs = self
             .member_docs(&report, now, false)
             .await?
