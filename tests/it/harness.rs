@@ -67,18 +67,46 @@ impl TestDb {
     }
 
     /// Drops the database (PostgreSQL); SQLite files go with their directory.
-    pub async fn drop_db(self) {
-        if let TestDb::Postgres { admin, name } = self
-            && let Ok(db) = Database::connect(&admin).await
-        {
-            let _ = db
-                .execute_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                ))
-                .await;
-            db.close().await.ok();
+    pub async fn drop_db(mut self) {
+        if let TestDb::Postgres { admin, name } = &mut self {
+            drop_postgres(admin, name).await;
+            // Dropped: nothing left for `Drop`.
+            name.clear();
         }
+    }
+}
+
+/// A test that ends without `TestServer::stop` (or panics) still drops its PostgreSQL database,
+/// from a plain thread since the test's runtime may be gone: the shared server keeps no
+/// leftovers of a run.
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin, name } = self
+            && !name.is_empty()
+        {
+            let (admin, name) = (std::mem::take(admin), std::mem::take(name));
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(drop_postgres(&admin, &name))
+            })
+            .join();
+        }
+    }
+}
+
+/// Drops database `name` through the server's admin database `admin`.
+async fn drop_postgres(admin: &str, name: &str) {
+    if let Ok(db) = Database::connect(admin).await {
+        let _ = db
+            .execute_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ))
+            .await;
+        db.close().await.ok();
     }
 }
 
