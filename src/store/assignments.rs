@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::prelude::Expr;
-use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{DynIden, ExprTrait, IntoIden};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -53,14 +53,21 @@ pub struct AssignmentChanges {
     pub position_type: Option<String>,
 }
 
-/// Condition "the assignment covers day `d`" (columns of `assignments`, unqualified).
+/// Condition "the assignment covers day `d`" (columns qualified with the `assignments` table).
 pub(super) fn covers(d: NaiveDate) -> Condition {
+    covers_in(assignment::Entity.into_iden(), d)
+}
+
+/// Condition "the assignment covers day `d`" on the assignments named `t` (the table or an
+/// alias of it in a statement that reads it twice).
+pub(super) fn covers_in(t: DynIden, d: NaiveDate) -> Condition {
+    let col = |c: assignment::Column| Expr::col((t.clone(), c));
     Condition::all()
-        .add(assignment::Column::StartDate.lte(d))
+        .add(col(assignment::Column::StartDate).lte(d))
         .add(
             Condition::any()
-                .add(assignment::Column::EndDate.is_null())
-                .add(assignment::Column::EndDate.gte(d)),
+                .add(col(assignment::Column::EndDate).is_null())
+                .add(col(assignment::Column::EndDate).gte(d)),
         )
 }
 

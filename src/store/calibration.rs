@@ -21,10 +21,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
-use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{Alias, DynIden, ExprTrait, IntoIden, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -33,10 +33,11 @@ use super::assessment::{
     EVALUATION_RESOURCE, EvaluationDoc, EvaluationPeriodRow, EvaluationRow, effective, find_period,
     load_docs, objection_of, state_of,
 };
+use super::assignments::covers_in;
 use super::audit::{Actor, Change};
 use super::entities::{
-    agency, assessment_setting, calibration_exception, curve_rule_set, evaluation_period_lock,
-    org_rating, performance_period, skp, skp_evaluation, unit,
+    agency, assessment_setting, assignment, calibration_exception, curve_rule_set,
+    evaluation_period_lock, org_rating, performance_period, skp, skp_evaluation, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
@@ -231,25 +232,35 @@ pub(crate) async fn unit_leader_on<C: ConnectionTrait>(
     unit_id: &str,
     d: NaiveDate,
 ) -> Result<Option<String>> {
-    let mut q = Sql::of(db);
-    let unit = q.p(unit_id.to_owned());
-    let day = q.p(d);
-    let posted = |t: &str| {
-        format!(
-            "{t}.unit_id = {unit} AND {t}.kind = 'DEFINITIF' AND {t}.start_date <= {day} \
-             AND ({t}.end_date IS NULL OR {t}.end_date >= {day})"
-        )
+    use assignment::Column as A;
+    // The unit's definitive posts on `d`, of the assignments named `t`.
+    let posted = |t: DynIden| {
+        Condition::all()
+            .add(Expr::col((t.clone(), A::UnitId)).eq(unit_id))
+            .add(Expr::col((t.clone(), A::Kind)).eq("DEFINITIF"))
+            .add(covers_in(t, d))
     };
-    let sql = format!(
-        "SELECT a.employee_id AS employee_id, a.position_type AS position_type \
-         FROM assignments a WHERE {} AND NOT EXISTS (\
-           SELECT 1 FROM assignments b \
-           WHERE b.employee_id = a.superior_employee_id AND {})",
-        posted("a"),
-        posted("b"),
-    );
+    let b = Alias::new("b");
+    let superior_posted = Query::select()
+        .expr(Expr::val(1))
+        .from_as(assignment::Entity, b.clone())
+        .and_where(
+            Expr::col((b.clone(), A::EmployeeId))
+                .equals((assignment::Entity, A::SuperiorEmployeeId)),
+        )
+        .cond_where(posted(b.into_iden()))
+        .to_owned();
+    let candidates = Query::select()
+        .columns([
+            (assignment::Entity, A::EmployeeId),
+            (assignment::Entity, A::PositionType),
+        ])
+        .from(assignment::Entity)
+        .cond_where(posted(assignment::Entity.into_iden()))
+        .and_where(Expr::exists(superior_posted).not())
+        .to_owned();
     let mut best: Option<(u8, String)> = None;
-    for r in db.query_all_raw(q.statement(sql)).await? {
+    for r in db.query_all(&candidates).await? {
         let id: String = r.try_get("", "employee_id")?;
         let key = (rank(&r.try_get::<String>("", "position_type")?), id);
         if best.as_ref().is_none_or(|b| key < *b) {
