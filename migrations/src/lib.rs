@@ -17,6 +17,7 @@ mod m20261203_000012_units_parent_index;
 mod m20261206_000013_expired_results_index;
 mod m20261207_000014_assignments_outside_agency;
 mod m20261208_000015_employee_name_prefix_index;
+mod m20261209_000016_skp_content;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_expired_results_index::Migration),
             Box::new(m20261207_000014_assignments_outside_agency::Migration),
             Box::new(m20261208_000015_employee_name_prefix_index::Migration),
+            Box::new(m20261209_000016_skp_content::Migration),
         ]
     }
 }

@@ -638,6 +638,8 @@ pub async fn seed_results(
         }
         start = end;
     }
+    // What the service stores with every SKP it writes (the seed wrote the rows directly).
+    store.build_stale_content(2_000).await?;
     if db.engine == super::db::Engine::Postgres {
         conn.execute_unprepared("ANALYZE").await?;
     }

@@ -449,6 +449,31 @@ pub mod skp_rhk {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The content of each SKP (RHK with indicators, behaviour values) encoded as one value, with
+/// the SKP version it was built at (migration 000016).
+pub mod skp_content {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `skp_contents`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skp_contents")]
+    pub struct Model {
+        /// The SKP.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub skp_id: String,
+        /// The SKP version the content was built at; current only while equal to the SKP's.
+        pub version: i64,
+        /// The content, encoded by `store::content`.
+        pub content: Vec<u8>,
+    }
+
+    /// No relations are navigated through sea-orm.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// Indicators of RHK.
 pub mod skp_indicator {
     use sea_orm::entity::prelude::*;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cache;
 pub mod calibration;
 pub mod cascade;
+mod content;
 mod direct;
 pub mod employees;
 pub mod entities;

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
-use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -24,7 +24,8 @@ use super::assignments::covers;
 use super::audit::{Actor, Change};
 use super::cache::{ContentCache, SkpContent};
 use super::entities::{
-    assignment, employee, performance_period, skp, skp_behaviour, skp_indicator, skp_rhk, unit,
+    assignment, employee, performance_period, skp, skp_behaviour, skp_content, skp_indicator,
+    skp_rhk, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
@@ -58,7 +59,7 @@ pub struct Acting {
 }
 
 /// An RHK with its indicators.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RhkDoc {
     /// The RHK.
     pub rhk: RhkRow,
@@ -315,15 +316,30 @@ async fn find_indicator<C: ConnectionTrait>(db: &C, id: &str) -> Result<Indicato
     find_or_not_found::<skp_indicator::Entity, _>(db, "Indicator", id).await
 }
 
-/// Bumps the SKP's version and update time (every content change and transition does).
-async fn touch(txn: &super::Txn, id: &str) -> Result<i64> {
+/// What a change of an SKP did to its content (RHK, indicators, behaviour values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Content {
+    /// The content changed: its stored encoding is built again.
+    Changed,
+    /// Only the SKP's own row changed: the stored encoding stays valid.
+    Kept,
+}
+
+/// Bumps the SKP's version and update time (every content change and transition does), and
+/// keeps its stored content current; returns the new version.
+async fn touch(txn: &super::Txn, id: &str, content: Content) -> Result<i64> {
     skp::Entity::update_many()
         .col_expr(skp::Column::Version, Expr::col(skp::Column::Version).add(1))
         .col_expr(skp::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(skp::Column::Id.eq(id))
         .exec(txn)
         .await?;
-    Ok(find_skp(txn, id).await?.version)
+    let version = find_skp(txn, id).await?.version;
+    match content {
+        Content::Changed => store_content(txn, id, version).await?,
+        Content::Kept => carry_content(txn, id).await?,
+    }
+    Ok(version)
 }
 
 /// The documents of the given SKP rows: their content when `full` (see [`load_content`]) and
@@ -361,8 +377,9 @@ async fn load_docs<C: ConnectionTrait>(
 }
 
 /// The content (RHK with indicators, behaviour values) of each SKP of `skps` (id, version), by
-/// SKP id: from `cache` where it holds that version, the rest read in three statements and then
-/// cached.
+/// SKP id: from `cache` where it holds that version; then from the encoded content stored with
+/// each SKP where it was built at that version (one statement for all of them); the rest read
+/// from the three content tables (three statements). What was read is then cached.
 /// `cache` must be `None` inside a transaction (see [`super::cache`]).
 pub(crate) async fn load_content<C: ConnectionTrait>(
     db: &C,
@@ -382,7 +399,59 @@ pub(crate) async fn load_content<C: ConnectionTrait>(
     if missing.is_empty() {
         return Ok(out);
     }
-    let ids: Vec<String> = missing.iter().map(|(id, _)| (*id).to_owned()).collect();
+    let mut found = stored_content(db, &missing).await?;
+    missing.retain(|(id, _)| !found.contains_key(*id));
+    if !missing.is_empty() {
+        found.extend(read_content(db, &missing).await?);
+    }
+    let versions: HashMap<&str, i64> = skps.iter().copied().collect();
+    for (id, c) in found {
+        let c = Arc::new(c);
+        if let (Some(cache), Some(&version)) = (cache, versions.get(id.as_str())) {
+            cache.put(&id, version, c.clone());
+        }
+        out.insert(id, c);
+    }
+    Ok(out)
+}
+
+/// The encoded content stored with each SKP of `skps` (id, version) that was built at exactly
+/// that version, decoded. Content that cannot be decoded is left out (and logged), so that it is
+/// read from the content tables instead.
+async fn stored_content<C: ConnectionTrait>(
+    db: &C,
+    skps: &[(&str, i64)],
+) -> Result<HashMap<String, SkpContent>> {
+    let ids: Vec<String> = skps.iter().map(|(id, _)| (*id).to_owned()).collect();
+    let rows = skp_content::Entity::find()
+        .filter(skp_content::Column::SkpId.is_in(ids))
+        .all(db)
+        .await?;
+    let versions: HashMap<&str, i64> = skps.iter().copied().collect();
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        if versions.get(row.skp_id.as_str()) != Some(&row.version) {
+            continue;
+        }
+        match super::content::decode(&row.skp_id, &row.content) {
+            Ok(c) => {
+                out.insert(row.skp_id, c);
+            }
+            Err(e) => {
+                tracing::warn!(skp_id = %row.skp_id, error = %e, "stored SKP content does not decode; reading its rows")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The content of each SKP of `skps` read from the three content tables (three statements;
+/// an SKP without rows gets empty content).
+async fn read_content<C: ConnectionTrait>(
+    db: &C,
+    skps: &[(&str, i64)],
+) -> Result<HashMap<String, SkpContent>> {
+    let ids: Vec<String> = skps.iter().map(|(id, _)| (*id).to_owned()).collect();
     let mut inds_by: HashMap<String, Vec<IndicatorRow>> = HashMap::new();
     for i in skp_indicator::Entity::find()
         .filter(skp_indicator::Column::SkpId.is_in(ids.clone()))
@@ -415,19 +484,77 @@ pub(crate) async fn load_content<C: ConnectionTrait>(
     {
         beh_by.entry(b.skp_id.clone()).or_default().push(b);
     }
-    for (id, version) in missing {
+    let mut out = HashMap::with_capacity(skps.len());
+    for &(id, _) in skps {
         let mut behaviours = beh_by.remove(id).unwrap_or_default();
         behaviours.sort_by_key(|b| rules::berakhlak_rank(&b.value).unwrap_or(usize::MAX));
-        let c = Arc::new(SkpContent {
-            rhk: rhk_by.remove(id).unwrap_or_default(),
-            behaviours,
-        });
-        if let Some(cache) = cache {
-            cache.put(id, version, c.clone());
-        }
-        out.insert(id.to_owned(), c);
+        out.insert(
+            id.to_owned(),
+            SkpContent {
+                rhk: rhk_by.remove(id).unwrap_or_default(),
+                behaviours,
+            },
+        );
     }
     Ok(out)
+}
+
+/// Builds SKP `id`'s content from its rows inside `txn` and stores it encoded as the content of
+/// `version` (the SKP's version after the change the transaction makes).
+async fn store_content(txn: &super::Txn, id: &str, version: i64) -> Result<()> {
+    let content = read_content(txn, &[(id, version)])
+        .await?
+        .remove(id)
+        .unwrap_or(SkpContent {
+            rhk: Vec::new(),
+            behaviours: Vec::new(),
+        });
+    skp_content::Entity::insert(skp_content::ActiveModel {
+        skp_id: Set(id.to_owned()),
+        version: Set(version),
+        content: Set(super::content::encode(&content)),
+    })
+    .on_conflict(
+        OnConflict::column(skp_content::Column::SkpId)
+            .update_columns([skp_content::Column::Version, skp_content::Column::Content])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// After a change that bumped SKP `id`'s version by one without changing its content (its own
+/// row: annex, transitions, mutasi), keeps the stored content current: moves it to the new
+/// version when it was current at the one before. Called after the bump, which locks the SKP's
+/// row until the transaction ends.
+async fn carry_content(txn: &super::Txn, id: &str) -> Result<()> {
+    // The SKP is now one version past the stored content's.
+    let bumped = Query::select()
+        .expr(Expr::val(1))
+        .from(skp::Entity)
+        .and_where(
+            Expr::col((skp::Entity, skp::Column::Id))
+                .equals((skp_content::Entity, skp_content::Column::SkpId)),
+        )
+        .and_where(
+            Expr::col((skp::Entity, skp::Column::Version)).eq(Expr::col((
+                skp_content::Entity,
+                skp_content::Column::Version,
+            ))
+            .add(1)),
+        )
+        .to_owned();
+    skp_content::Entity::update_many()
+        .col_expr(
+            skp_content::Column::Version,
+            Expr::col(skp_content::Column::Version).add(1),
+        )
+        .filter(skp_content::Column::SkpId.eq(id))
+        .filter(Expr::exists(bumped))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// The employee's SKP other than `except`, to check spans against.
@@ -845,6 +972,7 @@ impl Store {
         skp_behaviour::Entity::insert_many(behaviours)
             .exec_without_returning(txn)
             .await?;
+        store_content(txn, id, row.version).await?;
         self.record(
             txn,
             actor,
@@ -953,6 +1081,8 @@ impl Store {
                 insert_indicator(&txn, &rhk, new_id(), &ni).await?;
             }
         }
+        // The copied RHK joined the content stored by insert_skp at the same version.
+        store_content(&txn, &id, row.version).await?;
         self.record(
             &txn,
             actor,
@@ -966,6 +1096,98 @@ impl Store {
         .await?;
         txn.commit().await?;
         self.get_skp_doc(&id, true).await
+    }
+
+    /// Builds the stored content of the SKPs whose stored content is missing or not of their
+    /// current version (SKPs written before migration 000016, or by a bulk tool), `batch` at a
+    /// time in id order; returns how many it stored. Safe on several replicas at once and beside
+    /// writers: an SKP's content is read in one snapshot with its version and stored only while
+    /// the SKP is still at that version.
+    pub async fn build_stale_content(&self, batch: u64) -> Result<u64> {
+        let batch = Ord::max(batch, 1);
+        let mut after: Option<String> = None;
+        let mut stored = 0;
+        loop {
+            let read = self.begin_read().await?;
+            let (s, c) = (skp::Entity, skp_content::Entity);
+            let mut q = Query::select()
+                .columns([(s, skp::Column::Id), (s, skp::Column::Version)])
+                .from(s)
+                .left_join(
+                    c,
+                    Expr::col((c, skp_content::Column::SkpId)).equals((s, skp::Column::Id)),
+                )
+                .cond_where(
+                    Condition::any()
+                        .add(Expr::col((c, skp_content::Column::SkpId)).is_null())
+                        .add(
+                            Expr::col((c, skp_content::Column::Version))
+                                .ne(Expr::col((s, skp::Column::Version))),
+                        ),
+                )
+                .order_by((s, skp::Column::Id), Order::Asc)
+                .limit(batch)
+                .to_owned();
+            if let Some(a) = &after {
+                q.and_where(Expr::col((s, skp::Column::Id)).gt(a.as_str()));
+            }
+            let mut stale: Vec<(String, i64)> = Vec::new();
+            for r in read.query_all(&q).await? {
+                stale.push((r.try_get("", "id")?, r.try_get("", "version")?));
+            }
+            let keys: Vec<(&str, i64)> = stale.iter().map(|(id, v)| (id.as_str(), *v)).collect();
+            let content = read_content(&read, &keys).await?;
+            read.commit().await?;
+            let Some((last, _)) = stale.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            let txn = self.begin_write().await?;
+            for (id, version) in &stale {
+                let Some(content) = content.get(id) else {
+                    continue;
+                };
+                // Stored only while the SKP is still at the version its content was read at.
+                let unchanged = Query::select()
+                    .expr(Expr::val(1))
+                    .from(s)
+                    .and_where(Expr::col((s, skp::Column::Id)).eq(id.as_str()))
+                    .and_where(Expr::col((s, skp::Column::Version)).eq(*version))
+                    .to_owned();
+                let row = Query::select()
+                    .exprs([
+                        Expr::val(id.as_str()),
+                        Expr::val(*version),
+                        Expr::val(super::content::encode(content)),
+                    ])
+                    .and_where(Expr::exists(unchanged))
+                    .to_owned();
+                let insert = Query::insert()
+                    .into_table(c)
+                    .columns([
+                        skp_content::Column::SkpId,
+                        skp_content::Column::Version,
+                        skp_content::Column::Content,
+                    ])
+                    .select_from(row)
+                    .map_err(|e| Error::Internal(format!("stored content insert: {e}")))?
+                    .on_conflict(
+                        OnConflict::column(skp_content::Column::SkpId)
+                            .update_columns([
+                                skp_content::Column::Version,
+                                skp_content::Column::Content,
+                            ])
+                            .to_owned(),
+                    )
+                    .to_owned();
+                stored += txn.execute(&insert).await?.rows_affected();
+            }
+            txn.commit().await?;
+            if (stale.len() as u64) < batch {
+                break;
+            }
+        }
+        Ok(stored)
     }
 
     /// Updates the approach or annex of an editable SKP.
@@ -996,7 +1218,7 @@ impl Store {
         if any {
             q.filter(skp::Column::Id.eq(id)).exec(&txn).await?;
         }
-        let v = touch(&txn, id).await?;
+        let v = touch(&txn, id, Content::Kept).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1033,7 +1255,7 @@ impl Store {
             check_parent(&txn, &s, p).await?;
         }
         let row = insert_rhk(&txn, &s, id.clone(), &new).await?;
-        let v = touch(&txn, skp_id).await?;
+        let v = touch(&txn, skp_id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1094,7 +1316,7 @@ impl Store {
             q = q.col_expr(skp_rhk::Column::ParentRhkId, Expr::value(v));
         }
         q.filter(skp_rhk::Column::Id.eq(id)).exec(&txn).await?;
-        let v = touch(&txn, &s.id).await?;
+        let v = touch(&txn, &s.id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1142,7 +1364,7 @@ impl Store {
             .filter(skp_rhk::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        let v = touch(&txn, &s.id).await?;
+        let v = touch(&txn, &s.id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1179,7 +1401,7 @@ impl Store {
         self.guard(&txn, &rhk.skp_id, acting, Action::Edit, None)
             .await?;
         let row = insert_indicator(&txn, &rhk, id.clone(), &new).await?;
-        let v = touch(&txn, &rhk.skp_id).await?;
+        let v = touch(&txn, &rhk.skp_id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1235,7 +1457,7 @@ impl Store {
         q.filter(skp_indicator::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        let v = touch(&txn, &cur.skp_id).await?;
+        let v = touch(&txn, &cur.skp_id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1267,7 +1489,7 @@ impl Store {
             .filter(skp_indicator::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        let v = touch(&txn, &cur.skp_id).await?;
+        let v = touch(&txn, &cur.skp_id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1316,7 +1538,7 @@ impl Store {
                 id: format!("{skp_id}/{value}"),
             });
         }
-        let v = touch(&txn, skp_id).await?;
+        let v = touch(&txn, skp_id, Content::Changed).await?;
         self.record(
             &txn,
             &acting.actor,
@@ -1425,6 +1647,7 @@ impl Store {
             }
         }
         q.filter(skp::Column::Id.eq(id)).exec(&txn).await?;
+        carry_content(&txn, id).await?;
         detail["version"] = json!(row.version + 1);
         let action = match step.action() {
             Action::SetAssessor => "set_assessor",
@@ -1555,6 +1778,7 @@ impl Store {
                 .filter(skp::Column::Id.eq(&s.id))
                 .exec(txn)
                 .await?;
+            carry_content(txn, &s.id).await?;
             let detail = json!({
                 "from": s.state, "to": State::Ditutup.as_str(), "reason": reason,
                 "end_date": end, "previous_end_date": s.end_date,
@@ -1660,7 +1884,7 @@ impl Store {
                 insert_indicator(&txn, &rhk, new_id(), i).await?;
             }
         }
-        let v = touch(&txn, &row.id).await?;
+        let v = touch(&txn, &row.id, Content::Changed).await?;
         self.record(
             &txn,
             actor,

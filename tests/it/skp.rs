@@ -1797,3 +1797,124 @@ async fn a_replica_that_cached_an_skp_serves_every_change_made_through_another()
     assert_eq!(seen.0.behaviours[0].expectation, "Melayani dengan ramah");
     b.stop().await;
 }
+
+/// `skp_id`'s version and the version its stored content was built at.
+async fn stored_at(db: &sea_orm::DatabaseConnection, skp_id: &str) -> (i64, Option<i64>) {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT s.version, c.version AS content_version FROM skps s \
+                 LEFT JOIN skp_contents c ON c.skp_id = s.id WHERE s.id = '{skp_id}'"
+            ),
+        ))
+        .await
+        .expect("read skp")
+        .expect("skp row");
+    (
+        row.try_get("", "version").expect("version"),
+        row.try_get("", "content_version").expect("content_version"),
+    )
+}
+
+/// A replica with an empty SKP content cache whose health loop (which empties it) never runs.
+async fn cold_replica(s: &TestServer) -> TestServer {
+    s.replica_with(
+        |c| c.health_interval = std::time::Duration::from_secs(3600),
+        std::sync::Arc::new(kinerja::clock::SystemClock),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_skp_keeps_its_content_stored_for_its_current_version() {
+    // Reads take an SKP's content (RHK, indicators, behaviour values) from the encoding stored
+    // with its row when it was built at the SKP's current version, and from the content rows
+    // otherwise; every change keeps it current, and a replica builds what is missing at start.
+    let w = world().await;
+    let s = &w.s;
+    let db = Database::connect(&s.db_url).await.unwrap();
+    let exec = |sql: String| {
+        let db = db.clone();
+        async move {
+            db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("raw update");
+        }
+    };
+    let plan = create(s, HEAD, &w.head.id, &w.p2026.id).await;
+    let (v, built) = stored_at(&db, &plan.id).await;
+    assert_eq!(built, Some(v), "stored at creation");
+    let a = add_rhk(s, HEAD, &plan.id, "Tersusunnya dokumen perencanaan", "").await;
+    let (v, built) = stored_at(&db, &plan.id).await;
+    assert_eq!(built, Some(v), "stored again after a new RHK");
+    add_ind(s, HEAD, &a.id, 12.0).await;
+    submit(s, HEAD, &plan.id).await.expect("head submits");
+    approve(s, BUPATI, &plan.id).await.expect("regent approves");
+    let (v, built) = stored_at(&db, &plan.id).await;
+    assert!(v >= 5, "the transitions bumped the version ({v})");
+    assert_eq!(
+        built,
+        Some(v),
+        "transitions keep the stored content current"
+    );
+    let before = get(s, &plan.id).await;
+    assert_eq!(before.rhk[0].indicators.len(), 1);
+
+    // A replica that never read this SKP serves the stored content: a change of a content row
+    // written behind the service's back, without a version bump, does not show there.
+    exec(format!(
+        "UPDATE skp_rhk SET text = 'written behind the service' WHERE id = '{}'",
+        a.id
+    ))
+    .await;
+    let c = cold_replica(s).await;
+    assert_eq!(
+        get(&c, &plan.id).await,
+        before,
+        "read from the stored content"
+    );
+
+    // Stored content of another version is never used: the rows are read (and a replica
+    // starting now builds the content again from them).
+    exec(format!(
+        "UPDATE skps SET version = version + 1 WHERE id = '{}'",
+        plan.id
+    ))
+    .await;
+    let d = cold_replica(s).await;
+    let moved = get(&d, &plan.id).await;
+    assert_eq!(moved.rhk[0].text, "written behind the service");
+    assert_ne!(moved.etag, before.etag);
+
+    // Content missing altogether (an SKP written before it was kept) is built at start.
+    exec(format!(
+        "DELETE FROM skp_contents WHERE skp_id = '{}'",
+        plan.id
+    ))
+    .await;
+    let e = cold_replica(s).await;
+    let mut built = None;
+    for _ in 0..100 {
+        let (v, at) = stored_at(&db, &plan.id).await;
+        if at == Some(v) {
+            built = at;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        built.is_some(),
+        "a starting replica stores the missing content"
+    );
+    let f = cold_replica(s).await;
+    assert_eq!(
+        get(&f, &plan.id).await,
+        moved,
+        "the rebuilt content reads as the rows"
+    );
+    assert_eq!(get(&e, &plan.id).await, moved);
+    for r in [c, d, e, f] {
+        r.stop().await;
+    }
+}
