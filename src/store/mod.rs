@@ -453,7 +453,14 @@ pub(crate) async fn lock_row(txn: &Txn, kind: DbKind, table: &str, id: &str) -> 
     lock_row_by(txn, kind, table, "id", id.into()).await
 }
 
-/// Like [`lock_row`], on any key column.
+/// Like [`lock_row`], on any unique key column.
+///
+/// A read, not a write: `SELECT ... FOR UPDATE` on PostgreSQL (the same lock strength an update
+/// of the key takes, so it also holds off rows that would reference it); on SQLite, whose write
+/// transaction already excludes every other writer, only whether the row exists. The no-op
+/// `UPDATE t SET id = id` this replaced wrote a new version of the row (a new tuple, its WAL and
+/// the foreign-key checks of every table referencing `t` on PostgreSQL; a rewritten page on
+/// SQLite) on every call that locks an SKP.
 pub(crate) async fn lock_row_by(
     txn: &Txn,
     kind: DbKind,
@@ -462,13 +469,15 @@ pub(crate) async fn lock_row_by(
     key: sea_orm::Value,
 ) -> Result<bool> {
     let sql = match kind {
-        DbKind::Sqlite => format!("UPDATE {table} SET {column} = {column} WHERE {column} = ?"),
-        DbKind::Postgres => format!("UPDATE {table} SET {column} = {column} WHERE {column} = $1"),
+        DbKind::Sqlite => format!("SELECT 1 AS found FROM {table} WHERE {column} = ?"),
+        DbKind::Postgres => {
+            format!("SELECT 1 AS found FROM {table} WHERE {column} = $1 FOR UPDATE")
+        }
     };
-    let res = txn
-        .execute_raw(Statement::from_sql_and_values(kind.backend(), sql, [key]))
+    let found = txn
+        .query_one_raw(Statement::from_sql_and_values(kind.backend(), sql, [key]))
         .await?;
-    Ok(res.rows_affected() == 1)
+    Ok(found.is_some())
 }
 
 /// Hands memory freed by a large operation (a bulk import batch: its rows, statements and the
