@@ -14,7 +14,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::id;
+use crate::columns::{fk, id};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -47,9 +47,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(C::Version).big_integer().not_null())
                 .col(ColumnDef::new(C::Content).blob().not_null())
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(C::Table, C::SkpId)
-                        .to(Skps::Table, Skps::Id)
+                    fk((C::Table, C::SkpId), (Skps::Table, Skps::Id))
                         .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
