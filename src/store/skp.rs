@@ -800,12 +800,14 @@ impl Store {
             txn.commit().await?;
             return self.get_skp_doc(&existing, true).await;
         }
-        self.insert_skp(&txn, actor, &id, &new, None).await?;
+        let row = self.insert_skp(&txn, actor, &id, &new, None).await?;
+        store_content(&txn, &id, row.version).await?;
         txn.commit().await?;
         self.get_skp_doc(&id, true).await
     }
 
-    /// Inserts a draft SKP with its seven behaviour values, and records it.
+    /// Inserts a draft SKP with its seven behaviour values, and records it. The caller stores its
+    /// content (`store_content`, or `touch`) once everything the SKP starts with is in.
     async fn insert_skp(
         &self,
         txn: &super::Txn,
@@ -972,7 +974,6 @@ impl Store {
         skp_behaviour::Entity::insert_many(behaviours)
             .exec_without_returning(txn)
             .await?;
-        store_content(txn, id, row.version).await?;
         self.record(
             txn,
             actor,
@@ -1081,7 +1082,6 @@ impl Store {
                 insert_indicator(&txn, &rhk, new_id(), &ni).await?;
             }
         }
-        // The copied RHK joined the content stored by insert_skp at the same version.
         store_content(&txn, &id, row.version).await?;
         self.record(
             &txn,

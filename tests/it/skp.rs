@@ -1467,6 +1467,16 @@ async fn copy_from_last_year_and_apply_a_template_to_many_employees() {
     assert_eq!(retry.results[0].skp_id, created.id);
     assert_eq!(retry.results[1].outcome, T::AlreadyApplied as i32);
     assert_eq!(get(s, &copy.id).await.rhk.len(), 2);
+    // Copies and template-made plans start with their content stored at their version, and a
+    // replica that never read them serves it as the rows say.
+    let db = Database::connect(&s.db_url).await.unwrap();
+    let cold = cold_replica(s).await;
+    for id in [&copy.id, &created.id] {
+        let (v, built) = stored_at(&db, id).await;
+        assert_eq!(built, Some(v), "content of {id} stored at its version");
+        assert_eq!(get(&cold, id).await, get(s, id).await);
+    }
+    cold.stop().await;
     // A bad template is refused as a whole, naming the field.
     let mut bad = template;
     bad.rhk[0].indicators[0].target = -1.0;
