@@ -174,12 +174,17 @@ impl ReportService for ReportApi {
                 &req.page_token,
                 &[&req.unit_id, &req.evaluation_period_id],
             )?;
-            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
-                .await?;
+            let ep = authorize_unit_in_period(
+                &self.state,
+                &ctx,
+                &req.unit_id,
+                &req.evaluation_period_id,
+            )
+            .await?;
             Ok(distribution_pb(
                 self.state
                     .store
-                    .distribution_report(&req.unit_id, &req.evaluation_period_id, &page, self.now())
+                    .distribution_report(&req.unit_id, &ep, &page, self.now())
                     .await?,
             ))
         })
@@ -263,12 +268,17 @@ impl ReportService for ReportApi {
                 &[&req.unit_id, &req.evaluation_period_id, &status],
             )?;
             let filter = filter.unwrap_or(CompletionFilter::All);
-            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
-                .await?;
+            let ep = authorize_unit_in_period(
+                &self.state,
+                &ctx,
+                &req.unit_id,
+                &req.evaluation_period_id,
+            )
+            .await?;
             let r = self
                 .state
                 .store
-                .completion_report(&req.unit_id, &req.evaluation_period_id, filter, &page)
+                .completion_report(&req.unit_id, &ep, filter, &page)
                 .await?;
             Ok(pb::CompletionReport {
                 unit_id: req.unit_id,
@@ -315,12 +325,17 @@ impl ReportService for ReportApi {
                 &req.page_token,
                 &[&req.unit_id, &req.evaluation_period_id],
             )?;
-            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
-                .await?;
+            let ep = authorize_unit_in_period(
+                &self.state,
+                &ctx,
+                &req.unit_id,
+                &req.evaluation_period_id,
+            )
+            .await?;
             let (rows, next) = self
                 .state
                 .store
-                .assessor_statistics(&req.unit_id, &req.evaluation_period_id, &page)
+                .assessor_statistics(&req.unit_id, &ep, &page)
                 .await?;
             Ok(pb::ListAssessorStatisticsResponse {
                 assessors: rows
@@ -365,12 +380,17 @@ impl ReportService for ReportApi {
                 &[&req.unit_id, &req.evaluation_period_id, &flag],
             )?;
             let only = only.flatten();
-            authorize_unit_in_period(&self.state, &ctx, &req.unit_id, &req.evaluation_period_id)
-                .await?;
+            let ep = authorize_unit_in_period(
+                &self.state,
+                &ctx,
+                &req.unit_id,
+                &req.evaluation_period_id,
+            )
+            .await?;
             let r = self
                 .state
                 .store
-                .indicator_quality(&req.unit_id, &req.evaluation_period_id, only, &page)
+                .indicator_quality(&req.unit_id, &ep, only, &page)
                 .await?;
             Ok(pb::ListIndicatorQualityResponse {
                 indicators_checked: n32(r.checked),

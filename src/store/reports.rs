@@ -20,7 +20,7 @@ use sea_orm::{
     QueryResult, QuerySelect,
 };
 
-use super::assessment::{EvaluationPeriodRow, find_period};
+use super::assessment::EvaluationPeriodRow;
 use super::calibration::{Check, build_check, current_rule_set};
 use super::entities::{calibration_exception, employee, org_rating, unit};
 use super::sql::{
@@ -250,31 +250,21 @@ fn parse_state(s: &str) -> Option<State> {
 }
 
 impl Store {
-    async fn report_scope(
-        &self,
-        unit_id: &str,
-        ep_id: &str,
-    ) -> Result<(unit::Model, EvaluationPeriodRow)> {
-        let u = find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
-        let ep = find_period(self.conn(), ep_id).await?;
-        Ok((u, ep))
-    }
-
     /// The predikat distribution of a unit subtree in an evaluation period, with the unit's
     /// calibration status and a page of per-child rows (the unit's own staff first).
     pub async fn distribution_report(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         page: &Page,
         now: DateTime<Utc>,
     ) -> Result<DistributionReport> {
-        let (root, ep) = self.report_scope(unit_id, ep_id).await?;
+        let root = find_or_not_found::<unit::Entity, _>(self.conn(), "Unit", unit_id).await?;
         let mut q = Sql::new(self.kind());
         let cte = subtree_cte(&mut q, unit_id);
         let st = effective_state(&mut q, now);
         let epp = q.p(ep.id.clone());
-        let approved = approved_in(&mut q, &ep);
+        let approved = approved_in(&mut q, ep);
         let sql = format!(
             "{cte} SELECT scope.top AS top, {st} AS st, e.predikat AS predikat, \
                CASE WHEN e.calibration_exception_id IS NULL THEN 0 ELSE 1 END AS exc, \
@@ -336,7 +326,7 @@ impl Store {
         let mut ids: Vec<String> = kids.iter().map(|k| k.id.clone()).collect();
         ids.push(unit_id.to_owned());
         let ratings: HashMap<String, OrgRating> = org_rating::Entity::find()
-            .filter(org_rating::Column::EvaluationPeriodId.eq(ep_id))
+            .filter(org_rating::Column::EvaluationPeriodId.eq(ep.id.as_str()))
             .filter(org_rating::Column::UnitId.is_in(ids))
             .all(self.conn())
             .await?
@@ -344,7 +334,7 @@ impl Store {
             .filter_map(|r| OrgRating::parse(&r.rating).map(|o| (r.unit_id, o)))
             .collect();
         let rules = current_rule_set(self.conn()).await?.rules;
-        let calibration = self.calibration_status(unit_id, &ep, now, &rules).await?;
+        let calibration = self.calibration_status(unit_id, ep, now, &rules).await?;
         let mut children = Vec::with_capacity(kids.len() + 1);
         if page.after.is_none() {
             children.push(ChildRow {
@@ -359,7 +349,7 @@ impl Store {
             children.push(ChildRow {
                 org_rating: ratings.get(&k.id).copied(),
                 counts: by_top.get(&k.id).cloned().unwrap_or_default(),
-                calibration: self.calibration_status(&k.id, &ep, now, &rules).await?,
+                calibration: self.calibration_status(&k.id, ep, now, &rules).await?,
                 unit: k,
                 own_staff: false,
             });
@@ -477,19 +467,18 @@ impl Store {
     pub async fn completion_report(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         filter: CompletionFilter,
         page: &Page,
     ) -> Result<CompletionReport> {
-        let (_, ep) = self.report_scope(unit_id, ep_id).await?;
         let flags_cte = |q: &mut Sql| -> String {
             let cte = subtree_cte(q, unit_id);
             let (e1, e2) = (q.p(ep.end_date), q.p(ep.end_date));
-            let p1 = same_period_by_employee(q, &ep);
-            let approved = approved_overlapping(q, &ep, &p1);
-            let (p2, ep2) = (same_period_by_employee(q, &ep), q.p(ep.id.clone()));
-            let (p3, ep3) = (same_period_by_employee(q, &ep), q.p(ep.id.clone()));
-            let (p4, ep4) = (same_period_by_employee(q, &ep), q.p(ep.id.clone()));
+            let p1 = same_period_by_employee(q, ep);
+            let approved = approved_overlapping(q, ep, &p1);
+            let (p2, ep2) = (same_period_by_employee(q, ep), q.p(ep.id.clone()));
+            let (p3, ep3) = (same_period_by_employee(q, ep), q.p(ep.id.clone()));
+            let (p4, ep4) = (same_period_by_employee(q, ep), q.p(ep.id.clone()));
             format!(
                 "{cte}, pop AS ( \
                    SELECT a.employee_id AS eid, MIN(a.unit_id) AS unit_id \
@@ -605,10 +594,9 @@ impl Store {
     pub async fn assessor_statistics(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         page: &Page,
     ) -> Result<(Vec<AssessorRow>, String)> {
-        let (_, ep) = self.report_scope(unit_id, ep_id).await?;
         let mut q = Sql::new(self.kind());
         let cte = subtree_cte(&mut q, unit_id);
         let (period, epp) = (q.p(ep.period_id.clone()), q.p(ep.id.clone()));
@@ -683,15 +671,14 @@ impl Store {
     pub async fn indicator_quality(
         &self,
         unit_id: &str,
-        ep_id: &str,
+        ep: &EvaluationPeriodRow,
         only: Option<IndicatorFlag>,
         page: &Page,
     ) -> Result<IndicatorQuality> {
-        let (_, ep) = self.report_scope(unit_id, ep_id).await?;
         let q_cte = |q: &mut Sql| -> String {
             let cte = subtree_cte(q, unit_id);
             let (period, end) = (q.p(ep.period_id.clone()), q.p(ep.end_date));
-            let approved = approved_in(q, &ep);
+            let approved = approved_in(q, ep);
             let cap = "CASE WHEN i.aspect IN ('WAKTU', 'BIAYA') \
                          THEN (CASE WHEN r.value > 0 AND i.target > 0 THEN i.target / r.value END) \
                          ELSE (CASE WHEN i.target > 0 AND r.value >= 0 THEN r.value / i.target END) END";
