@@ -20,6 +20,7 @@ use crate::error::{Error, Result, Violations};
 use crate::pagination::Page;
 use crate::proto::v1 as pb;
 use crate::proto::v1::report_service_server::ReportService;
+use crate::store::assessment::EvaluationPeriodRow;
 use crate::store::reports::{CalibrationStatus, CompletionFilter, DistributionReport};
 
 /// Handler of the report service.
@@ -155,6 +156,24 @@ impl ReportApi {
         v.check(require_id("unit_id", unit_id));
         v.check(require_id("evaluation_period_id", ep_id));
     }
+
+    /// The page asked for by a unit report (its token bound to the unit, the period and `filter`
+    /// when the report has one) and the evaluation period, once the caller is authorized for
+    /// the unit in it. Call after the request's fields were validated.
+    async fn unit_report(
+        &self,
+        ctx: &RequestContext,
+        unit_id: &str,
+        ep_id: &str,
+        (page_size, page_token): (i32, &str),
+        filter: Option<&str>,
+    ) -> Result<(Page, EvaluationPeriodRow)> {
+        let mut key = vec![unit_id, ep_id];
+        key.extend(filter);
+        let page = Page::parse(page_size, page_token, &key)?;
+        let ep = authorize_unit_in_period(&self.state, ctx, unit_id, ep_id).await?;
+        Ok((page, ep))
+    }
 }
 
 #[tonic::async_trait]
@@ -169,18 +188,15 @@ impl ReportService for ReportApi {
             let mut v = Violations::new();
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             v.finish()?;
-            let page = Page::parse(
-                req.page_size,
-                &req.page_token,
-                &[&req.unit_id, &req.evaluation_period_id],
-            )?;
-            let ep = authorize_unit_in_period(
-                &self.state,
-                &ctx,
-                &req.unit_id,
-                &req.evaluation_period_id,
-            )
-            .await?;
+            let (page, ep) = self
+                .unit_report(
+                    &ctx,
+                    &req.unit_id,
+                    &req.evaluation_period_id,
+                    (req.page_size, &req.page_token),
+                    None,
+                )
+                .await?;
             Ok(distribution_pb(
                 self.state
                     .store
@@ -261,20 +277,16 @@ impl ReportService for ReportApi {
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             let filter = v.take(completion_filter(req.status));
             v.finish()?;
-            let status = req.status.to_string();
-            let page = Page::parse(
-                req.page_size,
-                &req.page_token,
-                &[&req.unit_id, &req.evaluation_period_id, &status],
-            )?;
             let filter = filter.unwrap_or(CompletionFilter::All);
-            let ep = authorize_unit_in_period(
-                &self.state,
-                &ctx,
-                &req.unit_id,
-                &req.evaluation_period_id,
-            )
-            .await?;
+            let (page, ep) = self
+                .unit_report(
+                    &ctx,
+                    &req.unit_id,
+                    &req.evaluation_period_id,
+                    (req.page_size, &req.page_token),
+                    Some(&req.status.to_string()),
+                )
+                .await?;
             let r = self
                 .state
                 .store
@@ -320,18 +332,15 @@ impl ReportService for ReportApi {
             let mut v = Violations::new();
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             v.finish()?;
-            let page = Page::parse(
-                req.page_size,
-                &req.page_token,
-                &[&req.unit_id, &req.evaluation_period_id],
-            )?;
-            let ep = authorize_unit_in_period(
-                &self.state,
-                &ctx,
-                &req.unit_id,
-                &req.evaluation_period_id,
-            )
-            .await?;
+            let (page, ep) = self
+                .unit_report(
+                    &ctx,
+                    &req.unit_id,
+                    &req.evaluation_period_id,
+                    (req.page_size, &req.page_token),
+                    None,
+                )
+                .await?;
             let (rows, next) = self
                 .state
                 .store
@@ -373,20 +382,16 @@ impl ReportService for ReportApi {
             Self::unit_ids(&mut v, &req.unit_id, &req.evaluation_period_id);
             let only = v.take(indicator_filter(req.flag));
             v.finish()?;
-            let flag = req.flag.to_string();
-            let page = Page::parse(
-                req.page_size,
-                &req.page_token,
-                &[&req.unit_id, &req.evaluation_period_id, &flag],
-            )?;
             let only = only.flatten();
-            let ep = authorize_unit_in_period(
-                &self.state,
-                &ctx,
-                &req.unit_id,
-                &req.evaluation_period_id,
-            )
-            .await?;
+            let (page, ep) = self
+                .unit_report(
+                    &ctx,
+                    &req.unit_id,
+                    &req.evaluation_period_id,
+                    (req.page_size, &req.page_token),
+                    Some(&req.flag.to_string()),
+                )
+                .await?;
             let r = self
                 .state
                 .store
