@@ -16,13 +16,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 
 use super::assessment::EvaluationPeriodRow;
-use super::calibration::{Check, build_check, current_rule_set};
-use super::entities::{calibration_exception, employee, org_rating, unit};
+use super::calibration::{
+    Check, check_counts, current_rule_set, exception_for, exceptions_of, groups_counts,
+};
+use super::entities::{employee, org_rating, unit};
 use super::sql::{
     Sql, approved_in, approved_overlapping, count, effective_state, same_period_by_employee,
 };
@@ -327,14 +328,22 @@ impl Store {
         ids.push(unit_id.to_owned());
         let ratings: HashMap<String, OrgRating> = org_rating::Entity::find()
             .filter(org_rating::Column::EvaluationPeriodId.eq(ep.id.as_str()))
-            .filter(org_rating::Column::UnitId.is_in(ids))
+            .filter(org_rating::Column::UnitId.is_in(ids.iter().map(String::as_str)))
             .all(self.conn())
             .await?
             .into_iter()
             .filter_map(|r| OrgRating::parse(&r.rating).map(|o| (r.unit_id, o)))
             .collect();
         let rules = current_rule_set(self.conn()).await?.rules;
-        let calibration = self.calibration_status(unit_id, ep, now, &rules).await?;
+        let mut statuses = self
+            .calibration_statuses(&ids, ep, now, &rules, &ratings)
+            .await?;
+        let mut status_of = |id: &str| {
+            statuses
+                .remove(id)
+                .ok_or_else(|| Error::Internal(format!("no calibration status of unit {id}")))
+        };
+        let calibration = status_of(unit_id)?;
         let mut children = Vec::with_capacity(kids.len() + 1);
         if page.after.is_none() {
             children.push(ChildRow {
@@ -349,7 +358,7 @@ impl Store {
             children.push(ChildRow {
                 org_rating: ratings.get(&k.id).copied(),
                 counts: by_top.get(&k.id).cloned().unwrap_or_default(),
-                calibration: self.calibration_status(&k.id, ep, now, &rules).await?,
+                calibration: status_of(&k.id)?,
                 unit: k,
                 own_staff: false,
             });
@@ -365,27 +374,39 @@ impl Store {
         })
     }
 
-    /// The calibration status of one unit's own group in an evaluation period, from the
-    /// group's counts (its members are not loaded).
-    async fn calibration_status(
+    /// The calibration status of each unit's own group in an evaluation period, from the
+    /// groups' counts (their members are not loaded) and the units' organisation ratings
+    /// `ratings`: two statements for any number of units.
+    async fn calibration_statuses(
         &self,
-        unit_id: &str,
+        unit_ids: &[String],
         ep: &EvaluationPeriodRow,
         now: DateTime<Utc>,
         rules: &crate::domain::curve::RuleSet,
-    ) -> Result<CalibrationStatus> {
-        let check = build_check(self.conn(), unit_id, ep, now, rules).await?;
-        let curve = check.org_rating.and_then(|o| rules.curve(o).cloned());
-        let exceptions_granted = calibration_exception::Entity::find()
-            .filter(calibration_exception::Column::UnitId.eq(unit_id))
-            .filter(calibration_exception::Column::EvaluationPeriodId.eq(&ep.id))
-            .count(self.conn())
-            .await?;
-        Ok(CalibrationStatus {
-            check,
-            curve,
-            exceptions_granted: u32::try_from(exceptions_granted).unwrap_or(u32::MAX),
-        })
+        ratings: &HashMap<String, OrgRating>,
+    ) -> Result<HashMap<String, CalibrationStatus>> {
+        let ids: Vec<&str> = unit_ids.iter().map(String::as_str).collect();
+        let mut counts = groups_counts(self.conn(), &ids, ep, now).await?;
+        let recorded = exceptions_of(self.conn(), &ids, &ep.id).await?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let group = counts.remove(id).unwrap_or_default();
+            let mut check = check_counts(id, ep, group, ratings.get(id).copied(), rules);
+            if check.wants_exception() {
+                check.exception = exception_for(&check, &recorded);
+            }
+            let curve = check.org_rating.and_then(|o| rules.curve(o).cloned());
+            let granted = recorded.iter().filter(|x| x.unit_id == id).count();
+            out.insert(
+                id.to_owned(),
+                CalibrationStatus {
+                    check,
+                    curve,
+                    exceptions_granted: u32::try_from(granted).unwrap_or(u32::MAX),
+                },
+            );
+        }
+        Ok(out)
     }
 
     /// An employee's set and FINAL results, newest evaluation period first.

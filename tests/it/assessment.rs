@@ -491,6 +491,28 @@ async fn check(w: &World, tok: &str, q: usize) -> pb::CalibrationReport {
         .expect("distribution report")
         .into_inner();
     let cal = dist.calibration.expect("calibration status");
+    // The bidang's row in the report of the unit above (counted for all child rows of a page
+    // in one statement) carries the same status as the bidang's own report.
+    let parent = ReportServiceClient::new(w.s.authed(Some(&w.admin)))
+        .get_distribution_report(pb::GetDistributionReportRequest {
+            unit_id: w.root.clone(),
+            evaluation_period_id: w.ep(q),
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .expect("distribution report of the unit above")
+        .into_inner();
+    let row = parent
+        .children
+        .iter()
+        .find(|c| c.unit_id == w.bidang)
+        .expect("the bidang's row");
+    assert_eq!(
+        row.calibration.as_ref(),
+        Some(&cal),
+        "child row and own report"
+    );
     let listed = report.members.len() as i32;
     let unrated = report.members.iter().filter(|m| m.predikat == 0).count() as i32;
     assert_eq!(
