@@ -18,6 +18,7 @@ mod m20261206_000013_expired_results_index;
 mod m20261207_000014_assignments_outside_agency;
 mod m20261208_000015_employee_name_prefix_index;
 mod m20261209_000016_skp_content;
+mod m20261210_000017_realisasi_values_index;
 
 pub use m20261125_000002_audit::AUDIT_CHAINS;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_assignments_outside_agency::Migration),
             Box::new(m20261208_000015_employee_name_prefix_index::Migration),
             Box::new(m20261209_000016_skp_content::Migration),
+            Box::new(m20261210_000017_realisasi_values_index::Migration),
         ]
     }
 }

@@ -147,35 +147,31 @@ pub fn feedback_pb(r: FeedbackRow) -> pb::Feedback {
 
 /// The proto form of an evaluation.
 pub fn evaluation_pb(d: EvaluationDoc) -> pb::Evaluation {
-    let row = d.row.clone().unwrap_or_default();
     let capaian = d
         .capaian
         .iter()
         .map(|c| pb::IndicatorCapaian {
-            rhk_id: c.rhk.id.clone(),
-            rhk_kind: rhk_kind_enum(&c.rhk.kind),
-            indicator_id: c.indicator.id.clone(),
-            aspect: aspect_enum(&c.indicator.aspect),
-            target: c.indicator.target,
-            unit: c.indicator.unit.clone(),
+            rhk_id: c.rhk().id.clone(),
+            rhk_kind: rhk_kind_enum(&c.rhk().kind),
+            indicator_id: c.indicator().id.clone(),
+            aspect: aspect_enum(&c.indicator().aspect),
+            target: c.indicator().target,
+            unit: c.indicator().unit.clone(),
             realisasi: c.realisasi,
             capaian_percent: c.capaian,
         })
         .collect();
     let stored = d.row.is_some();
+    let row = d.row.unwrap_or_default();
     pb::Evaluation {
-        id: if stored {
-            row.id.clone()
-        } else {
-            String::new()
-        },
-        skp_id: d.skp.id.clone(),
-        evaluation_period_id: d.period.id.clone(),
-        employee_id: d.skp.employee_id.clone(),
+        id: if stored { row.id } else { String::new() },
+        skp_id: d.skp.id,
+        evaluation_period_id: d.period.id,
+        employee_id: d.skp.employee_id,
         sequence: d.period.sequence,
         annual: d.period.annual,
         state: evaluation_state_enum(d.state.as_str()),
-        self_assessment: row.self_assessment.clone().map(|t| pb::SelfAssessment {
+        self_assessment: row.self_assessment.map(|t| pb::SelfAssessment {
             text: t,
             results_rating: opt_enum(row.self_results_rating.as_deref(), rating_enum),
             behaviour_rating: opt_enum(row.self_behaviour_rating.as_deref(), rating_enum),
@@ -183,21 +179,17 @@ pub fn evaluation_pb(d: EvaluationDoc) -> pb::Evaluation {
         }),
         results_rating: opt_enum(row.results_rating.as_deref(), rating_enum),
         behaviour_rating: opt_enum(row.behaviour_rating.as_deref(), rating_enum),
-        rating_reason: row.rating_reason.clone().unwrap_or_default(),
+        rating_reason: row.rating_reason.unwrap_or_default(),
         predikat: opt_enum(row.predikat.as_deref(), predikat_enum),
-        assessor_id: row.rated_by.clone().unwrap_or_default(),
+        assessor_id: row.rated_by.unwrap_or_default(),
         rate_time: row.rated_at.and_then(ts),
         capaian,
         org_rating: opt_enum(row.org_rating.as_deref(), org_predikat_enum),
-        rule_set_version: row.rule_set_version.clone().unwrap_or_default(),
-        calibration_exception_id: row.calibration_exception_id.clone().unwrap_or_default(),
+        rule_set_version: row.rule_set_version.unwrap_or_default(),
+        calibration_exception_id: row.calibration_exception_id.unwrap_or_default(),
         set_time: row.set_at.and_then(ts),
         objection_deadline: row.objection_deadline.and_then(ts),
-        objection_id: d
-            .objection
-            .as_ref()
-            .map(|o| o.id.clone())
-            .unwrap_or_default(),
+        objection_id: d.objection.map(|o| o.id).unwrap_or_default(),
         final_time: d.final_at.and_then(ts),
         final_reason: opt_enum(d.final_reason.as_deref(), final_reason_enum),
         period_locked: d.locked,
@@ -273,12 +265,12 @@ fn reasons(x: &Explanation) -> Vec<String> {
     for c in &d.capaian {
         out.push(format!(
             "{} RHK \"{}\", indicator \"{}\" ({}): target {} {}, realisasi {}, capaian {}.",
-            c.rhk.kind,
-            c.rhk.text,
-            c.indicator.text,
-            c.indicator.aspect,
-            c.indicator.target,
-            c.indicator.unit,
+            c.rhk().kind,
+            c.rhk().text,
+            c.indicator().text,
+            c.indicator().aspect,
+            c.indicator().target,
+            c.indicator().unit,
             c.realisasi
                 .map_or_else(|| "not recorded".to_owned(), |v| v.to_string()),
             fmt_pct(c.capaian)
@@ -348,14 +340,14 @@ fn explanation_pb(x: Explanation) -> pb::EvaluationExplanation {
         .capaian
         .iter()
         .map(|c| pb::IndicatorResult {
-            rhk_id: c.rhk.id.clone(),
-            rhk_text: c.rhk.text.clone(),
-            rhk_kind: rhk_kind_enum(&c.rhk.kind),
-            indicator_id: c.indicator.id.clone(),
-            indicator_text: c.indicator.text.clone(),
-            aspect: aspect_enum(&c.indicator.aspect),
-            target: c.indicator.target,
-            unit: c.indicator.unit.clone(),
+            rhk_id: c.rhk().id.clone(),
+            rhk_text: c.rhk().text.clone(),
+            rhk_kind: rhk_kind_enum(&c.rhk().kind),
+            indicator_id: c.indicator().id.clone(),
+            indicator_text: c.indicator().text.clone(),
+            aspect: aspect_enum(&c.indicator().aspect),
+            target: c.indicator().target,
+            unit: c.indicator().unit.clone(),
             realisasi: c.realisasi,
             capaian_percent: c.capaian,
             account: c

@@ -9,6 +9,7 @@
 //! set, objections filed and decided, and results made FINAL are published to the outbox.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::prelude::Expr;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{Actor, Change};
-use super::cache::ContentCache;
+use super::cache::{ContentCache, SkpContent};
 use super::entities::{
     action_plan, employee, evaluation_period, evaluation_period_lock, feedback, objection,
     realisasi, skp, skp_credit_coefficient, skp_evaluation, skp_indicator, skp_rhk,
@@ -143,12 +144,17 @@ pub enum Decision {
 }
 
 /// Capaian of one indicator in an evaluation.
+///
+/// The RHK and the indicator are read from the SKP's content, shared with the other items of
+/// the SKP (and the content cache), not copied per item.
 #[derive(Debug, Clone)]
 pub struct CapaianItem {
-    /// The RHK.
-    pub rhk: RhkRow,
-    /// The indicator.
-    pub indicator: IndicatorRow,
+    /// The content of the SKP the indicator belongs to.
+    content: Arc<SkpContent>,
+    /// Position of the RHK in the content.
+    rhk_ix: usize,
+    /// Position of the indicator in its RHK.
+    indicator_ix: usize,
     /// The value of its realisasi in the period, if one was recorded.
     pub realisasi: Option<f64>,
     /// The stored realisasi (account, evidence), read only for an explanation
@@ -156,6 +162,18 @@ pub struct CapaianItem {
     pub record: Option<RealisasiRow>,
     /// Capaian in percent, when defined.
     pub capaian: Option<f64>,
+}
+
+impl CapaianItem {
+    /// The RHK.
+    pub fn rhk(&self) -> &RhkRow {
+        &self.content.rhk[self.rhk_ix].rhk
+    }
+
+    /// The indicator.
+    pub fn indicator(&self) -> &IndicatorRow {
+        &self.content.rhk[self.rhk_ix].indicators[self.indicator_ix]
+    }
 }
 
 /// How much of each indicator's realisasi an evaluation read takes from the database.
@@ -518,26 +536,26 @@ async fn assemble<C: ConnectionTrait>(
             None => (State::Terbuka, None, None),
         };
         let mut of_period = real.get_mut(&ep.id);
-        let capaian = content
-            .get(&s.id)
-            .into_iter()
-            .flat_map(|c| c.rhk.iter())
-            .flat_map(|r| r.indicators.iter().map(move |i| (r, i)))
-            .map(|(r, i)| {
-                let (realisasi, record) = match of_period.as_mut().and_then(|m| m.remove(&i.id)) {
-                    Some((value, record)) => (Some(value), record),
-                    None => (None, None),
-                };
-                let capaian = realisasi.and_then(|v| capaian_of(i, v));
-                CapaianItem {
-                    rhk: r.rhk.clone(),
-                    indicator: i.clone(),
-                    realisasi,
-                    record,
-                    capaian,
+        let mut capaian = Vec::new();
+        if let Some(c) = content.get(&s.id) {
+            for (rhk_ix, r) in c.rhk.iter().enumerate() {
+                for (indicator_ix, i) in r.indicators.iter().enumerate() {
+                    let (realisasi, record) = match of_period.as_mut().and_then(|m| m.remove(&i.id))
+                    {
+                        Some((value, record)) => (Some(value), record),
+                        None => (None, None),
+                    };
+                    capaian.push(CapaianItem {
+                        content: c.clone(),
+                        rhk_ix,
+                        indicator_ix,
+                        realisasi,
+                        record,
+                        capaian: realisasi.and_then(|v| capaian_of(i, v)),
+                    });
                 }
-            })
-            .collect();
+            }
+        }
         out.push(EvaluationDoc {
             locked: locked.contains(&ep.id),
             skp: s,
