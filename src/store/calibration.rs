@@ -24,7 +24,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{Alias, DynIden, ExprTrait, IntoIden, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -424,6 +424,46 @@ async fn group_where<C: ConnectionTrait>(
     now: DateTime<Utc>,
     f: &MemberFilter,
 ) -> Result<Vec<Member>> {
+    group_query(db, unit_id, ep, now, f, "", |_, m| Ok(m)).await
+}
+
+/// The members of a unit's calibration group that `f` selects, in SKP id order, each with its
+/// stored SKP and evaluation read in the same statement (a page of evaluations: no second
+/// and third statement by id).
+async fn group_page<C: ConnectionTrait>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+    f: &MemberFilter,
+) -> Result<Vec<(Member, SkpRow, Option<EvaluationRow>)>> {
+    let columns: Vec<String> = skp::Column::iter()
+        .map(|c| format!(", s.{0} AS s_{0}", c.as_str()))
+        .chain(skp_evaluation::Column::iter().map(|c| format!(", e.{0} AS e_{0}", c.as_str())))
+        .collect();
+    group_query(db, unit_id, ep, now, f, &columns.concat(), |r, m| {
+        let s = SkpRow::from_query_result(r, "s_")?;
+        let e = match m.evaluation_id {
+            Some(_) => Some(EvaluationRow::from_query_result(r, "e_")?),
+            None => None,
+        };
+        Ok((m, s, e))
+    })
+    .await
+}
+
+/// The members of a unit's calibration group that `f` selects, in SKP id order, with the
+/// `extra` columns of `skps s` and `skp_evaluations e` (each starting with a comma) that `read`
+/// turns, with the member, into the result.
+async fn group_query<C: ConnectionTrait, T>(
+    db: &C,
+    unit_id: &str,
+    ep: &EvaluationPeriodRow,
+    now: DateTime<Utc>,
+    f: &MemberFilter,
+    extra: &str,
+    read: impl Fn(&QueryResult, Member) -> Result<T>,
+) -> Result<Vec<T>> {
     let mut q = Sql::of(db);
     let st = effective_state(&mut q, now);
     let epp = q.p(ep.id.clone());
@@ -450,7 +490,7 @@ async fn group_where<C: ConnectionTrait>(
     };
     let sql = format!(
         "SELECT s.id AS sid, s.employee_id AS emp, s.assessor_id AS aid, m.name AS name, \
-           e.id AS eid, {st} AS st, e.predikat AS predikat \
+           e.id AS eid, {st} AS st, e.predikat AS predikat{extra} \
          FROM skps s \
          LEFT JOIN employees m ON m.id = s.employee_id \
          LEFT JOIN skp_evaluations e ON e.skp_id = s.id AND e.evaluation_period_id = {epp} \
@@ -462,7 +502,7 @@ async fn group_where<C: ConnectionTrait>(
         let st: String = r.try_get("", "st")?;
         let (state, predikat) = member_state(&st, r.try_get("", "predikat")?)?;
         let name: Option<String> = r.try_get("", "name")?;
-        out.push(Member {
+        let member = Member {
             skp_id: r.try_get("", "sid")?,
             employee_id: r.try_get("", "emp")?,
             assessor_id: r.try_get("", "aid")?,
@@ -470,7 +510,8 @@ async fn group_where<C: ConnectionTrait>(
             evaluation_id: r.try_get("", "eid")?,
             state,
             predikat,
-        });
+        };
+        out.push(read(&r, member)?);
     }
     Ok(out)
 }
@@ -1311,13 +1352,11 @@ impl Store {
             after: page.after.as_ref().and_then(|k| k.first().cloned()),
             limit: Some(page.fetch_limit()),
         };
-        let members = group_where(self.conn(), unit_id, ep, now, &filter).await?;
-        let (members, next) = page.finish(members, |m| vec![m.skp_id.clone()]);
-        let refs: Vec<&Member> = members.iter().collect();
-        let items = member_rows(self.conn(), &refs)
-            .await?
+        let members = group_page(self.conn(), unit_id, ep, now, &filter).await?;
+        let (members, next) = page.finish(members, |(m, _, _)| vec![m.skp_id.clone()]);
+        let items = members
             .into_iter()
-            .map(|(s, row)| (s, ep.clone(), row))
+            .map(|(_, s, row)| (s, ep.clone(), row))
             .collect();
         Ok((
             load_docs(self.conn(), Some(self.content_cache()), items, now).await?,
