@@ -518,6 +518,9 @@ async fn watch_database(store: Store, reporter: HealthReporter, interval: Durati
             crate::memory::resident_bytes(),
         ) {
             store.drop_cached_content();
+            if let Err(e) = store.shrink_idle_connection().await {
+                tracing::debug!(error = %e, "shrinking the idle SQLite connection failed");
+            }
             crate::store::release_free_memory();
         }
         calls_seen = calls;

@@ -400,6 +400,22 @@ impl Store {
         Ok(row.try_get::<String>("", "v")?)
     }
 
+    /// Hands the memory the idle SQLite connection keeps for its page cache back to the
+    /// allocator (`PRAGMA shrink_memory`; the server is idle, the pages are read again from the
+    /// file when needed). The pool keeps one SQLite connection open while idle, the others close
+    /// after `--sqlite-idle-timeout-ms`; a no-op on PostgreSQL, whose memory is the server's.
+    pub async fn shrink_idle_connection(&self) -> Result<()> {
+        if self.kind == DbKind::Sqlite {
+            self.direct
+                .execute_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "PRAGMA shrink_memory",
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Checks that the database answers, through the pool every call uses.
     pub async fn ping(&self) -> Result<()> {
         self.direct
@@ -613,6 +629,53 @@ mod tests {
         // alone read by the migrations is hundreds of kilobytes).
         // SAFETY: a plain read of a process-wide counter, no arguments.
         assert_eq!(unsafe { libsqlite3_sys::sqlite3_memory_used() }, 0);
+    }
+
+    /// Bytes of page cache the pooled SQLite connection holds (`SQLITE_DBSTATUS_CACHE_USED`).
+    async fn cache_used(store: &Store) -> std::ffi::c_int {
+        use libsqlite3_sys::{SQLITE_DBSTATUS_CACHE_USED, sqlite3_db_status};
+        let mut held = store.direct.checkout().await;
+        let direct::RawConn::Sqlite(conn) = &mut *held else {
+            panic!("a SQLite store holds SQLite connections");
+        };
+        let mut handle = conn.lock_handle().await.expect("the connection's handle");
+        let (mut used, mut peak): (std::ffi::c_int, std::ffi::c_int) = (0, 0);
+        // SAFETY: the handle is open and locked for this thread; the two outputs are written,
+        // nothing is reset.
+        unsafe {
+            sqlite3_db_status(
+                handle.as_raw_handle().as_ptr(),
+                SQLITE_DBSTATUS_CACHE_USED,
+                &mut used,
+                &mut peak,
+                0,
+            )
+        };
+        used
+    }
+
+    /// The health loop shrinks the connection the idle pool keeps: its page cache goes back to
+    /// the allocator, and the store still answers.
+    #[tokio::test]
+    async fn shrinking_the_idle_sqlite_connection_empties_its_page_cache() {
+        let (_dir, store) = sqlite_store(1).await;
+        store.migrate().await.expect("migrate");
+        for table in ["employees", "units", "skps", "skp_evaluations", "realisasi"] {
+            store
+                .conn()
+                .query_all_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    format!("SELECT COUNT(*) FROM {table}"),
+                ))
+                .await
+                .expect("count");
+        }
+        let before = cache_used(&store).await;
+        assert!(before > 0, "reads fill the page cache");
+        store.shrink_idle_connection().await.expect("shrink");
+        let after = cache_used(&store).await;
+        assert!(after < before, "page cache {before} -> {after} bytes");
+        store.ping().await.expect("the store answers after");
     }
 
     #[tokio::test]
