@@ -595,6 +595,47 @@ async fn list_matches_members(w: &World, report: &pb::CalibrationReport, q: usiz
     );
 }
 
+/// Every evaluation that `ListEvaluations` of the bidang lists (pages of 3) is the document
+/// `GetEvaluation` returns for its SKP, field for field (state, objection, final reason, lock,
+/// capaian); returns the listed evaluations.
+async fn page_matches_point_reads(w: &World, q: usize) -> Vec<pb::Evaluation> {
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = w
+            .assess(&w.admin)
+            .list_evaluations(pb::ListEvaluationsRequest {
+                unit_id: w.bidang.clone(),
+                evaluation_period_id: w.ep(q),
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list evaluations")
+            .into_inner();
+        listed.extend(page.evaluations);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert!(!listed.is_empty(), "the bidang's group lists evaluations");
+    for e in &listed {
+        let one = w
+            .assess(&w.admin)
+            .get_evaluation(pb::GetEvaluationRequest {
+                skp_id: e.skp_id.clone(),
+                evaluation_period_id: w.ep(q),
+            })
+            .await
+            .expect("get evaluation")
+            .into_inner();
+        assert_eq!(e, &one, "listed and read alone agree");
+    }
+    listed
+}
+
 pub(crate) async fn get_eval(
     w: &World,
     tok: &str,
@@ -927,6 +968,13 @@ async fn a_unit_of_ten_through_a_year() {
         assert_eq!(ev.final_reason, pb::FinalReason::ObjectionDecided as i32);
         assert_eq!(ev.predikat, want as i32);
     }
+    let listed = page_matches_point_reads(&w, 0).await;
+    assert!(
+        [&upheld.id, &changed.id]
+            .iter()
+            .all(|id| listed.iter().any(|e| &&e.objection_id == id)),
+        "the page names both objections"
+    );
     let e = decide(&w, BUPATI, &changed.id, pb::ObjectionDecision::Uphold, None)
         .await
         .unwrap_err();
