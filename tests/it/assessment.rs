@@ -563,6 +563,20 @@ async fn list_matches_members(w: &World, report: &pb::CalibrationReport, q: usiz
         .map(|m| (m.skp_id.clone(), m.state))
         .collect();
     expected.sort();
+    let listed: Vec<(String, i32)> = list_bidang(w, q, state)
+        .await
+        .into_iter()
+        .map(|e| (e.skp_id, e.state))
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "listed evaluations (state {state}) are the group's members"
+    );
+}
+
+/// Every evaluation of the bidang in evaluation period `q` (in `state`, 0: any), as the admin
+/// walks `ListEvaluations` in pages of 3.
+async fn list_bidang(w: &World, q: usize, state: i32) -> Vec<pb::Evaluation> {
     let mut listed = Vec::new();
     let mut token = String::new();
     loop {
@@ -583,43 +597,19 @@ async fn list_matches_members(w: &World, report: &pb::CalibrationReport, q: usiz
             page.evaluations.len() <= 3,
             "a page holds at most page_size"
         );
-        listed.extend(page.evaluations.into_iter().map(|e| (e.skp_id, e.state)));
+        listed.extend(page.evaluations);
         if page.next_page_token.is_empty() {
-            break;
+            return listed;
         }
         token = page.next_page_token;
     }
-    assert_eq!(
-        listed, expected,
-        "listed evaluations (state {state}) are the group's members"
-    );
 }
 
 /// Every evaluation that `ListEvaluations` of the bidang lists (pages of 3) is the document
 /// `GetEvaluation` returns for its SKP, field for field (state, objection, final reason, lock,
 /// capaian); returns the listed evaluations.
 async fn page_matches_point_reads(w: &World, q: usize) -> Vec<pb::Evaluation> {
-    let mut listed = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = w
-            .assess(&w.admin)
-            .list_evaluations(pb::ListEvaluationsRequest {
-                unit_id: w.bidang.clone(),
-                evaluation_period_id: w.ep(q),
-                page_size: 3,
-                page_token: token.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("list evaluations")
-            .into_inner();
-        listed.extend(page.evaluations);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let listed = list_bidang(w, q, 0).await;
     assert!(!listed.is_empty(), "the bidang's group lists evaluations");
     for e in &listed {
         let one = w
