@@ -437,11 +437,14 @@ async fn group_page<C: ConnectionTrait>(
     now: DateTime<Utc>,
     f: &MemberFilter,
 ) -> Result<Vec<(Member, SkpRow, Option<EvaluationRow>)>> {
-    let columns: Vec<String> = skp::Column::iter()
-        .map(|c| format!(", s.{0} AS s_{0}", c.as_str()))
-        .chain(skp_evaluation::Column::iter().map(|c| format!(", e.{0} AS e_{0}", c.as_str())))
-        .collect();
-    group_query(db, unit_id, ep, now, f, &columns.concat(), |r, m| {
+    // Every column of both tables under its prefix, listed once per process.
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        skp::Column::iter()
+            .map(|c| format!(", s.{0} AS s_{0}", c.as_str()))
+            .chain(skp_evaluation::Column::iter().map(|c| format!(", e.{0} AS e_{0}", c.as_str())))
+            .collect()
+    });
+    group_query(db, unit_id, ep, now, f, &COLUMNS, |r, m| {
         let s = SkpRow::from_query_result(r, "s_")?;
         let e = match m.evaluation_id {
             Some(_) => Some(EvaluationRow::from_query_result(r, "e_")?),
