@@ -33,7 +33,7 @@ use crate::store::assessment::{
     evidence_of,
 };
 use crate::store::org::parse_etag;
-use crate::store::skp::SkpRow;
+use crate::store::skp::{SkpRead, SkpRow};
 
 /// Handler of the assessment service.
 #[derive(Debug, Clone)]
@@ -487,6 +487,14 @@ impl AssessmentApi {
         Ok(s)
     }
 
+    /// [`Self::skp_checked`] for a point read that goes on to the SKP's content: the row comes
+    /// with its stored content in one statement ([`crate::store::Store::read_skp`]).
+    async fn skp_read_checked(&self, ctx: &RequestContext, skp_id: &str) -> Result<SkpRead> {
+        let read = self.state.store.read_skp(skp_id).await?;
+        self.state.authz.check(ctx, plan_target(&read.row)).await?;
+        Ok(read)
+    }
+
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.state.clock.now()
     }
@@ -833,11 +841,11 @@ impl AssessmentService for AssessmentApi {
                 &req.evaluation_period_id,
             ));
             v.finish()?;
-            let s = self.skp_checked(&ctx, &req.skp_id).await?;
+            let read = self.skp_read_checked(&ctx, &req.skp_id).await?;
             let doc = self
                 .state
                 .store
-                .skp_evaluation_doc(s, &req.evaluation_period_id, self.now())
+                .skp_evaluation_doc(read, &req.evaluation_period_id, self.now())
                 .await?;
             if results_only(&ctx) && !doc.state.is_set() {
                 return Err(Error::not_found(
@@ -1023,11 +1031,11 @@ impl AssessmentService for AssessmentApi {
                 &req.evaluation_period_id,
             ));
             v.finish()?;
-            let s = self.skp_checked(&ctx, &req.skp_id).await?;
+            let read = self.skp_read_checked(&ctx, &req.skp_id).await?;
             let x = self
                 .state
                 .store
-                .explain(s, &req.evaluation_period_id, self.now())
+                .explain(read, &req.evaluation_period_id, self.now())
                 .await?;
             if results_only(&ctx) && !x.doc.state.is_set() {
                 return Err(Error::not_found(

@@ -488,9 +488,9 @@ impl SkpService for SkpApi {
         respond(async {
             require_id("id", &req.id)?;
             let full = full_view(req.view, true)?;
-            let s = self.state.store.get_skp(&req.id).await?;
-            self.may_read(&ctx, &s).await?;
-            Ok(skp_pb(self.state.store.skp_doc(s, full).await?))
+            let read = self.state.store.read_skp(&req.id).await?;
+            self.may_read(&ctx, &read.row).await?;
+            Ok(skp_pb(self.state.store.skp_read_doc(read, full).await?))
         })
         .await
     }

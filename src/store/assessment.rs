@@ -30,7 +30,7 @@ use super::entities::{
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
-use super::skp::{IndicatorRow, RhkRow, SKP_RESOURCE, SkpRow, load_content};
+use super::skp::{ContentFrom, IndicatorRow, RhkRow, SKP_RESOURCE, SkpRead, SkpRow, load_content};
 use super::{Store, find_or_not_found, keyset_page, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, State};
 use crate::domain::rating::{self, Aspect, Predikat, Rating};
@@ -461,7 +461,7 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         .collect();
     assemble(
         db,
-        cache,
+        ContentFrom::cache(cache),
         items,
         objections,
         &locked,
@@ -475,7 +475,7 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
 /// locked evaluation periods are known: reads the SKP content and the realisasi.
 async fn assemble<C: ConnectionTrait>(
     db: &C,
-    cache: Option<&ContentCache>,
+    from: ContentFrom<'_>,
     items: Vec<(SkpRow, EvaluationPeriodRow, Option<EvaluationRow>)>,
     mut objections: HashMap<String, ObjectionRow>,
     locked: &std::collections::HashSet<String>,
@@ -497,7 +497,7 @@ async fn assemble<C: ConnectionTrait>(
             .map(|(s, _, _)| (s.id.as_str(), s.version))
             .collect()
     };
-    let content = load_content(db, cache, &skps).await?;
+    let content = load_content(db, from, &skps).await?;
     // Evaluation period id -> indicator id -> realisasi value, with the stored row when asked
     // for (a page of evaluations needs the values only: the account and evidence stay in the
     // database). Each indicator belongs to one SKP, so each entry is taken once below.
@@ -574,17 +574,16 @@ async fn assemble<C: ConnectionTrait>(
 /// The evaluation of SKP `s` in evaluation period `ep_id` (TERBUKA when nothing was entered).
 async fn evaluation_doc<C: ConnectionTrait>(
     db: &C,
-    cache: Option<&ContentCache>,
+    from: ContentFrom<'_>,
     s: SkpRow,
     ep_id: &str,
     now: DateTime<Utc>,
     detail: Realisasi,
 ) -> Result<EvaluationDoc> {
-    // Two statements where a page needs four: the period with its lock flag, and the
-    // evaluation with its objection.
-    let (ep, locked) = period_and_lock(db, ep_id).await?;
+    // One statement where a page needs four: the period with its lock flag, the evaluation
+    // with its objection.
+    let (ep, locked, row, objection) = period_evaluation(db, &s.id, ep_id).await?;
     check_period_of(&s, &ep)?;
-    let (row, objection) = evaluation_and_objection(db, &s.id, ep_id).await?;
     let objections = match (&row, objection) {
         (Some(r), Some(o)) => HashMap::from([(r.id.clone(), o)]),
         _ => HashMap::new(),
@@ -596,7 +595,7 @@ async fn evaluation_doc<C: ConnectionTrait>(
     };
     assemble(
         db,
-        cache,
+        from,
         vec![(s, ep, row)],
         objections,
         &locked,
@@ -608,63 +607,77 @@ async fn evaluation_doc<C: ConnectionTrait>(
     .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
 }
 
-/// Evaluation period `ep_id` and whether it is locked now, in one statement.
-async fn period_and_lock<C: ConnectionTrait>(
+/// What a point read of SKP `skp_id`'s evaluation in `ep_id` needs besides the SKP, in one
+/// statement: the evaluation period, whether it is locked now, the evaluation (if entered) and
+/// its objection (if filed). NOT_FOUND when the period does not exist.
+async fn period_evaluation<C: ConnectionTrait>(
     db: &C,
+    skp_id: &str,
     ep_id: &str,
-) -> Result<(EvaluationPeriodRow, bool)> {
-    let q = evaluation_period::Entity::find_by_id(ep_id.to_owned()).expr_as(
-        Expr::exists(
-            Query::select()
-                .expr(Expr::val(1))
-                .from(evaluation_period_lock::Entity)
-                .and_where(
-                    Expr::col((
-                        evaluation_period_lock::Entity,
-                        evaluation_period_lock::Column::EvaluationPeriodId,
-                    ))
-                    .equals((evaluation_period::Entity, evaluation_period::Column::Id)),
-                )
-                .and_where(
-                    Expr::col((
-                        evaluation_period_lock::Entity,
-                        evaluation_period_lock::Column::Locked,
-                    ))
-                    .eq(true),
-                )
-                .to_owned(),
-        ),
-        "locked_now",
+) -> Result<(
+    EvaluationPeriodRow,
+    bool,
+    Option<EvaluationRow>,
+    Option<ObjectionRow>,
+)> {
+    let locked_now = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(evaluation_period_lock::Entity)
+            .and_where(
+                Expr::col((
+                    evaluation_period_lock::Entity,
+                    evaluation_period_lock::Column::EvaluationPeriodId,
+                ))
+                .equals((evaluation_period::Entity, evaluation_period::Column::Id)),
+            )
+            .and_where(
+                Expr::col((
+                    evaluation_period_lock::Entity,
+                    evaluation_period_lock::Column::Locked,
+                ))
+                .eq(true),
+            )
+            .to_owned(),
     );
+    let skp = skp_id.to_owned();
+    let entered: sea_orm::RelationDef =
+        evaluation_period::Entity::belongs_to(skp_evaluation::Entity)
+            .from(evaluation_period::Column::Id)
+            .to(skp_evaluation::Column::EvaluationPeriodId)
+            .into();
+    let entered = entered.on_condition(move |_, e| {
+        Expr::col((e, skp_evaluation::Column::SkpId))
+            .eq(skp.clone())
+            .into()
+    });
+    let filed: sea_orm::RelationDef = skp_evaluation::Entity::belongs_to(objection::Entity)
+        .from(skp_evaluation::Column::Id)
+        .to(objection::Column::EvaluationId)
+        .into();
+    // The period's columns come as `A_*`, the evaluation's as `B_*` (sea-orm's pair), the
+    // objection's as `C_*`.
+    let mut q = evaluation_period::Entity::find_by_id(ep_id.to_owned())
+        .expr_as(locked_now, "locked_now")
+        .join(sea_orm::JoinType::LeftJoin, entered)
+        .join(sea_orm::JoinType::LeftJoin, filed)
+        .select_also(skp_evaluation::Entity);
+    for c in <objection::Column as sea_orm::Iterable>::iter() {
+        q = q.expr_as(
+            Expr::col((objection::Entity, c)),
+            format!("C_{}", sea_orm::IdenStatic::as_str(&c)),
+        );
+    }
     let row = db
         .query_one_raw(q.build(db.get_database_backend()))
         .await?
         .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
     Ok((
-        EvaluationPeriodRow::from_query_result(&row, "")?,
-        row.try_get::<bool>("", "locked_now")?,
+        EvaluationPeriodRow::from_query_result(&row, "A_")?,
+        row.try_get::<bool>("", "A_locked_now")?,
+        EvaluationRow::from_query_result_optional(&row, "B_")?,
+        ObjectionRow::from_query_result_optional(&row, "C_")?,
     ))
-}
-
-/// The evaluation of SKP `skp_id` in `ep_id` (if entered) and its objection (if filed), in one
-/// statement.
-async fn evaluation_and_objection<C: ConnectionTrait>(
-    db: &C,
-    skp_id: &str,
-    ep_id: &str,
-) -> Result<(Option<EvaluationRow>, Option<ObjectionRow>)> {
-    let filed: sea_orm::RelationDef = skp_evaluation::Entity::belongs_to(objection::Entity)
-        .from(skp_evaluation::Column::Id)
-        .to(objection::Column::EvaluationId)
-        .into();
-    Ok(skp_evaluation::Entity::find()
-        .filter(skp_evaluation::Column::SkpId.eq(skp_id))
-        .filter(skp_evaluation::Column::EvaluationPeriodId.eq(ep_id))
-        .join(sea_orm::JoinType::LeftJoin, filed)
-        .select_also(objection::Entity)
-        .one(db)
-        .await?
-        .map_or((None, None), |(e, o)| (Some(e), o)))
 }
 
 impl Store {
@@ -710,27 +723,20 @@ impl Store {
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
-        let s = find_skp(self.conn(), skp_id).await?;
-        self.skp_evaluation_doc(s, ep_id, now).await
+        let read = self.read_skp(skp_id).await?;
+        self.skp_evaluation_doc(read, ep_id, now).await
     }
 
-    /// The evaluation of SKP row `s` (already read) in evaluation period `ep_id` as a reader
-    /// sees it at `now`, without reading the SKP again.
+    /// The evaluation of the SKP read by [`Store::read_skp`] in evaluation period `ep_id` as a
+    /// reader sees it at `now`, without reading the SKP (nor, mostly, its content) again.
     pub async fn skp_evaluation_doc(
         &self,
-        s: SkpRow,
+        mut read: SkpRead,
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
-        evaluation_doc(
-            self.conn(),
-            Some(self.content_cache()),
-            s,
-            ep_id,
-            now,
-            Realisasi::Values,
-        )
-        .await
+        let from = read.content_from(self.content_cache(), true);
+        evaluation_doc(self.conn(), from, read.row, ep_id, now, Realisasi::Values).await
     }
 
     /// The stored evaluations of one SKP, by evaluation period; `set_only` keeps DITETAPKAN and
@@ -1356,11 +1362,19 @@ impl Store {
     }
 
     /// A result of the SKP `s` (as the caller read it) with what produced it.
-    pub async fn explain(&self, s: SkpRow, ep_id: &str, now: DateTime<Utc>) -> Result<Explanation> {
-        // One connection and one snapshot for all the reads (a pool checkout per statement
-        // costs more than the statement).
+    pub async fn explain(
+        &self,
+        mut read: SkpRead,
+        ep_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Explanation> {
+        // The content of the SKP row's version, when the point read brought it (or it is
+        // cached): it is the same in any snapshot that holds that version of the row.
+        let from = read.content_from(self.content_cache(), false);
+        // One connection and one snapshot for all the other reads (a pool checkout per
+        // statement costs more than the statement).
         let txn = self.begin_read().await?;
-        let doc = evaluation_doc(&txn, None, s, ep_id, now, Realisasi::Records).await?;
+        let doc = evaluation_doc(&txn, from, read.row, ep_id, now, Realisasi::Records).await?;
         let skp_id = doc.skp.id.as_str();
         let action_plans = action_plan::Entity::find()
             .filter(action_plan::Column::SkpId.eq(skp_id))

@@ -54,6 +54,13 @@ impl ContentCache {
         }
     }
 
+    /// The version of SKP `id` cached now, if any (without making it more recently used): a
+    /// point read asks the database for the stored content only when it may be of another.
+    pub fn version_of(&self, id: &str) -> Option<i64> {
+        let entries = self.entries.as_ref()?.lock().ok()?;
+        entries.peek(id).map(|(v, _)| *v)
+    }
+
     /// Keeps `content` as SKP `id`'s content at `version` (an entry of a later version stays).
     pub fn put(&self, id: &str, version: i64, content: Arc<SkpContent>) {
         let Some(Ok(mut entries)) = self.entries.as_ref().map(|m| m.lock()) else {
@@ -114,6 +121,8 @@ mod tests {
         c.put("a", 1, content(3));
         assert_eq!(c.get("a", 2).map(|x| x.rhk.capacity()), Some(2));
         assert!(c.get("a", 1).is_none());
+        assert_eq!(c.version_of("a"), Some(2));
+        assert_eq!(c.version_of("b"), None);
     }
 
     #[test]
@@ -133,5 +142,21 @@ mod tests {
         off.put("a", 1, content(0));
         assert!(off.get("a", 1).is_none());
         assert!(off.is_empty());
+        assert_eq!(off.version_of("a"), None);
+    }
+
+    #[test]
+    fn asking_for_the_version_keeps_the_order_of_use() {
+        let c = ContentCache::new(2);
+        c.put("a", 1, content(0));
+        c.put("b", 1, content(0));
+        assert_eq!(c.version_of("a"), Some(1));
+        c.put("c", 1, content(0));
+        assert_eq!(
+            c.version_of("a"),
+            None,
+            "a was still the least recently used"
+        );
+        assert_eq!(c.version_of("b"), Some(1));
     }
 }

@@ -1,6 +1,8 @@
 //! Agencies and work units.
 
 use chrono::Utc;
+use std::collections::HashMap;
+
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
@@ -429,17 +431,26 @@ impl Store {
         if scope.is_empty() {
             return Ok(false);
         }
-        let Some(target) = unit::Entity::find_by_id(unit_id.to_owned())
-            .one(self.conn())
+        // The target and the scope's units in one statement (the target may be one of them).
+        let mut ids = scope.to_vec();
+        ids.push(unit_id.to_owned());
+        let paths: HashMap<String, String> = unit::Entity::find()
+            .select_only()
+            .column(unit::Column::Id)
+            .column(unit::Column::Path)
+            .filter(unit::Column::Id.is_in(ids))
+            .into_tuple::<(String, String)>()
+            .all(self.conn())
             .await?
-        else {
+            .into_iter()
+            .collect();
+        let Some(target) = paths.get(unit_id) else {
             return Ok(false);
         };
-        let roots = unit::Entity::find()
-            .filter(unit::Column::Id.is_in(scope.to_vec()))
-            .all(self.conn())
-            .await?;
-        Ok(roots.iter().any(|r| target.path.starts_with(&r.path)))
+        Ok(scope
+            .iter()
+            .filter_map(|r| paths.get(r))
+            .any(|root| target.starts_with(root.as_str())))
     }
 
     /// True when one of the units `scope` belongs to `agency_id`.

@@ -16,7 +16,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 
@@ -24,8 +24,8 @@ use super::assignments::covers;
 use super::audit::{Actor, Change};
 use super::cache::{ContentCache, SkpContent};
 use super::entities::{
-    assignment, employee, performance_period, skp, skp_behaviour, skp_content, skp_indicator,
-    skp_rhk, unit,
+    assignment, employee, performance_period, skp, skp_behaviour, skp_content, skp_evaluation,
+    skp_indicator, skp_rhk, unit,
 };
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
@@ -342,6 +342,106 @@ async fn touch(txn: &super::Txn, id: &str, content: Content) -> Result<i64> {
     Ok(version)
 }
 
+/// An SKP row read for a point read, with what its document needs from the same statement
+/// (see [`Store::read_skp`]); the caller authorizes on the row before the document is built.
+#[derive(Debug)]
+pub struct SkpRead {
+    /// The SKP's row.
+    pub row: SkpRow,
+    /// The content stored with the SKP at the row's version, encoded; `None` when none is
+    /// stored at that version, or when this replica cached that version as the statement ran.
+    stored: Option<Vec<u8>>,
+    /// Evaluation periods already assessed.
+    assessed: u64,
+}
+
+impl SkpRead {
+    /// The SKP's content at the row's version without a statement: from `cache` when it holds
+    /// that version, else decoded from the stored encoding (and then cached); `None` when
+    /// neither has it (content damaged or never stored: the content tables are read instead).
+    fn content(&mut self, cache: &ContentCache) -> Option<Arc<SkpContent>> {
+        if let Some(c) = cache.get(&self.row.id, self.row.version) {
+            return Some(c);
+        }
+        let bytes = self.stored.take()?;
+        match super::content::decode(&self.row.id, &bytes) {
+            Ok(c) => {
+                let c = Arc::new(c);
+                cache.put(&self.row.id, self.row.version, c.clone());
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(skp_id = %self.row.id, error = %e, "stored SKP content does not decode; reading its rows");
+                None
+            }
+        }
+    }
+
+    /// Where [`load_content`] finds this SKP's content: as already known when the cache or the
+    /// stored encoding had it (else read); `cache` is handed on only with `use_cache` (never
+    /// inside a transaction).
+    pub(crate) fn content_from<'a>(
+        &mut self,
+        cache: &'a ContentCache,
+        use_cache: bool,
+    ) -> ContentFrom<'a> {
+        ContentFrom {
+            known: self
+                .content(cache)
+                .map(|c| HashMap::from([(self.row.id.clone(), c)]))
+                .unwrap_or_default(),
+            cache: use_cache.then_some(cache),
+        }
+    }
+}
+
+/// SKP `id`'s row, its stored content unless its version is `cached`, and its assessed
+/// periods, in one statement (two scalar subqueries on the primary keys).
+async fn read_skp<C: ConnectionTrait>(db: &C, id: &str, cached: Option<i64>) -> Result<SkpRead> {
+    let mut stored = Query::select();
+    stored
+        .column((skp_content::Entity, skp_content::Column::Content))
+        .from(skp_content::Entity)
+        .and_where(
+            Expr::col((skp_content::Entity, skp_content::Column::SkpId))
+                .equals((skp::Entity, skp::Column::Id)),
+        )
+        .and_where(
+            Expr::col((skp_content::Entity, skp_content::Column::Version))
+                .equals((skp::Entity, skp::Column::Version)),
+        );
+    if let Some(v) = cached {
+        stored.and_where(Expr::col((skp::Entity, skp::Column::Version)).ne(v));
+    }
+    let assessed = Query::select()
+        .expr(Expr::col((skp_evaluation::Entity, skp_evaluation::Column::Id)).count())
+        .from(skp_evaluation::Entity)
+        .and_where(
+            Expr::col((skp_evaluation::Entity, skp_evaluation::Column::SkpId))
+                .equals((skp::Entity, skp::Column::Id)),
+        )
+        .and_where(Expr::col((skp_evaluation::Entity, skp_evaluation::Column::State)).ne("TERBUKA"))
+        .to_owned();
+    let q = skp::Entity::find_by_id(id.to_owned())
+        .expr_as(
+            Expr::SubQuery(None, Box::new(stored.into())),
+            "stored_content",
+        )
+        .expr_as(
+            Expr::SubQuery(None, Box::new(assessed.into())),
+            "assessed_periods",
+        );
+    let row = db
+        .query_one_raw(q.build(db.get_database_backend()))
+        .await?
+        .ok_or_else(|| Error::not_found("Skp", id))?;
+    Ok(SkpRead {
+        row: SkpRow::from_query_result(&row, "")?,
+        stored: row.try_get::<Option<Vec<u8>>>("", "stored_content")?,
+        assessed: u64::try_from(row.try_get::<i64>("", "assessed_periods")?).unwrap_or(0),
+    })
+}
+
 /// The documents of the given SKP rows: their content when `full` (see [`load_content`]) and
 /// the evaluation periods already assessed.
 async fn load_docs<C: ConnectionTrait>(
@@ -353,7 +453,7 @@ async fn load_docs<C: ConnectionTrait>(
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut content = if full {
         let keys: Vec<(&str, i64)> = rows.iter().map(|r| (r.id.as_str(), r.version)).collect();
-        load_content(db, cache, &keys).await?
+        load_content(db, ContentFrom::cache(cache), &keys).await?
     } else {
         HashMap::new()
     };
@@ -376,19 +476,44 @@ async fn load_docs<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Where [`load_content`] looks for SKP content before the database.
+#[derive(Default)]
+pub(crate) struct ContentFrom<'a> {
+    /// Content the caller already holds, by SKP id, at the versions asked for.
+    pub known: HashMap<String, Arc<SkpContent>>,
+    /// The replica's cache; `None` inside a transaction (see [`super::cache`]).
+    pub cache: Option<&'a ContentCache>,
+}
+
+impl<'a> ContentFrom<'a> {
+    /// Only the replica's cache (`None`: nothing).
+    pub(crate) fn cache(cache: Option<&'a ContentCache>) -> Self {
+        Self {
+            known: HashMap::new(),
+            cache,
+        }
+    }
+}
+
 /// The content (RHK with indicators, behaviour values) of each SKP of `skps` (id, version), by
-/// SKP id: from `cache` where it holds that version; then from the encoded content stored with
+/// SKP id: from `known` (content the caller already holds at that version), then from `cache`
+/// where it holds that version; then from the encoded content stored with
 /// each SKP where it was built at that version (one statement for all of them); the rest read
 /// from the three content tables (three statements). What was read is then cached.
 /// `cache` must be `None` inside a transaction (see [`super::cache`]).
 pub(crate) async fn load_content<C: ConnectionTrait>(
     db: &C,
-    cache: Option<&ContentCache>,
+    from: ContentFrom<'_>,
     skps: &[(&str, i64)],
 ) -> Result<HashMap<String, Arc<SkpContent>>> {
+    let ContentFrom { mut known, cache } = from;
     let mut out = HashMap::with_capacity(skps.len());
     let mut missing: Vec<(&str, i64)> = Vec::new();
     for &(id, version) in skps {
+        if let Some(c) = known.remove(id) {
+            out.insert(id.to_owned(), c);
+            continue;
+        }
         match cache.and_then(|c| c.get(id, version)) {
             Some(c) => {
                 out.insert(id.to_owned(), c);
@@ -716,6 +841,52 @@ impl Store {
     /// Reads an SKP row.
     pub async fn get_skp(&self, id: &str) -> Result<SkpRow> {
         find_skp(self.conn(), id).await
+    }
+
+    /// Reads SKP `id` for a point read in one statement: its row, the content stored at its
+    /// version (unless this replica caches that version) and its assessed periods. The caller
+    /// authorizes on [`SkpRead::row`], then builds the document with [`Store::skp_read_doc`].
+    pub async fn read_skp(&self, id: &str) -> Result<SkpRead> {
+        read_skp(self.conn(), id, self.content_cache().version_of(id)).await
+    }
+
+    /// The document of an SKP read by [`Store::read_skp`]: no further statement unless its
+    /// content was neither cached nor stored at its version.
+    pub async fn skp_read_doc(&self, mut read: SkpRead, full: bool) -> Result<SkpDoc> {
+        if !full {
+            return Ok(SkpDoc {
+                skp: read.row,
+                rhk: Vec::new(),
+                behaviours: Vec::new(),
+                assessed_periods: read.assessed,
+            });
+        }
+        let cache = self.content_cache();
+        let content = match read.content(cache) {
+            Some(c) => c,
+            None => {
+                let key = [(read.row.id.as_str(), read.row.version)];
+                let mut found =
+                    load_content(self.conn(), ContentFrom::cache(Some(cache)), &key).await?;
+                found.remove(&read.row.id).unwrap_or_else(|| {
+                    Arc::new(SkpContent {
+                        rhk: Vec::new(),
+                        behaviours: Vec::new(),
+                    })
+                })
+            }
+        };
+        // Moved out when nothing else holds the content (caching off), copied when cached.
+        let (rhk, behaviours) = match Arc::try_unwrap(content) {
+            Ok(c) => (c.rhk, c.behaviours),
+            Err(c) => (c.rhk.clone(), c.behaviours.clone()),
+        };
+        Ok(SkpDoc {
+            skp: read.row,
+            rhk,
+            behaviours,
+            assessed_periods: read.assessed,
+        })
     }
 
     /// Reads an SKP with (when `full`) its RHK, indicators and behaviour.
