@@ -413,32 +413,21 @@ async fn read_skp<C: ConnectionTrait>(db: &C, id: &str, cached: Option<i64>) -> 
     if let Some(v) = cached {
         stored.and_where(Expr::col((skp::Entity, skp::Column::Version)).ne(v));
     }
-    let assessed = Query::select()
-        .expr(Expr::col((skp_evaluation::Entity, skp_evaluation::Column::Id)).count())
-        .from(skp_evaluation::Entity)
-        .and_where(
-            Expr::col((skp_evaluation::Entity, skp_evaluation::Column::SkpId))
-                .equals((skp::Entity, skp::Column::Id)),
-        )
-        .and_where(Expr::col((skp_evaluation::Entity, skp_evaluation::Column::State)).ne("TERBUKA"))
-        .to_owned();
     let q = skp::Entity::find_by_id(id.to_owned())
         .expr_as(
             Expr::SubQuery(None, Box::new(stored.into())),
             "stored_content",
         )
-        .expr_as(
-            Expr::SubQuery(None, Box::new(assessed.into())),
-            "assessed_periods",
-        );
+        .expr_as(assessed_periods_expr(), "assessed_periods");
     let row = db
         .query_one_raw(q.build(db.get_database_backend()))
         .await?
         .ok_or_else(|| Error::not_found("Skp", id))?;
+    let (skp, assessed) = row_and_assessed(&row)?;
     Ok(SkpRead {
-        row: SkpRow::from_query_result(&row, "")?,
+        row: skp,
         stored: row.try_get::<Option<Vec<u8>>>("", "stored_content")?,
-        assessed: u64::try_from(row.try_get::<i64>("", "assessed_periods")?).unwrap_or(0),
+        assessed,
     })
 }
 
@@ -451,15 +440,36 @@ async fn load_docs<C: ConnectionTrait>(
     full: bool,
 ) -> Result<Vec<SkpDoc>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let assessed = assessed_counts(db, &ids).await?;
+    let rows = rows
+        .into_iter()
+        .map(|s| {
+            let n = assessed.get(&s.id).copied().unwrap_or(0);
+            (s, n)
+        })
+        .collect();
+    docs_of(db, ContentFrom::cache(cache), rows, full).await
+}
+
+/// The documents of SKP rows whose assessed periods are known (row, count): their content when
+/// `full`, taken from `from` first (see [`load_content`]).
+async fn docs_of<C: ConnectionTrait>(
+    db: &C,
+    from: ContentFrom<'_>,
+    rows: Vec<(SkpRow, u64)>,
+    full: bool,
+) -> Result<Vec<SkpDoc>> {
     let mut content = if full {
-        let keys: Vec<(&str, i64)> = rows.iter().map(|r| (r.id.as_str(), r.version)).collect();
-        load_content(db, ContentFrom::cache(cache), &keys).await?
+        let keys: Vec<(&str, i64)> = rows
+            .iter()
+            .map(|(r, _)| (r.id.as_str(), r.version))
+            .collect();
+        load_content(db, from, &keys).await?
     } else {
         HashMap::new()
     };
-    let assessed = assessed_counts(db, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for s in rows {
+    for (s, assessed_periods) in rows {
         // Moved out when nothing else holds the content (no cache), copied when cached.
         let (rhk, behaviours) = match content.remove(&s.id).map(Arc::try_unwrap) {
             Some(Ok(c)) => (c.rhk, c.behaviours),
@@ -467,13 +477,36 @@ async fn load_docs<C: ConnectionTrait>(
             None => (Vec::new(), Vec::new()),
         };
         out.push(SkpDoc {
-            assessed_periods: assessed.get(&s.id).copied().unwrap_or(0),
+            assessed_periods,
             rhk,
             behaviours,
             skp: s,
         });
     }
     Ok(out)
+}
+
+/// The number of evaluation periods already assessed of the SKP of the outer query's row
+/// (`skps`), as a scalar subquery: the count [`assessed_counts`] makes, read with the rows.
+fn assessed_periods_expr() -> Expr {
+    let assessed = Query::select()
+        .expr(Expr::col((skp_evaluation::Entity, skp_evaluation::Column::Id)).count())
+        .from(skp_evaluation::Entity)
+        .and_where(
+            Expr::col((skp_evaluation::Entity, skp_evaluation::Column::SkpId))
+                .equals((skp::Entity, skp::Column::Id)),
+        )
+        .and_where(Expr::col((skp_evaluation::Entity, skp_evaluation::Column::State)).ne("TERBUKA"))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(assessed.into()))
+}
+
+/// An SKP row read with [`assessed_periods_expr`] as `assessed_periods`.
+fn row_and_assessed(row: &sea_orm::QueryResult) -> Result<(SkpRow, u64)> {
+    Ok((
+        SkpRow::from_query_result(row, "")?,
+        u64::try_from(row.try_get::<i64>("", "assessed_periods")?).unwrap_or(0),
+    ))
 }
 
 /// Where [`load_content`] looks for SKP content before the database.
@@ -853,40 +886,15 @@ impl Store {
     /// The document of an SKP read by [`Store::read_skp`]: no further statement unless its
     /// content was neither cached nor stored at its version.
     pub async fn skp_read_doc(&self, mut read: SkpRead, full: bool) -> Result<SkpDoc> {
-        if !full {
-            return Ok(SkpDoc {
-                skp: read.row,
-                rhk: Vec::new(),
-                behaviours: Vec::new(),
-                assessed_periods: read.assessed,
-            });
-        }
-        let cache = self.content_cache();
-        let content = match read.content(cache) {
-            Some(c) => c,
-            None => {
-                let key = [(read.row.id.as_str(), read.row.version)];
-                let mut found =
-                    load_content(self.conn(), ContentFrom::cache(Some(cache)), &key).await?;
-                found.remove(&read.row.id).unwrap_or_else(|| {
-                    Arc::new(SkpContent {
-                        rhk: Vec::new(),
-                        behaviours: Vec::new(),
-                    })
-                })
-            }
+        let from = if full {
+            read.content_from(self.content_cache(), true)
+        } else {
+            ContentFrom::default()
         };
-        // Moved out when nothing else holds the content (caching off), copied when cached.
-        let (rhk, behaviours) = match Arc::try_unwrap(content) {
-            Ok(c) => (c.rhk, c.behaviours),
-            Err(c) => (c.rhk.clone(), c.behaviours.clone()),
-        };
-        Ok(SkpDoc {
-            skp: read.row,
-            rhk,
-            behaviours,
-            assessed_periods: read.assessed,
-        })
+        docs_of(self.conn(), from, vec![(read.row, read.assessed)], full)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("SKP vanished while loading".into()))
     }
 
     /// Reads an SKP with (when `full`) its RHK, indicators and behaviour.
@@ -948,12 +956,20 @@ impl Store {
         if let Some(k) = &page.after {
             q = q.filter(skp::Column::Id.gt(k.first().cloned().unwrap_or_default()));
         }
-        let rows = q.limit(page.fetch_limit()).all(self.conn()).await?;
-        let (rows, next) = page.finish(rows, |r| vec![r.id.clone()]);
-        Ok((
-            load_docs(self.conn(), Some(self.content_cache()), rows, full).await?,
-            next,
-        ))
+        // Each row comes with its assessed periods (one statement for the page).
+        let q = q
+            .expr_as(assessed_periods_expr(), "assessed_periods")
+            .limit(page.fetch_limit());
+        let rows = self
+            .conn()
+            .query_all_raw(q.build(self.conn().get_database_backend()))
+            .await?
+            .iter()
+            .map(row_and_assessed)
+            .collect::<Result<Vec<_>>>()?;
+        let (rows, next) = page.finish(rows, |(r, _)| vec![r.id.clone()]);
+        let from = ContentFrom::cache(Some(self.content_cache()));
+        Ok((docs_of(self.conn(), from, rows, full).await?, next))
     }
 
     /// Creates a draft SKP (idempotent on `request_id`). Its span, assessor, assessor's superior

@@ -863,10 +863,13 @@ where
 /// A point read of a document reads what it needs in few statements, whether this replica has
 /// the SKP's content cached or not (a replica started cold, each call twice): the SKP row with
 /// its stored content and assessed periods in one, the unit-scoped admin's scope check in one
-/// (the SKP's unit and the admin's units); GetEvaluation adds the period with its lock, the
+/// (the SKP's unit and the admin's units); ListSkps of one employee reads its page with each
+/// row's assessed periods in one, after the admin's check of the employee (the employee, the
+/// agency's time zone, the assignment of that day, the unit scope: four), in either view (the
+/// content is cached by then); GetEvaluation adds the period with its lock, the
 /// evaluation and its objection in one, then the realisasi values; ExplainEvaluation reads in
 /// one snapshot (BEGIN, COMMIT) the period and evaluation, the realisasi, the action plans, the
-/// feedback and the assessor's name. Before: 3, 6 and 11 statements.
+/// feedback and the assessor's name. Before: 3, 6, 6 and 11 statements.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_reads_of_documents_take_few_statements() {
     let collector = GrpcCollector::start().await;
@@ -891,6 +894,18 @@ async fn point_reads_of_documents_take_few_statements() {
         traced_call(&mut calls, "GetSkp", |m| {
             let mut skp = skp.clone();
             async move { skp.get_skp(m.map(|()| msg)).await }
+        })
+        .await;
+    }
+    for view in [pb::SkpView::Basic, pb::SkpView::Full] {
+        let msg = pb::ListSkpsRequest {
+            employee_id: w.plans[0].0.employee_id.clone(),
+            view: view as i32,
+            ..Default::default()
+        };
+        traced_call(&mut calls, "ListSkps", |m| {
+            let mut skp = skp.clone();
+            async move { skp.list_skps(m.map(|()| msg)).await }
         })
         .await;
     }
@@ -934,6 +949,8 @@ async fn point_reads_of_documents_take_few_statements() {
         [
             ("GetSkp", 2),
             ("GetSkp", 2),
+            ("ListSkps", 5),
+            ("ListSkps", 5),
             ("GetEvaluation", 4),
             ("GetEvaluation", 4),
             ("ExplainEvaluation", 9),
