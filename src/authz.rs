@@ -168,15 +168,21 @@ impl Authorizer {
                 }
             }
             Target::Employee { id, on } => {
-                let Ok(emp) = self.store.get_employee(id).await else {
+                // The employee with their agency's time zone (one statement).
+                let Ok((emp, zone)) = self.store.employee_and_time_zone(id).await else {
                     // Unknown employees are refused like any other resource out of reach.
                     return Ok(f);
                 };
                 let on = match on {
                     Some(d) => d,
                     None => {
-                        let agency = self.store.get_agency(&emp.agency_id).await?;
-                        TimeZone::parse(&agency.time_zone)
+                        let zone = zone.ok_or_else(|| {
+                            Error::Internal(format!(
+                                "employee {id} belongs to agency {} that does not exist",
+                                emp.agency_id
+                            ))
+                        })?;
+                        TimeZone::parse(&zone)
                             .unwrap_or(TimeZone::Wib)
                             .today(self.clock.now())
                     }

@@ -246,6 +246,22 @@ impl Store {
             .ok_or_else(|| Error::not_found("Employee", id))
     }
 
+    /// Reads an employee with the time zone of their agency in one statement (what an
+    /// authorization on "the employee today" needs); `None` for the zone if the agency is gone.
+    pub async fn employee_and_time_zone(&self, id: &str) -> Result<(EmployeeRow, Option<String>)> {
+        let of_agency: sea_orm::RelationDef = employee::Entity::belongs_to(agency::Entity)
+            .from(employee::Column::AgencyId)
+            .to(agency::Column::Id)
+            .into();
+        let (e, a) = employee::Entity::find_by_id(id.to_owned())
+            .join(sea_orm::JoinType::LeftJoin, of_agency)
+            .select_also(agency::Entity)
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("Employee", id))?;
+        Ok((e, a.map(|a| a.time_zone)))
+    }
+
     /// Reads an employee by NIP.
     pub async fn get_employee_by_nip(&self, nip: &str) -> Result<EmployeeRow> {
         employee::Entity::find()

@@ -1,8 +1,8 @@
 //! Agencies and work units.
 
-use chrono::Utc;
 use std::collections::HashMap;
 
+use chrono::Utc;
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{

@@ -363,18 +363,9 @@ impl SkpRead {
         if let Some(c) = cache.get(&self.row.id, self.row.version) {
             return Some(c);
         }
-        let bytes = self.stored.take()?;
-        match super::content::decode(&self.row.id, &bytes) {
-            Ok(c) => {
-                let c = Arc::new(c);
-                cache.put(&self.row.id, self.row.version, c.clone());
-                Some(c)
-            }
-            Err(e) => {
-                tracing::warn!(skp_id = %self.row.id, error = %e, "stored SKP content does not decode; reading its rows");
-                None
-            }
-        }
+        let c = Arc::new(decode_stored(&self.row.id, &self.stored.take()?)?);
+        cache.put(&self.row.id, self.row.version, c.clone());
+        Some(c)
     }
 
     /// Where [`load_content`] finds this SKP's content: as already known when the cache or the
@@ -393,6 +384,16 @@ impl SkpRead {
             cache: use_cache.then_some(cache),
         }
     }
+}
+
+/// Stored content of SKP `skp_id`, decoded; `None` (and a warning) when it does not decode, so
+/// that the content is read from the content tables instead.
+fn decode_stored(skp_id: &str, bytes: &[u8]) -> Option<SkpContent> {
+    super::content::decode(skp_id, bytes)
+        .inspect_err(|e| {
+            tracing::warn!(skp_id, error = %e, "stored SKP content does not decode; reading its rows")
+        })
+        .ok()
 }
 
 /// SKP `id`'s row, its stored content unless its version is `cached`, and its assessed
@@ -530,9 +531,9 @@ impl<'a> ContentFrom<'a> {
 
 /// The content (RHK with indicators, behaviour values) of each SKP of `skps` (id, version), by
 /// SKP id: from `known` (content the caller already holds at that version), then from `cache`
-/// where it holds that version; then from the encoded content stored with
-/// each SKP where it was built at that version (one statement for all of them); the rest read
-/// from the three content tables (three statements). What was read is then cached.
+/// where it holds that version; then from the encoded content stored with each SKP where it was
+/// built at that version (one statement for all of them); the rest read from the three content
+/// tables (three statements). What was read is then cached.
 /// `cache` must be `None` inside a transaction (see [`super::cache`]).
 pub(crate) async fn load_content<C: ConnectionTrait>(
     db: &C,
@@ -591,13 +592,8 @@ async fn stored_content<C: ConnectionTrait>(
         if versions.get(row.skp_id.as_str()) != Some(&row.version) {
             continue;
         }
-        match super::content::decode(&row.skp_id, &row.content) {
-            Ok(c) => {
-                out.insert(row.skp_id, c);
-            }
-            Err(e) => {
-                tracing::warn!(skp_id = %row.skp_id, error = %e, "stored SKP content does not decode; reading its rows")
-            }
+        if let Some(c) = decode_stored(&row.skp_id, &row.content) {
+            out.insert(row.skp_id, c);
         }
     }
     Ok(out)
