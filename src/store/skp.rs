@@ -893,19 +893,11 @@ impl Store {
             .ok_or_else(|| Error::Internal("SKP vanished while loading".into()))
     }
 
-    /// Reads an SKP with (when `full`) its RHK, indicators and behaviour.
+    /// Reads an SKP with (when `full`) its RHK, indicators and behaviour: [`Store::read_skp`]
+    /// then [`Store::skp_read_doc`] (what every write returns its SKP with).
     pub async fn get_skp_doc(&self, id: &str, full: bool) -> Result<SkpDoc> {
-        let row = self.get_skp(id).await?;
-        self.skp_doc(row, full).await
-    }
-
-    /// The document of an SKP row already read (with its RHK, indicators and behaviour when
-    /// `full`), without reading the row again.
-    pub async fn skp_doc(&self, row: SkpRow, full: bool) -> Result<SkpDoc> {
-        load_docs(self.conn(), Some(self.content_cache()), vec![row], full)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal("SKP vanished while loading".into()))
+        let read = self.read_skp(id).await?;
+        self.skp_read_doc(read, full).await
     }
 
     /// Reads an RHK row.
