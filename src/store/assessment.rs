@@ -466,43 +466,32 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
         objections,
         &locked,
         now,
-        Realisasi::Values,
+        RealisasiFrom::Read(Realisasi::Values),
     )
     .await
 }
 
-/// The readers' view of (SKP, period, row) triples whose objections (by evaluation id) and
-/// locked evaluation periods are known: reads the SKP content and the realisasi.
-async fn assemble<C: ConnectionTrait>(
+/// Evaluation period id -> indicator id -> realisasi value, with the stored row when asked for
+/// (a page of evaluations needs the values only: the account and evidence stay in the
+/// database). Each indicator belongs to one SKP, so each entry is taken once by [`assemble`].
+type ByPeriod = HashMap<String, HashMap<String, (f64, Option<RealisasiRow>)>>;
+
+/// Where [`assemble`] takes the realisasi of its evaluations from.
+enum RealisasiFrom {
+    /// Read from the database, as much of each as asked.
+    Read(Realisasi),
+    /// Already read with the evaluation (see [`realisasi_values_expr`]).
+    Known(ByPeriod),
+}
+
+/// The realisasi of the SKPs `skp_ids` in the evaluation periods `ep_ids`, in one statement.
+async fn read_realisasi<C: ConnectionTrait>(
     db: &C,
-    from: ContentFrom<'_>,
-    items: Vec<(SkpRow, EvaluationPeriodRow, Option<EvaluationRow>)>,
-    mut objections: HashMap<String, ObjectionRow>,
-    locked: &std::collections::HashSet<String>,
-    now: DateTime<Utc>,
+    skp_ids: Vec<String>,
+    ep_ids: Vec<String>,
     detail: Realisasi,
-) -> Result<Vec<EvaluationDoc>> {
-    let mut skp_ids: Vec<String> = items.iter().map(|(s, _, _)| s.id.clone()).collect();
-    skp_ids.sort();
-    skp_ids.dedup();
-    let mut ep_ids: Vec<String> = items.iter().map(|(_, e, _)| e.id.clone()).collect();
-    ep_ids.sort();
-    ep_ids.dedup();
-    // The RHK and indicators of each SKP, in document order (cached by SKP version).
-    let skps: Vec<(&str, i64)> = {
-        let mut seen = std::collections::HashSet::new();
-        items
-            .iter()
-            .filter(|(s, _, _)| seen.insert(s.id.as_str()))
-            .map(|(s, _, _)| (s.id.as_str(), s.version))
-            .collect()
-    };
-    let content = load_content(db, from, &skps).await?;
-    // Evaluation period id -> indicator id -> realisasi value, with the stored row when asked
-    // for (a page of evaluations needs the values only: the account and evidence stay in the
-    // database). Each indicator belongs to one SKP, so each entry is taken once below.
-    type Found = (f64, Option<RealisasiRow>);
-    let mut real: HashMap<String, HashMap<String, Found>> = HashMap::new();
+) -> Result<ByPeriod> {
+    let mut real: ByPeriod = HashMap::new();
     let of_page = realisasi::Entity::find()
         .filter(realisasi::Column::SkpId.is_in(skp_ids))
         .filter(realisasi::Column::EvaluationPeriodId.is_in(ep_ids));
@@ -528,6 +517,40 @@ async fn assemble<C: ConnectionTrait>(
             }
         }
     }
+    Ok(real)
+}
+
+/// The readers' view of (SKP, period, row) triples whose objections (by evaluation id) and
+/// locked evaluation periods are known: reads the SKP content and the realisasi.
+async fn assemble<C: ConnectionTrait>(
+    db: &C,
+    from: ContentFrom<'_>,
+    items: Vec<(SkpRow, EvaluationPeriodRow, Option<EvaluationRow>)>,
+    mut objections: HashMap<String, ObjectionRow>,
+    locked: &std::collections::HashSet<String>,
+    now: DateTime<Utc>,
+    real: RealisasiFrom,
+) -> Result<Vec<EvaluationDoc>> {
+    let mut skp_ids: Vec<String> = items.iter().map(|(s, _, _)| s.id.clone()).collect();
+    skp_ids.sort();
+    skp_ids.dedup();
+    let mut ep_ids: Vec<String> = items.iter().map(|(_, e, _)| e.id.clone()).collect();
+    ep_ids.sort();
+    ep_ids.dedup();
+    // The RHK and indicators of each SKP, in document order (cached by SKP version).
+    let skps: Vec<(&str, i64)> = {
+        let mut seen = std::collections::HashSet::new();
+        items
+            .iter()
+            .filter(|(s, _, _)| seen.insert(s.id.as_str()))
+            .map(|(s, _, _)| (s.id.as_str(), s.version))
+            .collect()
+    };
+    let content = load_content(db, from, &skps).await?;
+    let mut real = match real {
+        RealisasiFrom::Known(values) => values,
+        RealisasiFrom::Read(detail) => read_realisasi(db, skp_ids, ep_ids, detail).await?,
+    };
     let mut out = Vec::with_capacity(items.len());
     for (s, ep, row) in items {
         let objection = row.as_ref().and_then(|r| objections.remove(&r.id));
@@ -580,46 +603,61 @@ async fn evaluation_doc<C: ConnectionTrait>(
     now: DateTime<Utc>,
     detail: Realisasi,
 ) -> Result<EvaluationDoc> {
-    // One statement where a page needs four: the period with its lock flag, the evaluation
-    // with its objection.
-    let (ep, locked, row, objection) = period_evaluation(db, &s.id, ep_id).await?;
-    check_period_of(&s, &ep)?;
-    let objections = match (&row, objection) {
+    // One statement where a page needs five: the period with its lock flag, the evaluation
+    // with its objection, and the realisasi values when only the values are wanted.
+    let pe = period_evaluation(db, &s.id, ep_id, detail == Realisasi::Values).await?;
+    check_period_of(&s, &pe.period)?;
+    let objections = match (&pe.row, pe.objection) {
         (Some(r), Some(o)) => HashMap::from([(r.id.clone(), o)]),
         _ => HashMap::new(),
     };
-    let locked = if locked {
-        std::collections::HashSet::from([ep.id.clone()])
+    let locked = if pe.locked {
+        std::collections::HashSet::from([pe.period.id.clone()])
     } else {
         std::collections::HashSet::new()
+    };
+    let real = match pe.values {
+        Some(values) => RealisasiFrom::Known(HashMap::from([(pe.period.id.clone(), values)])),
+        None => RealisasiFrom::Read(detail),
     };
     assemble(
         db,
         from,
-        vec![(s, ep, row)],
+        vec![(s, pe.period, pe.row)],
         objections,
         &locked,
         now,
-        detail,
+        real,
     )
     .await?
     .pop()
     .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
 }
 
+/// What [`period_evaluation`] read.
+struct PeriodEvaluation {
+    /// The evaluation period.
+    period: EvaluationPeriodRow,
+    /// Whether the period is locked now.
+    locked: bool,
+    /// The evaluation, if entered.
+    row: Option<EvaluationRow>,
+    /// Its objection, if filed.
+    objection: Option<ObjectionRow>,
+    /// The SKP's realisasi values in the period by indicator, when asked for.
+    values: Option<HashMap<String, (f64, Option<RealisasiRow>)>>,
+}
+
 /// What a point read of SKP `skp_id`'s evaluation in `ep_id` needs besides the SKP, in one
-/// statement: the evaluation period, whether it is locked now, the evaluation (if entered) and
-/// its objection (if filed). NOT_FOUND when the period does not exist.
+/// statement: the evaluation period, whether it is locked now, the evaluation (if entered), its
+/// objection (if filed) and, with `values`, the SKP's realisasi values in the period.
+/// NOT_FOUND when the period does not exist.
 async fn period_evaluation<C: ConnectionTrait>(
     db: &C,
     skp_id: &str,
     ep_id: &str,
-) -> Result<(
-    EvaluationPeriodRow,
-    bool,
-    Option<EvaluationRow>,
-    Option<ObjectionRow>,
-)> {
+    values: bool,
+) -> Result<PeriodEvaluation> {
     let locked_now = Expr::exists(
         Query::select()
             .expr(Expr::val(1))
@@ -668,16 +706,66 @@ async fn period_evaluation<C: ConnectionTrait>(
             format!("C_{}", sea_orm::IdenStatic::as_str(&c)),
         );
     }
+    let backend = db.get_database_backend();
+    if values {
+        q = q.expr_as(realisasi_values_expr(backend, skp_id), "realisasi_values");
+    }
     let row = db
-        .query_one_raw(q.build(db.get_database_backend()))
+        .query_one_raw(q.build(backend))
         .await?
         .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
-    Ok((
-        EvaluationPeriodRow::from_query_result(&row, "A_")?,
-        row.try_get::<bool>("", "A_locked_now")?,
-        EvaluationRow::from_query_result_optional(&row, "B_")?,
-        ObjectionRow::from_query_result_optional(&row, "C_")?,
-    ))
+    let values = if values {
+        let text = row.try_get::<Option<String>>("", "realisasi_values")?;
+        Some(parse_realisasi_values(text.as_deref().unwrap_or_default())?)
+    } else {
+        None
+    };
+    Ok(PeriodEvaluation {
+        period: EvaluationPeriodRow::from_query_result(&row, "A_")?,
+        locked: row.try_get::<bool>("", "A_locked_now")?,
+        row: EvaluationRow::from_query_result_optional(&row, "B_")?,
+        objection: ObjectionRow::from_query_result_optional(&row, "C_")?,
+        values,
+    })
+}
+
+/// The realisasi values of SKP `skp_id` in the evaluation period of the enclosing row of
+/// `evaluation_periods`, as one text `indicator value,indicator value,...` (NULL when none),
+/// so that a point read takes them with the period instead of a statement of their own. Each
+/// value is printed so that it parses back to the same `f64`: with 17 significant digits on
+/// SQLite, in PostgreSQL's shortest exact form (`float8` output with `extra_float_digits` above
+/// 0, which sqlx sets on every connection). Identifiers are generated ids: no space, no comma.
+fn realisasi_values_expr(backend: sea_orm::DbBackend, skp_id: &str) -> Expr {
+    let agg = match backend {
+        sea_orm::DbBackend::Postgres => {
+            r#"string_agg("realisasi"."indicator_id" || ' ' || "realisasi"."value"::text, ',')"#
+        }
+        _ => {
+            r#"group_concat("realisasi"."indicator_id" || ' ' || printf('%!.17g', "realisasi"."value"), ',')"#
+        }
+    };
+    let values = Query::select()
+        .expr(Expr::cust(agg))
+        .from(realisasi::Entity)
+        .and_where(Expr::col((realisasi::Entity, realisasi::Column::SkpId)).eq(skp_id))
+        .and_where(
+            Expr::col((realisasi::Entity, realisasi::Column::EvaluationPeriodId))
+                .equals((evaluation_period::Entity, evaluation_period::Column::Id)),
+        )
+        .to_owned();
+    Expr::SubQuery(None, Box::new(values.into()))
+}
+
+/// The values [`realisasi_values_expr`] printed, by indicator.
+fn parse_realisasi_values(text: &str) -> Result<HashMap<String, (f64, Option<RealisasiRow>)>> {
+    let bad = || Error::Internal(format!("unreadable realisasi values {text:?}"));
+    let mut out = HashMap::new();
+    for item in text.split(',').filter(|i| !i.is_empty()) {
+        let (indicator, value) = item.split_once(' ').ok_or_else(bad)?;
+        let value: f64 = value.parse().map_err(|_| bad())?;
+        out.insert(indicator.to_owned(), (value, None));
+    }
+    Ok(out)
 }
 
 impl Store {

@@ -2042,3 +2042,79 @@ async fn angka_kredit_is_pro_rated_across_a_mutasi() {
     );
     w.s.stop().await;
 }
+
+/// Realisasi values come back exactly as recorded, through every read that carries them: the
+/// point read (which takes them in its period statement as text), the explanation (the stored
+/// rows) and a page of evaluations (a statement of their own).
+#[tokio::test]
+async fn realisasi_values_are_read_back_exactly() {
+    let w = world(|_| {}).await;
+    w.clock.set(t("2026-02-10T02:00:00Z"));
+    let q1 = w.ep(0);
+    let (skp, _, k, wk) = &w.plans[0];
+    let s0 = emp(World::staff_n(0));
+    // Values whose shortest exact decimal form has 17 significant digits, and small ones.
+    let third = 100.0 / 3.0;
+    let sum = 0.1 + 0.2;
+    for (ind, value) in [(&k.id, third), (&wk.id, sum)] {
+        w.assess(&s0)
+            .create_realisasi(realisasi_req(ind, &q1, value, evidence(0, 0)))
+            .await
+            .expect("realisasi");
+    }
+    let want = |items: Vec<(String, Option<f64>)>| {
+        let mut got: Vec<(String, f64)> = items
+            .into_iter()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want = vec![(k.id.clone(), third), (wk.id.clone(), sum)];
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((gi, gv), (wi, wv)) in got.iter().zip(&want) {
+            assert_eq!(gi, wi);
+            assert_eq!(
+                gv.to_bits(),
+                wv.to_bits(),
+                "{gi}: {gv} read back as recorded {wv}"
+            );
+        }
+        assert_eq!(got.len(), want.len(), "both values read back: {got:?}");
+    };
+    let one = get_eval(&w, &w.admin, 0, 0).await.expect("get evaluation");
+    want(
+        one.capaian
+            .iter()
+            .map(|c| (c.indicator_id.clone(), c.realisasi))
+            .collect(),
+    );
+    let x = w
+        .assess(&w.admin)
+        .explain_evaluation(pb::ExplainEvaluationRequest {
+            skp_id: skp.id.clone(),
+            evaluation_period_id: q1.clone(),
+        })
+        .await
+        .expect("explain")
+        .into_inner();
+    want(
+        x.evaluation
+            .expect("evaluation")
+            .capaian
+            .iter()
+            .map(|c| (c.indicator_id.clone(), c.realisasi))
+            .collect(),
+    );
+    let page = w
+        .assess(&w.admin)
+        .list_evaluations(pb::ListEvaluationsRequest {
+            skp_id: skp.id.clone(),
+            evaluation_period_id: q1.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(page.evaluations.len(), 1);
+    assert_eq!(page.evaluations[0], one, "listed and read alone agree");
+    w.s.stop().await;
+}
