@@ -594,7 +594,8 @@ async fn assemble<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The evaluation of SKP `s` in evaluation period `ep_id` (TERBUKA when nothing was entered).
+/// The evaluation of SKP `s` in evaluation period `ep_id` (TERBUKA when nothing was entered),
+/// with the names an explanation shows when `detail` is [`Realisasi::Records`].
 async fn evaluation_doc<C: ConnectionTrait>(
     db: &C,
     from: ContentFrom<'_>,
@@ -602,10 +603,11 @@ async fn evaluation_doc<C: ConnectionTrait>(
     ep_id: &str,
     now: DateTime<Utc>,
     detail: Realisasi,
-) -> Result<EvaluationDoc> {
+) -> Result<(EvaluationDoc, Names)> {
     // One statement where a page needs five: the period with its lock flag, the evaluation
-    // with its objection, and the realisasi values when only the values are wanted.
-    let pe = period_evaluation(db, &s.id, ep_id, detail == Realisasi::Values).await?;
+    // with its objection, and the realisasi values when only the values are wanted (the
+    // names of an explanation otherwise).
+    let pe = period_evaluation(db, &s, ep_id, detail).await?;
     check_period_of(&s, &pe.period)?;
     let objections = match (&pe.row, pe.objection) {
         (Some(r), Some(o)) => HashMap::from([(r.id.clone(), o)]),
@@ -620,7 +622,7 @@ async fn evaluation_doc<C: ConnectionTrait>(
         Some(values) => RealisasiFrom::Known(HashMap::from([(pe.period.id.clone(), values)])),
         None => RealisasiFrom::Read(detail),
     };
-    assemble(
+    let doc = assemble(
         db,
         from,
         vec![(s, pe.period, pe.row)],
@@ -631,7 +633,17 @@ async fn evaluation_doc<C: ConnectionTrait>(
     )
     .await?
     .pop()
-    .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))
+    .ok_or_else(|| Error::Internal("evaluation vanished while loading".into()))?;
+    Ok((doc, pe.names))
+}
+
+/// The names an explanation shows beside an evaluation (empty when not read or not set).
+#[derive(Debug, Default)]
+struct Names {
+    /// Name of the SKP's recorded assessor.
+    assessor: String,
+    /// Reason of the evaluation's calibration exception.
+    exception_reason: String,
 }
 
 /// What [`period_evaluation`] read.
@@ -644,20 +656,25 @@ struct PeriodEvaluation {
     row: Option<EvaluationRow>,
     /// Its objection, if filed.
     objection: Option<ObjectionRow>,
-    /// The SKP's realisasi values in the period by indicator, when asked for.
+    /// The SKP's realisasi values in the period by indicator ([`Realisasi::Values`]).
     values: Option<HashMap<String, (f64, Option<RealisasiRow>)>>,
+    /// The names an explanation shows ([`Realisasi::Records`]).
+    names: Names,
 }
 
-/// What a point read of SKP `skp_id`'s evaluation in `ep_id` needs besides the SKP, in one
+/// What a point read of SKP `s`'s evaluation in `ep_id` needs besides the SKP, in one
 /// statement: the evaluation period, whether it is locked now, the evaluation (if entered), its
-/// objection (if filed) and, with `values`, the SKP's realisasi values in the period.
+/// objection (if filed) and, for [`Realisasi::Values`], the SKP's realisasi values in the
+/// period; for [`Realisasi::Records`] (an explanation, which reads the stored realisasi rows
+/// after this), the assessor's name and the calibration exception's reason instead.
 /// NOT_FOUND when the period does not exist.
 async fn period_evaluation<C: ConnectionTrait>(
     db: &C,
-    skp_id: &str,
+    s: &SkpRow,
     ep_id: &str,
-    values: bool,
+    detail: Realisasi,
 ) -> Result<PeriodEvaluation> {
+    let skp_id = s.id.as_str();
     let locked_now = Expr::exists(
         Query::select()
             .expr(Expr::val(1))
@@ -707,26 +724,69 @@ async fn period_evaluation<C: ConnectionTrait>(
         );
     }
     let backend = db.get_database_backend();
-    if values {
-        q = q.expr_as(realisasi_values_expr(backend, skp_id), "realisasi_values");
+    match detail {
+        Realisasi::Values => {
+            q = q.expr_as(realisasi_values_expr(backend, skp_id), "realisasi_values");
+        }
+        Realisasi::Records => {
+            q = q
+                .expr_as(
+                    assessor_name_expr(s.assessor_id.as_deref()),
+                    "assessor_name",
+                )
+                .expr_as(exception_reason_expr(), "exception_reason");
+        }
     }
     let row = db
         .query_one_raw(q.build(backend))
         .await?
         .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
-    let values = if values {
-        let text = row.try_get::<Option<String>>("", "realisasi_values")?;
-        Some(parse_realisasi_values(text.as_deref().unwrap_or_default())?)
-    } else {
-        None
-    };
+    let mut values = None;
+    let mut names = Names::default();
+    match detail {
+        Realisasi::Values => {
+            let text = row.try_get::<Option<String>>("", "realisasi_values")?;
+            values = Some(parse_realisasi_values(text.as_deref().unwrap_or_default())?);
+        }
+        Realisasi::Records => {
+            let text = |c: &str| row.try_get::<Option<String>>("", c);
+            names.assessor = text("assessor_name")?.unwrap_or_default();
+            names.exception_reason = text("exception_reason")?.unwrap_or_default();
+        }
+    }
     Ok(PeriodEvaluation {
         period: EvaluationPeriodRow::from_query_result(&row, "A_")?,
         locked: row.try_get::<bool>("", "A_locked_now")?,
         row: EvaluationRow::from_query_result_optional(&row, "B_")?,
         objection: ObjectionRow::from_query_result_optional(&row, "C_")?,
         values,
+        names,
     })
+}
+
+/// The name of the employee `assessor` (NULL when none or not found), as a column.
+fn assessor_name_expr(assessor: Option<&str>) -> Expr {
+    let name = Query::select()
+        .column((employee::Entity, employee::Column::Name))
+        .from(employee::Entity)
+        .and_where(Expr::col((employee::Entity, employee::Column::Id)).eq(assessor))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(name.into()))
+}
+
+/// The reason of the calibration exception of the enclosing row of `skp_evaluations` (NULL
+/// when it has none), as a column.
+fn exception_reason_expr() -> Expr {
+    use super::entities::calibration_exception as x;
+    let reason = Query::select()
+        .column((x::Entity, x::Column::Reason))
+        .from(x::Entity)
+        .and_where(Expr::col((x::Entity, x::Column::Id)).equals((
+            skp_evaluation::Entity,
+            skp_evaluation::Column::CalibrationExceptionId,
+        )))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(reason.into()))
 }
 
 /// The realisasi values of SKP `skp_id` in the evaluation period of the enclosing row of
@@ -824,7 +884,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EvaluationDoc> {
         let from = read.content_from(self.content_cache(), true);
-        evaluation_doc(self.conn(), from, read.row, ep_id, now, Realisasi::Values).await
+        evaluation_doc(self.conn(), from, read.row, ep_id, now, Realisasi::Values)
+            .await
+            .map(|(doc, _)| doc)
     }
 
     /// The stored evaluations of one SKP, by evaluation period; `set_only` keeps DITETAPKAN and
@@ -1462,7 +1524,8 @@ impl Store {
         // One connection and one snapshot for all the other reads (a pool checkout per
         // statement costs more than the statement).
         let txn = self.begin_read().await?;
-        let doc = evaluation_doc(&txn, from, read.row, ep_id, now, Realisasi::Records).await?;
+        let (doc, names) =
+            evaluation_doc(&txn, from, read.row, ep_id, now, Realisasi::Records).await?;
         let skp_id = doc.skp.id.as_str();
         let action_plans = action_plan::Entity::find()
             .filter(action_plan::Column::SkpId.eq(skp_id))
@@ -1476,33 +1539,13 @@ impl Store {
             .limit(1000)
             .all(&txn)
             .await?;
-        let assessor_name = match &doc.skp.assessor_id {
-            Some(a) => employee::Entity::find_by_id(a.clone())
-                .one(&txn)
-                .await?
-                .map(|e| e.name)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
-        let exception_reason = match doc
-            .row
-            .as_ref()
-            .and_then(|r| r.calibration_exception_id.clone())
-        {
-            Some(x) => super::entities::calibration_exception::Entity::find_by_id(x)
-                .one(&txn)
-                .await?
-                .map(|e| e.reason)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
         txn.commit().await?;
         Ok(Explanation {
             doc,
             action_plans,
             feedback,
-            assessor_name,
-            exception_reason,
+            assessor_name: names.assessor,
+            exception_reason: names.exception_reason,
         })
     }
 

@@ -1195,6 +1195,21 @@ async fn a_unit_of_ten_through_a_year() {
             .iter()
             .all(|e| e.calibration_exception_id == exc.id)
     );
+    // The explanation of a result set under the exception shows its reason and the assessor.
+    let x = w
+        .assess(&w.admin)
+        .explain_evaluation(pb::ExplainEvaluationRequest {
+            skp_id: w.plans[0].0.id.clone(),
+            evaluation_period_id: w.ep(1),
+        })
+        .await
+        .expect("explain under the exception")
+        .into_inner();
+    assert_eq!(
+        x.calibration_exception_reason,
+        "Delapan pegawai menyelesaikan proyek strategis daerah (SK Bupati 12/2026)"
+    );
+    assert_eq!(x.assessor_name, "Kepala Bidang");
     let q2_deadline = ts_of(&out.evaluations[0].objection_deadline);
     assert_eq!(pass_window(&w, q2_deadline).await.finalized, 10);
 

@@ -868,9 +868,11 @@ where
 /// the agency's time zone, the assignment of that day, the unit scope: three), in either view
 /// (the content is cached by then); GetEvaluation adds the period with its lock, the
 /// evaluation, its objection and the realisasi values in one; ExplainEvaluation reads in
-/// one snapshot (BEGIN, COMMIT) the period and evaluation, the realisasi, the action plans, the
-/// feedback and the assessor's name. Before (`d629d18`): GetSkp 5 (4 once cached), ListSkps 7,
-/// GetEvaluation 6, ExplainEvaluation 12; GetEvaluation 4 before `realisasi_values_expr`.
+/// one snapshot (BEGIN, COMMIT) the period and evaluation with the assessor's name (and the
+/// calibration exception's reason), the realisasi, the action plans and the feedback. Before
+/// (`d629d18`): GetSkp 5 (4 once cached), ListSkps 7, GetEvaluation 6, ExplainEvaluation 12;
+/// before session 16's `realisasi_values_expr` and the explanation's names with the period
+/// (`528ef24`): GetEvaluation 4, ExplainEvaluation 9.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_reads_of_documents_take_few_statements() {
     let collector = GrpcCollector::start().await;
@@ -954,8 +956,8 @@ async fn point_reads_of_documents_take_few_statements() {
             ("ListSkps", 4),
             ("GetEvaluation", 3),
             ("GetEvaluation", 3),
-            ("ExplainEvaluation", 9),
-            ("ExplainEvaluation", 9),
+            ("ExplainEvaluation", 8),
+            ("ExplainEvaluation", 8),
         ],
         "statements per call: {seen:#?}"
     );
