@@ -2,8 +2,14 @@
 //! (self, assessor on the date, assessor's superior, admin scope) from the store, only those the
 //! policy may need, and applies [`crate::auth::policy::decide`]. For a plan (SKP) the relations
 //! are those recorded on it, so they do not change when today's assignments do.
+//!
+//! An employee principal is matched to the employees recorded on a plan by id: the id of the
+//! employee whose NIP is the token's subject is read once per replica and kept
+//! ([`PrincipalIds`]), so checking a plan's owner, assessor and assessor's superior costs no
+//! statement once the caller has been seen.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 
@@ -46,66 +52,68 @@ pub enum Target<'a> {
     },
 }
 
+/// How many employee principals' ids a replica keeps (about 100 bytes each).
+const PRINCIPAL_IDS: usize = 20_000;
+
+/// The employee id of each employee principal (by NIP, the token's subject) this replica has
+/// read, least recently used first out. An entry never goes stale: an employee's NIP is never
+/// changed and no employee is deleted (a register closes a record by its status), so the NIP
+/// names the same employee id on every replica for ever. Only ids found are kept: a NIP not
+/// stored yet may be imported later.
+#[derive(Debug)]
+struct PrincipalIds(Mutex<lru::LruCache<String, String>>);
+
+impl PrincipalIds {
+    fn new() -> Self {
+        Self(Mutex::new(lru::LruCache::new(
+            NonZeroUsize::new(PRINCIPAL_IDS).unwrap_or(NonZeroUsize::MIN),
+        )))
+    }
+
+    fn get(&self, nip: &str) -> Option<String> {
+        self.0.lock().ok()?.get(nip).cloned()
+    }
+
+    fn put(&self, nip: &str, id: &str) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.put(nip.to_owned(), id.to_owned());
+        }
+    }
+}
+
 /// Checks calls against the policy.
 #[derive(Debug, Clone)]
 pub struct Authorizer {
     store: Store,
     clock: Arc<dyn Clock>,
+    principal_ids: Arc<PrincipalIds>,
 }
 
 impl Authorizer {
     /// An authorizer reading relations from `store`.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            principal_ids: Arc::new(PrincipalIds::new()),
+        }
     }
 
     /// Allows the call of `ctx` on `target`, or refuses it with `PERMISSION_DENIED` (the reason
     /// names what would be needed, never data of the resource).
     pub async fn check(&self, ctx: &RequestContext, target: Target<'_>) -> Result<()> {
-        let principal = ctx
-            .principal
-            .as_deref()
-            .ok_or_else(|| Error::Unauthenticated("the call carries no verified token".into()))?;
-        let rule = policy::rule(&ctx.rpc).ok_or_else(|| {
-            Error::PermissionDenied(format!("{} has no policy entry and is refused", ctx.rpc))
-        })?;
-        let allowed = match policy::decide_without_facts(principal, rule) {
-            Some(decision) => decision,
-            None => {
-                let need = policy::relations_needed(principal, rule);
-                let facts = self.facts(principal, need, target).await?;
-                policy::decide(principal, rule, &facts)
-            }
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied(format!(
-                "the caller may not call {} on this resource",
-                ctx.rpc.rsplit('/').next().unwrap_or(&ctx.rpc)
-            )))
-        }
+        self.allow(ctx, target, false).await.map(|_| ())
     }
 
     /// Allows the call of `ctx` on a plan like [`Authorizer::check`], then returns every relation
-    /// the caller holds to it (for the workflow rule), [`SkpActor::Other`] when none.
+    /// the caller holds to it (for the workflow rule), [`SkpActor::Other`] when none. The
+    /// relations are gathered once, for both.
     pub async fn plan_relations(
         &self,
         ctx: &RequestContext,
         target: Target<'_>,
     ) -> Result<Vec<SkpActor>> {
-        self.check(ctx, target).await?;
-        let principal = ctx
-            .principal
-            .as_deref()
-            .ok_or_else(|| Error::Unauthenticated("the call carries no verified token".into()))?;
-        let all = Facts {
-            is_self: true,
-            is_assessor: true,
-            is_assessor_superior: true,
-            admin_in_scope: principal.has(Role::Admin),
-        };
-        let f = self.facts(principal, all, target).await?;
+        let (principal, f) = self.allow(ctx, target, true).await?;
         let mut out = Vec::new();
         if f.is_self {
             out.push(SkpActor::Owner);
@@ -125,15 +133,62 @@ impl Authorizer {
         Ok(out)
     }
 
-    /// True when the employee `id` is the (employee) principal: their NIP is its subject.
-    async fn is_principal(&self, p: &Principal, id: Option<&str>) -> bool {
-        match id {
-            Some(id) => self
-                .store
-                .get_employee(id)
-                .await
-                .is_ok_and(|e| e.nip == p.subject),
-            None => false,
+    /// Decides the call of `ctx` on `target` from the relations the policy may need (every
+    /// relation when `all`); returns the caller and the relations gathered.
+    async fn allow<'c>(
+        &self,
+        ctx: &'c RequestContext,
+        target: Target<'_>,
+        all: bool,
+    ) -> Result<(&'c Principal, Facts)> {
+        let principal = ctx
+            .principal
+            .as_deref()
+            .ok_or_else(|| Error::Unauthenticated("the call carries no verified token".into()))?;
+        let rule = policy::rule(&ctx.rpc).ok_or_else(|| {
+            Error::PermissionDenied(format!("{} has no policy entry and is refused", ctx.rpc))
+        })?;
+        let decided = policy::decide_without_facts(principal, rule);
+        let need = if all {
+            Facts {
+                is_self: true,
+                is_assessor: true,
+                is_assessor_superior: true,
+                admin_in_scope: principal.has(Role::Admin),
+            }
+        } else if decided.is_some() {
+            Facts::default()
+        } else {
+            policy::relations_needed(principal, rule)
+        };
+        let facts = if need == Facts::default() {
+            Facts::default()
+        } else {
+            self.facts(principal, need, target).await?
+        };
+        if decided.unwrap_or_else(|| policy::decide(principal, rule, &facts)) {
+            Ok((principal, facts))
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "the caller may not call {} on this resource",
+                ctx.rpc.rsplit('/').next().unwrap_or(&ctx.rpc)
+            )))
+        }
+    }
+
+    /// The id of the employee the (employee) principal is: the one whose NIP is its subject;
+    /// `None` when no employee has that NIP. Read once per replica (see [`PrincipalIds`]).
+    async fn principal_employee(&self, p: &Principal) -> Result<Option<String>> {
+        if let Some(id) = self.principal_ids.get(&p.subject) {
+            return Ok(Some(id));
+        }
+        match self.store.get_employee_by_nip(&p.subject).await {
+            Ok(e) => {
+                self.principal_ids.put(&p.subject, &e.id);
+                Ok(Some(e.id))
+            }
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -146,11 +201,14 @@ impl Authorizer {
                 assessor_superior,
                 unit,
             } => {
-                if p.has(Role::Employee) {
-                    f.is_self = need.is_self && self.is_principal(p, Some(owner)).await;
-                    f.is_assessor = need.is_assessor && self.is_principal(p, assessor).await;
-                    f.is_assessor_superior =
-                        need.is_assessor_superior && self.is_principal(p, assessor_superior).await;
+                if p.has(Role::Employee)
+                    && (need.is_self || need.is_assessor || need.is_assessor_superior)
+                {
+                    let me = self.principal_employee(p).await?;
+                    let is = |id: Option<&str>| me.is_some() && me.as_deref() == id;
+                    f.is_self = need.is_self && is(Some(owner));
+                    f.is_assessor = need.is_assessor && is(assessor);
+                    f.is_assessor_superior = need.is_assessor_superior && is(assessor_superior);
                 }
                 if need.admin_in_scope {
                     f.admin_in_scope = self.store.unit_within(&p.units, unit).await?;

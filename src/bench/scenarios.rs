@@ -169,6 +169,15 @@ pub const SCENARIOS: &[Scenario] = &[
         open_loop: true,
     },
     Scenario {
+        name: "get-evaluation-own",
+        server: ServerRole::Kinerja,
+        kind: Kind::Read,
+        about: "GetEvaluation of their own SKP in Q1 by an employee of the write pool (own token: the policy checks who they are)",
+        serial: false,
+        seeded: true,
+        open_loop: true,
+    },
+    Scenario {
         name: "explain-evaluation",
         server: ServerRole::Kinerja,
         kind: Kind::Read,
@@ -609,6 +618,36 @@ fn build_results(
                 })
             })
         }
+        "get-evaluation-own" => {
+            let owners = w.owner_auth.clone();
+            if owners.is_empty() {
+                bail!("get-evaluation-own needs owner tokens");
+            }
+            let (res2, province) = (res.clone(), p.clone());
+            Arc::new(move |n| {
+                let ch = pick(n);
+                let i = mix(n) % owners.len() as u64;
+                let auth = owners[i as usize].clone();
+                let skp = res2.skps[i as usize].clone();
+                let ep = res2.q1[province.agency_of(i)].clone();
+                Box::pin(async move {
+                    let e = AssessmentServiceClient::new(ch)
+                        .get_evaluation(authed(
+                            pb::GetEvaluationRequest {
+                                skp_id: skp.clone(),
+                                evaluation_period_id: ep,
+                            },
+                            &auth,
+                        ))
+                        .await?
+                        .into_inner();
+                    if e.skp_id != skp {
+                        bail!("the evaluation of another SKP");
+                    }
+                    Ok(())
+                })
+            })
+        }
         "list-skps" => {
             if res.assessors.is_empty() {
                 bail!("list-skps needs SKPs with an assessor");
@@ -997,6 +1036,7 @@ mod tests {
         for name in [
             "get-skp",
             "get-evaluation",
+            "get-evaluation-own",
             "list-skps",
             "list-evaluations",
             "explain-evaluation",

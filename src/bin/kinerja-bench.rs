@@ -660,9 +660,14 @@ async fn run_on(
             false,
         ));
     }
-    // Point reads of an SKP and of a result (with and without its explanation), like
-    // get-employee's.
-    for name in ["get-skp", "get-evaluation", "explain-evaluation"] {
+    // Point reads of an SKP and of a result (with and without its explanation, and by the
+    // employee themself), like get-employee's.
+    for name in [
+        "get-skp",
+        "get-evaluation",
+        "get-evaluation-own",
+        "explain-evaluation",
+    ] {
         targets.push(Target::check(
             &format!("point read ({name}): server CPU per call <= 4x bare echo"),
             get(name).and_then(|r| r.cpu_vs_bare_echo),

@@ -867,12 +867,14 @@ where
 /// row's assessed periods in one, after the admin's check of the employee (the employee with
 /// the agency's time zone, the assignment of that day, the unit scope: three), in either view
 /// (the content is cached by then); GetEvaluation adds the period with its lock, the
-/// evaluation, its objection and the realisasi values in one; ExplainEvaluation reads in
+/// evaluation, its objection and the realisasi values in one (read by the SKP's owner: one
+/// more the first time, who the caller is, none after); ExplainEvaluation reads in
 /// one snapshot (BEGIN, COMMIT) the period and evaluation with the assessor's name (and the
 /// calibration exception's reason), the realisasi, the action plans and the feedback. Before
 /// (`d629d18`): GetSkp 5 (4 once cached), ListSkps 7, GetEvaluation 6, ExplainEvaluation 12;
 /// before session 16's `realisasi_values_expr` and the explanation's names with the period
-/// (`528ef24`): GetEvaluation 4, ExplainEvaluation 9.
+/// (`528ef24`): GetEvaluation 4, ExplainEvaluation 9, GetEvaluation by the owner 6 each time
+/// (the owner, the assessor and the assessor's superior each read to compare their NIP).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_reads_of_documents_take_few_statements() {
     let collector = GrpcCollector::start().await;
@@ -923,6 +925,22 @@ async fn point_reads_of_documents_take_few_statements() {
         })
         .await;
     }
+    // The SKP's owner reads their own evaluation: the policy matches them to the SKP's owner,
+    // assessor and assessor's superior by their employee id, read once per replica.
+    let own = pb::assessment_service_client::AssessmentServiceClient::new(r.authed(Some(
+        &crate::assessment::emp(crate::assessment::World::staff_n(0)),
+    )));
+    for _ in 0..2 {
+        let msg = pb::GetEvaluationRequest {
+            skp_id: skp_id.clone(),
+            evaluation_period_id: ep.clone(),
+        };
+        traced_call(&mut calls, "GetEvaluation (own)", |m| {
+            let mut a = own.clone();
+            async move { a.get_evaluation(m.map(|()| msg)).await }
+        })
+        .await;
+    }
     for _ in 0..2 {
         let msg = pb::ExplainEvaluationRequest {
             skp_id: skp_id.clone(),
@@ -956,6 +974,8 @@ async fn point_reads_of_documents_take_few_statements() {
             ("ListSkps", 4),
             ("GetEvaluation", 3),
             ("GetEvaluation", 3),
+            ("GetEvaluation (own)", 3),
+            ("GetEvaluation (own)", 2),
             ("ExplainEvaluation", 8),
             ("ExplainEvaluation", 8),
         ],
