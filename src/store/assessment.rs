@@ -341,25 +341,16 @@ fn check_ratable(s: &SkpRow) -> Result<()> {
     }
 }
 
-pub(crate) async fn is_locked<C: ConnectionTrait>(db: &C, ep_id: &str) -> Result<bool> {
-    Ok(evaluation_period_lock::Entity::find_by_id(ep_id.to_owned())
-        .one(db)
-        .await?
-        .is_some_and(|l| l.locked))
-}
-
-async fn check_unlocked<C: ConnectionTrait>(db: &C, ep: &EvaluationPeriodRow) -> Result<()> {
-    if is_locked(db, &ep.id).await? {
-        return Err(Error::precondition(
-            "PERIOD_LOCKED",
-            format!("evaluationPeriods/{}", ep.id),
-            format!(
-                "the evaluation period {} to {} is locked (deadline {}); an administrator must unlock it first",
-                ep.start_date, ep.end_date, ep.deadline
-            ),
-        ));
-    }
-    Ok(())
+/// The refusal of a change in the locked evaluation period `ep`.
+fn period_locked(ep: &EvaluationPeriodRow) -> Error {
+    Error::precondition(
+        "PERIOD_LOCKED",
+        format!("evaluationPeriods/{}", ep.id),
+        format!(
+            "the evaluation period {} to {} is locked (deadline {}); an administrator must unlock it first",
+            ep.start_date, ep.end_date, ep.deadline
+        ),
+    )
 }
 
 pub(crate) async fn evaluation_of<C: ConnectionTrait>(
@@ -400,16 +391,13 @@ pub(crate) fn effective(
     })
 }
 
-/// The stored evaluation of `skp` in `ep`, created TERBUKA when missing.
-async fn ensure_evaluation(
+/// Stores the evaluation of `s` in `ep`, TERBUKA (none is stored yet).
+async fn new_evaluation(
     txn: &super::Txn,
     s: &SkpRow,
     ep: &EvaluationPeriodRow,
     now: DateTime<Utc>,
 ) -> Result<EvaluationRow> {
-    if let Some(row) = evaluation_of(txn, &s.id, &ep.id).await? {
-        return Ok(row);
-    }
     Ok(skp_evaluation::ActiveModel {
         id: Set(new_id()),
         skp_id: Set(s.id.clone()),
@@ -675,6 +663,47 @@ async fn period_evaluation<C: ConnectionTrait>(
     detail: Realisasi,
 ) -> Result<PeriodEvaluation> {
     let skp_id = s.id.as_str();
+    let mut q = period_evaluation_select(skp_id, ep_id);
+    let backend = db.get_database_backend();
+    match detail {
+        Realisasi::Values => {
+            q = q.expr_as(realisasi_values_expr(backend, skp_id), "realisasi_values");
+        }
+        Realisasi::Records => {
+            q = q
+                .expr_as(
+                    assessor_name_expr(s.assessor_id.as_deref()),
+                    "assessor_name",
+                )
+                .expr_as(exception_reason_expr(), "exception_reason");
+        }
+    }
+    let row = db
+        .query_one_raw(q.build(backend))
+        .await?
+        .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
+    let mut pe = decode_period_evaluation(&row)?;
+    match detail {
+        Realisasi::Values => {
+            let text = row.try_get::<Option<String>>("", "realisasi_values")?;
+            pe.values = Some(parse_realisasi_values(text.as_deref().unwrap_or_default())?);
+        }
+        Realisasi::Records => {
+            let text = |c: &str| row.try_get::<Option<String>>("", c);
+            pe.names.assessor = text("assessor_name")?.unwrap_or_default();
+            pe.names.exception_reason = text("exception_reason")?.unwrap_or_default();
+        }
+    }
+    Ok(pe)
+}
+
+/// The statement behind [`period_evaluation`]: evaluation period `ep_id` (its columns as
+/// `A_*`, sea-orm's pair) with whether it is locked now (`A_locked_now`), the evaluation of
+/// SKP `skp_id` in it (`B_*`) and that evaluation's objection (`C_*`), each joined on a key.
+fn period_evaluation_select(
+    skp_id: &str,
+    ep_id: &str,
+) -> sea_orm::SelectTwo<evaluation_period::Entity, skp_evaluation::Entity> {
     let locked_now = Expr::exists(
         Query::select()
             .expr(Expr::val(1))
@@ -710,8 +739,6 @@ async fn period_evaluation<C: ConnectionTrait>(
         .from(skp_evaluation::Column::Id)
         .to(objection::Column::EvaluationId)
         .into();
-    // The period's columns come as `A_*`, the evaluation's as `B_*` (sea-orm's pair), the
-    // objection's as `C_*`.
     let mut q = evaluation_period::Entity::find_by_id(ep_id.to_owned())
         .expr_as(locked_now, "locked_now")
         .join(sea_orm::JoinType::LeftJoin, entered)
@@ -723,44 +750,18 @@ async fn period_evaluation<C: ConnectionTrait>(
             format!("C_{}", sea_orm::IdenStatic::as_str(&c)),
         );
     }
-    let backend = db.get_database_backend();
-    match detail {
-        Realisasi::Values => {
-            q = q.expr_as(realisasi_values_expr(backend, skp_id), "realisasi_values");
-        }
-        Realisasi::Records => {
-            q = q
-                .expr_as(
-                    assessor_name_expr(s.assessor_id.as_deref()),
-                    "assessor_name",
-                )
-                .expr_as(exception_reason_expr(), "exception_reason");
-        }
-    }
-    let row = db
-        .query_one_raw(q.build(backend))
-        .await?
-        .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
-    let mut values = None;
-    let mut names = Names::default();
-    match detail {
-        Realisasi::Values => {
-            let text = row.try_get::<Option<String>>("", "realisasi_values")?;
-            values = Some(parse_realisasi_values(text.as_deref().unwrap_or_default())?);
-        }
-        Realisasi::Records => {
-            let text = |c: &str| row.try_get::<Option<String>>("", c);
-            names.assessor = text("assessor_name")?.unwrap_or_default();
-            names.exception_reason = text("exception_reason")?.unwrap_or_default();
-        }
-    }
+    q
+}
+
+/// The period, lock flag, evaluation and objection of a row of [`period_evaluation_select`].
+fn decode_period_evaluation(row: &sea_orm::QueryResult) -> Result<PeriodEvaluation> {
     Ok(PeriodEvaluation {
-        period: EvaluationPeriodRow::from_query_result(&row, "A_")?,
+        period: EvaluationPeriodRow::from_query_result(row, "A_")?,
         locked: row.try_get::<bool>("", "A_locked_now")?,
-        row: EvaluationRow::from_query_result_optional(&row, "B_")?,
-        objection: ObjectionRow::from_query_result_optional(&row, "C_")?,
-        values,
-        names,
+        row: EvaluationRow::from_query_result_optional(row, "B_")?,
+        objection: ObjectionRow::from_query_result_optional(row, "C_")?,
+        values: None,
+        names: Names::default(),
     })
 }
 
@@ -829,20 +830,45 @@ fn parse_realisasi_values(text: &str) -> Result<HashMap<String, (f64, Option<Rea
 }
 
 impl Store {
-    /// Locks the SKP and loads it with the evaluation period, checking they belong together.
-    async fn lock_skp_period(
+    /// Locks the SKP and reads it with the evaluation period (checking they belong together),
+    /// whether the period is locked, the SKP's evaluation in it and that evaluation's objection.
+    /// On PostgreSQL the row lock (`SELECT ... FOR UPDATE`) comes first and the read after it,
+    /// so that the read sees what the previous holder of the lock committed (read committed: a
+    /// statement's snapshot is taken when it starts, before it would wait for a lock); SQLite's
+    /// write transaction excludes every other writer from its start, so there the read alone.
+    /// Two statements on PostgreSQL and one on SQLite where this took up to six.
+    async fn lock_skp_evaluation(
         &self,
         txn: &super::Txn,
         skp_id: &str,
         ep_id: &str,
-    ) -> Result<(SkpRow, EvaluationPeriodRow)> {
-        if !lock_row(txn, self.kind(), "skps", skp_id).await? {
+    ) -> Result<(SkpRow, PeriodEvaluation)> {
+        if self.kind() == super::DbKind::Postgres
+            && !lock_row(txn, self.kind(), "skps", skp_id).await?
+        {
             return Err(Error::not_found("Skp", skp_id));
         }
-        let s = find_skp(txn, skp_id).await?;
-        let ep = find_period(txn, ep_id).await?;
-        check_period_of(&s, &ep)?;
-        Ok((s, ep))
+        let mut q = period_evaluation_select(skp_id, ep_id);
+        sea_orm::QueryTrait::query(&mut q).join(
+            sea_orm::JoinType::InnerJoin,
+            skp::Entity,
+            Expr::col((skp::Entity, skp::Column::Id)).eq(skp_id),
+        );
+        for c in <skp::Column as sea_orm::Iterable>::iter() {
+            q = q.expr_as(
+                Expr::col((skp::Entity, c)),
+                format!("S_{}", sea_orm::IdenStatic::as_str(&c)),
+            );
+        }
+        let Some(row) = txn.query_one_raw(q.build(self.kind().backend())).await? else {
+            // No SKP or no period: say which (the SKP first, as its lock would have).
+            find_skp(txn, skp_id).await?;
+            return Err(Error::not_found("EvaluationPeriod", ep_id));
+        };
+        let s = SkpRow::from_query_result(&row, "S_")?;
+        let pe = decode_period_evaluation(&row)?;
+        check_period_of(&s, &pe.period)?;
+        Ok((s, pe))
     }
 
     /// Locks the SKP and checks that the employee may report in `ep` now: an approved open SKP,
@@ -854,14 +880,18 @@ impl Store {
         ep_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(SkpRow, EvaluationPeriodRow, EvaluationRow)> {
-        let (s, ep) = self.lock_skp_period(txn, skp_id, ep_id).await?;
+        let (s, pe) = self.lock_skp_evaluation(txn, skp_id, ep_id).await?;
         check_reportable(&s)?;
-        check_unlocked(txn, &ep).await?;
-        let row = ensure_evaluation(txn, &s, &ep, now).await?;
-        let obj = objection_of(txn, &row.id).await?;
+        if pe.locked {
+            return Err(period_locked(&pe.period));
+        }
+        let (row, obj) = match pe.row {
+            Some(row) => (row, pe.objection),
+            None => (new_evaluation(txn, &s, &pe.period, now).await?, None),
+        };
         let (state, _, _) = effective(&row, obj.as_ref(), now)?;
         rules::step(state, Action::Report).map_err(|r| refusal(&row.id, r))?;
-        Ok((s, ep, row))
+        Ok((s, pe.period, row))
     }
 
     /// The evaluation of an SKP in an evaluation period as a reader sees it at `now`.
@@ -1430,7 +1460,7 @@ impl Store {
             txn.commit().await?;
             return self.get_evaluation(skp_id, ep_id, now).await;
         }
-        let (s, ep) = self.lock_skp_period(&txn, skp_id, ep_id).await?;
+        let (s, pe) = self.lock_skp_evaluation(&txn, skp_id, ep_id).await?;
         let assessor = s
             .assessor_id
             .clone()
@@ -1439,15 +1469,19 @@ impl Store {
                 kind: "Skp",
                 id: s.id.clone(),
             })?;
-        if let Some(row) = evaluation_of(&txn, skp_id, ep_id).await? {
+        if let Some(row) = &pe.row {
             // A FINAL or set result is refused whatever else is wrong.
-            let obj = objection_of(&txn, &row.id).await?;
-            let (state, _, _) = effective(&row, obj.as_ref(), now)?;
+            let (state, _, _) = effective(row, pe.objection.as_ref(), now)?;
             rules::step(state, Action::Rate).map_err(|r| refusal(&row.id, r))?;
         }
         check_ratable(&s)?;
-        check_unlocked(&txn, &ep).await?;
-        let ev = ensure_evaluation(&txn, &s, &ep, now).await?;
+        if pe.locked {
+            return Err(period_locked(&pe.period));
+        }
+        let ev = match pe.row {
+            Some(row) => row,
+            None => new_evaluation(&txn, &s, &pe.period, now).await?,
+        };
         if version.is_some_and(|v| v != ev.version) {
             return Err(Error::Aborted {
                 kind: "Evaluation",
@@ -1585,15 +1619,15 @@ impl Store {
             txn.commit().await?;
             return self.get_objection(&existing).await;
         }
-        let (s, _) = self.lock_skp_period(&txn, skp_id, ep_id).await?;
-        let ev = evaluation_of(&txn, skp_id, ep_id).await?.ok_or_else(|| {
+        let (s, pe) = self.lock_skp_evaluation(&txn, skp_id, ep_id).await?;
+        let ev = pe.row.ok_or_else(|| {
             Error::precondition(
                 "EVALUATION_NOT_SET",
                 format!("skps/{skp_id}"),
                 "nothing was rated in this period; objections are filed against a set (DITETAPKAN) result",
             )
         })?;
-        if let Some(o) = objection_of(&txn, &ev.id).await? {
+        if let Some(o) = pe.objection {
             return Err(Error::precondition(
                 "OBJECTION_EXISTS",
                 format!("objections/{}", o.id),

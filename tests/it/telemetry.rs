@@ -983,3 +983,59 @@ async fn point_reads_of_documents_take_few_statements() {
     );
     w.s.stop().await;
 }
+
+/// The write the bench measures (`create-realisasi`: the SKP's owner records a realisasi) sends
+/// few statements: the indicator and the SKP to authorize on (the owner matched by the id of
+/// their NIP, read once per replica: one more statement the first time), then the write
+/// transaction: BEGIN, the indicator, the SKP with the period, its lock flag, the evaluation
+/// and its objection in one, the evaluation created the first time, whether the realisasi
+/// exists, its insert, the audit chain's head read, then moved with the entry written (two
+/// statements on SQLite; one on PostgreSQL, a CTE, where the SKP's row lock before the read is
+/// one more). Measured at `726b3b7` (before the SKP's lock, row, period, lock flag, evaluation
+/// and objection came in one read): 18 and 16 on SQLite; at `528ef24` three more per call (the
+/// owner, the assessor and the assessor's superior each read to compare their NIP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_realisasi_write_takes_few_statements() {
+    let collector = GrpcCollector::start().await;
+    let w = crate::assessment::world(|_| {}).await;
+    w.clock.set(crate::assessment::t("2026-02-10T02:00:00Z"));
+    let r =
+        w.s.replica_with(
+            |c| traced(c, Protocol::Grpc, &collector.endpoint),
+            Arc::new(w.clock.clone()),
+        )
+        .await;
+    let own = pb::assessment_service_client::AssessmentServiceClient::new(r.authed(Some(
+        &crate::assessment::emp(crate::assessment::World::staff_n(0)),
+    )));
+    let (_, _, k, wk) = &w.plans[0];
+    let mut calls = Vec::new();
+    for ind in [&k.id, &wk.id] {
+        let msg =
+            crate::assessment::realisasi_req(ind, &w.ep(0), 5.0, crate::assessment::evidence(0, 0));
+        traced_call(&mut calls, "CreateRealisasi", |m| {
+            let mut a = own.clone();
+            async move { a.create_realisasi(m.map(|()| msg)).await }
+        })
+        .await;
+    }
+    r.stop().await;
+    let mut seen = Vec::new();
+    for (name, tid) in &calls {
+        let spans = collector.store.trace(tid);
+        let server = server_spans(&spans);
+        assert_eq!(server.len(), 1, "{name}: one server span");
+        let db: Vec<String> = children(&spans, server[0])
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        seen.push((name.clone(), db));
+    }
+    let counts: Vec<(&str, usize)> = seen.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
+    assert_eq!(
+        counts,
+        [("CreateRealisasi", 13), ("CreateRealisasi", 11)],
+        "statements per call: {seen:#?}"
+    );
+    w.s.stop().await;
+}
