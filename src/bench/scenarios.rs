@@ -319,6 +319,30 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// `GetEvaluation` of SKP `skp` in evaluation period `ep` with `auth`; the evaluation of another
+/// SKP is an error.
+async fn get_evaluation(
+    ch: Channel,
+    auth: MetadataValue<tonic::metadata::Ascii>,
+    skp: String,
+    ep: String,
+) -> Result<()> {
+    let e = AssessmentServiceClient::new(ch)
+        .get_evaluation(authed(
+            pb::GetEvaluationRequest {
+                skp_id: skp.clone(),
+                evaluation_period_id: ep,
+            },
+            &auth,
+        ))
+        .await?
+        .into_inner();
+    if e.skp_id != skp {
+        bail!("the evaluation of another SKP");
+    }
+    Ok(())
+}
+
 /// `ListEvaluations` of a unit in an evaluation period, first page of 50; an empty page is an
 /// error (every chosen unit has an assessor posted in it).
 async fn list_evaluations_page(
@@ -600,22 +624,7 @@ fn build_results(
                 let i = mix(n) % res2.skps.len() as u64;
                 let skp = res2.skps[i as usize].clone();
                 let ep = res2.q1[province.agency_of(i)].clone();
-                Box::pin(async move {
-                    let e = AssessmentServiceClient::new(ch)
-                        .get_evaluation(authed(
-                            pb::GetEvaluationRequest {
-                                skp_id: skp.clone(),
-                                evaluation_period_id: ep,
-                            },
-                            &auth,
-                        ))
-                        .await?
-                        .into_inner();
-                    if e.skp_id != skp {
-                        bail!("the evaluation of another SKP");
-                    }
-                    Ok(())
-                })
+                Box::pin(get_evaluation(ch, auth, skp, ep))
             })
         }
         "get-evaluation-own" => {
@@ -630,22 +639,7 @@ fn build_results(
                 let auth = owners[i as usize].clone();
                 let skp = res2.skps[i as usize].clone();
                 let ep = res2.q1[province.agency_of(i)].clone();
-                Box::pin(async move {
-                    let e = AssessmentServiceClient::new(ch)
-                        .get_evaluation(authed(
-                            pb::GetEvaluationRequest {
-                                skp_id: skp.clone(),
-                                evaluation_period_id: ep,
-                            },
-                            &auth,
-                        ))
-                        .await?
-                        .into_inner();
-                    if e.skp_id != skp {
-                        bail!("the evaluation of another SKP");
-                    }
-                    Ok(())
-                })
+                Box::pin(get_evaluation(ch, auth, skp, ep))
             })
         }
         "list-skps" => {

@@ -462,7 +462,10 @@ pub(crate) async fn load_docs<C: ConnectionTrait>(
 /// Evaluation period id -> indicator id -> realisasi value, with the stored row when asked for
 /// (a page of evaluations needs the values only: the account and evidence stay in the
 /// database). Each indicator belongs to one SKP, so each entry is taken once by [`assemble`].
-type ByPeriod = HashMap<String, HashMap<String, (f64, Option<RealisasiRow>)>>;
+type ByPeriod = HashMap<String, ByIndicator>;
+
+/// Indicator id -> realisasi value, with the stored row when asked for (see [`ByPeriod`]).
+type ByIndicator = HashMap<String, (f64, Option<RealisasiRow>)>;
 
 /// Where [`assemble`] takes the realisasi of its evaluations from.
 enum RealisasiFrom {
@@ -645,7 +648,7 @@ struct PeriodEvaluation {
     /// Its objection, if filed.
     objection: Option<ObjectionRow>,
     /// The SKP's realisasi values in the period by indicator ([`Realisasi::Values`]).
-    values: Option<HashMap<String, (f64, Option<RealisasiRow>)>>,
+    values: Option<ByIndicator>,
     /// The names an explanation shows ([`Realisasi::Records`]).
     names: Names,
 }
@@ -818,11 +821,11 @@ fn realisasi_values_expr(backend: sea_orm::DbBackend, skp_id: &str) -> Expr {
 }
 
 /// The values [`realisasi_values_expr`] printed, by indicator.
-fn parse_realisasi_values(text: &str) -> Result<HashMap<String, (f64, Option<RealisasiRow>)>> {
+fn parse_realisasi_values(text: &str) -> Result<ByIndicator> {
     let bad = || Error::Internal(format!("unreadable realisasi values {text:?}"));
     let mut out = HashMap::new();
     for item in text.split(',').filter(|i| !i.is_empty()) {
-        let (indicator, value) = item.split_once(' ').ok_or_else(bad)?;
+        let (indicator, value) = item.rsplit_once(' ').ok_or_else(bad)?;
         let value: f64 = value.parse().map_err(|_| bad())?;
         out.insert(indicator.to_owned(), (value, None));
     }
@@ -2111,5 +2114,28 @@ impl Store {
                 .one(self.conn())
                 .await?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realisasi_values_parse_back_exactly_and_refuse_garbage() {
+        assert!(parse_realisasi_values("").expect("none").is_empty());
+        let third = 100.0_f64 / 3.0;
+        let text = format!("i-1 {third:.17},i-2 0.30000000000000004,i-3 1.0e+300");
+        let v = parse_realisasi_values(&text).expect("parses");
+        assert_eq!(v.len(), 3);
+        assert_eq!(v["i-1"].0.to_bits(), third.to_bits());
+        assert_eq!(v["i-2"].0.to_bits(), (0.1_f64 + 0.2).to_bits());
+        assert_eq!(v["i-3"].0, 1e300);
+        for bad in ["i-1", "i-1 x", "i-1 1.5,i-2"] {
+            assert!(
+                matches!(parse_realisasi_values(bad), Err(Error::Internal(_))),
+                "{bad}"
+            );
+        }
     }
 }

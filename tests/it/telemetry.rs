@@ -847,6 +847,27 @@ async fn the_binary_exports_as_the_otel_variables_say() {
     );
 }
 
+/// The names of the database spans of each call noted by [`traced_call`] (its statements), by
+/// call name, in call order.
+fn statements_of(
+    collector: &GrpcCollector,
+    calls: &[(String, String)],
+) -> Vec<(String, Vec<String>)> {
+    calls
+        .iter()
+        .map(|(name, tid)| {
+            let spans = collector.store.trace(tid);
+            let server = server_spans(&spans);
+            assert_eq!(server.len(), 1, "{name}: one server span");
+            let db = children(&spans, server[0])
+                .iter()
+                .map(|d| d.name.clone())
+                .collect();
+            (name.clone(), db)
+        })
+        .collect()
+}
+
 /// Makes one call in a trace of its own and notes `(name, trace id)` in `calls`, so that its
 /// database spans can be found after the server stopped.
 async fn traced_call<T, F, Fut>(calls: &mut Vec<(String, String)>, name: &str, call: F)
@@ -953,17 +974,7 @@ async fn point_reads_of_documents_take_few_statements() {
         .await;
     }
     r.stop().await;
-    let mut seen = Vec::new();
-    for (name, tid) in &calls {
-        let spans = collector.store.trace(tid);
-        let server = server_spans(&spans);
-        assert_eq!(server.len(), 1, "{name}: one server span");
-        let db: Vec<String> = children(&spans, server[0])
-            .iter()
-            .map(|d| d.name.clone())
-            .collect();
-        seen.push((name.clone(), db));
-    }
+    let seen = statements_of(&collector, &calls);
     let counts: Vec<(&str, usize)> = seen.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
     assert_eq!(
         counts,
@@ -1020,17 +1031,7 @@ async fn the_realisasi_write_takes_few_statements() {
         .await;
     }
     r.stop().await;
-    let mut seen = Vec::new();
-    for (name, tid) in &calls {
-        let spans = collector.store.trace(tid);
-        let server = server_spans(&spans);
-        assert_eq!(server.len(), 1, "{name}: one server span");
-        let db: Vec<String> = children(&spans, server[0])
-            .iter()
-            .map(|d| d.name.clone())
-            .collect();
-        seen.push((name.clone(), db));
-    }
+    let seen = statements_of(&collector, &calls);
     let counts: Vec<(&str, usize)> = seen.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
     assert_eq!(
         counts,
