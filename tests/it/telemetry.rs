@@ -935,32 +935,23 @@ async fn point_reads_of_documents_take_few_statements() {
         })
         .await;
     }
-    for _ in 0..2 {
-        let msg = pb::GetEvaluationRequest {
-            skp_id: skp_id.clone(),
-            evaluation_period_id: ep.clone(),
-        };
-        traced_call(&mut calls, "GetEvaluation", |m| {
-            let mut a = assess.clone();
-            async move { a.get_evaluation(m.map(|()| msg)).await }
-        })
-        .await;
-    }
-    // The SKP's owner reads their own evaluation: the policy matches them to the SKP's owner,
-    // assessor and assessor's superior by their employee id, read once per replica.
+    // The SKP's owner reads their own evaluation too: the policy matches them to the SKP's
+    // owner, assessor and assessor's superior by their employee id, read once per replica.
     let own = pb::assessment_service_client::AssessmentServiceClient::new(r.authed(Some(
         &crate::assessment::emp(crate::assessment::World::staff_n(0)),
     )));
-    for _ in 0..2 {
-        let msg = pb::GetEvaluationRequest {
-            skp_id: skp_id.clone(),
-            evaluation_period_id: ep.clone(),
-        };
-        traced_call(&mut calls, "GetEvaluation (own)", |m| {
-            let mut a = own.clone();
-            async move { a.get_evaluation(m.map(|()| msg)).await }
-        })
-        .await;
+    for (name, client) in [("GetEvaluation", &assess), ("GetEvaluation (own)", &own)] {
+        for _ in 0..2 {
+            let msg = pb::GetEvaluationRequest {
+                skp_id: skp_id.clone(),
+                evaluation_period_id: ep.clone(),
+            };
+            traced_call(&mut calls, name, |m| {
+                let mut a = client.clone();
+                async move { a.get_evaluation(m.map(|()| msg)).await }
+            })
+            .await;
+        }
     }
     for _ in 0..2 {
         let msg = pb::ExplainEvaluationRequest {
