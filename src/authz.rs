@@ -268,14 +268,15 @@ impl Authorizer {
                     }
                 }
                 if need.admin_in_scope {
-                    f.admin_in_scope = match self.store.unit_of_employee_on(id, on).await? {
-                        Some(unit) => self.store.unit_within(&p.units, &unit).await?,
-                        None => {
-                            self.store
-                                .any_unit_in_agency(&p.units, &emp.agency_id)
-                                .await?
-                        }
-                    };
+                    f.admin_in_scope =
+                        match self.store.employee_unit_within(&p.units, id, on).await? {
+                            Some(within) => within,
+                            None => {
+                                self.store
+                                    .any_unit_in_agency(&p.units, &emp.agency_id)
+                                    .await?
+                            }
+                        };
                 }
             }
         }

@@ -409,18 +409,47 @@ async fn check_overlap(
 }
 
 impl Store {
-    /// The unit of the employee's definitive post on `date`, if any.
-    pub async fn unit_of_employee_on(
+    /// Whether the unit of the employee's definitive post on `date` lies in the subtree of one
+    /// of the units `scope` (an admin's scope); `None` when the employee has no definitive post
+    /// that day. One statement: the scope's units and the post's unit, the latter flagged, with
+    /// their paths.
+    pub async fn employee_unit_within(
         &self,
+        scope: &[String],
         employee_id: &str,
         date: NaiveDate,
-    ) -> Result<Option<String>> {
-        let a = assignment::Entity::find()
-            .filter(assignment::Column::EmployeeId.eq(employee_id))
-            .filter(assignment::Column::Kind.eq("DEFINITIF"))
-            .filter(covers(date))
-            .one(self.conn())
+    ) -> Result<Option<bool>> {
+        if scope.is_empty() {
+            return Ok(Some(false));
+        }
+        let post = || {
+            sea_orm::sea_query::Query::select()
+                .column(assignment::Column::UnitId)
+                .from(assignment::Entity)
+                .and_where(assignment::Column::EmployeeId.eq(employee_id))
+                .and_where(assignment::Column::Kind.eq("DEFINITIF"))
+                .cond_where(covers(date))
+                .to_owned()
+        };
+        let rows: Vec<(String, String, bool)> = unit::Entity::find()
+            .select_only()
+            .column(unit::Column::Id)
+            .column(unit::Column::Path)
+            .expr_as(unit::Column::Id.in_subquery(post()), "post")
+            .filter(
+                Condition::any()
+                    .add(unit::Column::Id.is_in(scope.to_vec()))
+                    .add(unit::Column::Id.in_subquery(post())),
+            )
+            .into_tuple()
+            .all(self.conn())
             .await?;
-        Ok(a.map(|a| a.unit_id))
+        let Some((_, target, _)) = rows.iter().find(|(_, _, post)| *post) else {
+            return Ok(None);
+        };
+        Ok(Some(scope.iter().any(|root| {
+            rows.iter()
+                .any(|(id, path, _)| id == root && target.starts_with(path.as_str()))
+        })))
     }
 }

@@ -115,6 +115,8 @@ struct World {
     unit_b: String,
     h: pb::Employee,
     staff: pb::Employee,
+    /// O: no post at all.
+    other: pb::Employee,
 }
 
 async fn world() -> World {
@@ -146,7 +148,7 @@ async fn world() -> World {
     let h = s.employee(&agency, &nip(1), "Kepala Lama").await;
     let h2 = s.employee(&agency, &nip(2), "Kepala Baru").await;
     let staff = s.employee(&agency, &nip(3), "Staf").await;
-    s.employee(&agency, &nip(4), "Orang Lain").await;
+    let other = s.employee(&agency, &nip(4), "Orang Lain").await;
     let mut asg = s.assignments();
     for (emp, sup, start, end) in [
         (&staff.id, &h.id, d(2025, 1, 1), d(2025, 12, 31)),
@@ -174,6 +176,7 @@ async fn world() -> World {
         unit_b,
         h,
         staff,
+        other,
     }
 }
 
@@ -287,6 +290,26 @@ async fn permissions_follow_roles_relations_and_dates() {
         .get_employee(get(&w.staff.id))
         .await
         .expect("admin reads in scope");
+    // An admin of unit B: not the staff of unit A; an employee without a post belongs to the
+    // agency, where both admins have a unit.
+    let admin_b = token(
+        "admin-b",
+        &[Role::Admin],
+        std::slice::from_ref(&w.unit_b),
+        &[],
+    );
+    denied(
+        s.employees_as(&admin_b)
+            .get_employee(get(&w.staff.id))
+            .await,
+        "admin of another unit",
+    );
+    for admin in [&admin_a, &admin_b] {
+        s.employees_as(admin)
+            .get_employee(get(&w.other.id))
+            .await
+            .expect("an employee without a post is read by the agency's admins");
+    }
 
     // Auditor reads everything and writes nothing.
     let auditor = token("inspektorat", &[Role::Auditor], &[], &[]);

@@ -886,7 +886,8 @@ where
 /// its stored content and assessed periods in one, the unit-scoped admin's scope check in one
 /// (the SKP's unit and the admin's units); ListSkps of one employee reads its page with each
 /// row's assessed periods in one, after the admin's check of the employee (the employee with
-/// the agency's time zone, the assignment of that day, the unit scope: three), in either view
+/// the agency's time zone, then the unit of that day's post with the admin's units: two), in
+/// either view
 /// (the content is cached by then); GetEvaluation adds the period with its lock, the
 /// evaluation, its objection and the realisasi values in one (read by the SKP's owner: one
 /// more the first time, who the caller is, none after); ExplainEvaluation reads in
@@ -894,8 +895,9 @@ where
 /// calibration exception's reason), the realisasi, the action plans and the feedback. Before
 /// (`d629d18`): GetSkp 5 (4 once cached), ListSkps 7, GetEvaluation 6, ExplainEvaluation 12;
 /// before session 16's `realisasi_values_expr` and the explanation's names with the period
-/// (`528ef24`): GetEvaluation 4, ExplainEvaluation 9, GetEvaluation by the owner 6 each time
-/// (the owner, the assessor and the assessor's superior each read to compare their NIP).
+/// (`528ef24`): GetEvaluation 4, ExplainEvaluation 9, ListSkps 4, GetEvaluation by the owner 6
+/// each time (the owner, the assessor and the assessor's superior each read to compare their
+/// NIP).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_reads_of_documents_take_few_statements() {
     let collector = GrpcCollector::start().await;
@@ -972,8 +974,8 @@ async fn point_reads_of_documents_take_few_statements() {
         [
             ("GetSkp", 2),
             ("GetSkp", 2),
-            ("ListSkps", 4),
-            ("ListSkps", 4),
+            ("ListSkps", 3),
+            ("ListSkps", 3),
             ("GetEvaluation", 3),
             ("GetEvaluation", 3),
             ("GetEvaluation (own)", 3),
