@@ -847,6 +847,18 @@ async fn the_binary_exports_as_the_otel_variables_say() {
     );
 }
 
+/// Asserts how many statements (database spans) each call noted by [`traced_call`] sent, in
+/// call order; the failure lists the statements.
+fn assert_statements(
+    collector: &GrpcCollector,
+    calls: &[(String, String)],
+    expected: &[(&str, usize)],
+) {
+    let seen = statements_of(collector, calls);
+    let counts: Vec<(&str, usize)> = seen.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
+    assert_eq!(counts, expected, "statements per call: {seen:#?}");
+}
+
 /// The names of the database spans of each call noted by [`traced_call`] (its statements), by
 /// call name, in call order.
 fn statements_of(
@@ -967,11 +979,10 @@ async fn point_reads_of_documents_take_few_statements() {
         .await;
     }
     r.stop().await;
-    let seen = statements_of(&collector, &calls);
-    let counts: Vec<(&str, usize)> = seen.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
-    assert_eq!(
-        counts,
-        [
+    assert_statements(
+        &collector,
+        &calls,
+        &[
             ("GetSkp", 2),
             ("GetSkp", 2),
             ("ListSkps", 3),
@@ -983,7 +994,6 @@ async fn point_reads_of_documents_take_few_statements() {
             ("ExplainEvaluation", 8),
             ("ExplainEvaluation", 8),
         ],
-        "statements per call: {seen:#?}"
     );
     w.s.stop().await;
 }
@@ -1024,12 +1034,10 @@ async fn the_realisasi_write_takes_few_statements() {
         .await;
     }
     r.stop().await;
-    let seen = statements_of(&collector, &calls);
-    let counts: Vec<(&str, usize)> = seen.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
-    assert_eq!(
-        counts,
-        [("CreateRealisasi", 13), ("CreateRealisasi", 11)],
-        "statements per call: {seen:#?}"
+    assert_statements(
+        &collector,
+        &calls,
+        &[("CreateRealisasi", 13), ("CreateRealisasi", 11)],
     );
     w.s.stop().await;
 }
