@@ -447,9 +447,11 @@ impl Store {
         let Some((_, target, _)) = rows.iter().find(|(_, _, post)| *post) else {
             return Ok(None);
         };
-        Ok(Some(scope.iter().any(|root| {
+        let path_of = |u: &str| {
             rows.iter()
-                .any(|(id, path, _)| id == root && target.starts_with(path.as_str()))
-        })))
+                .find(|(id, _, _)| id == u)
+                .map(|(_, path, _)| path.as_str())
+        };
+        Ok(Some(super::org::in_scope(scope, path_of, target)))
     }
 }

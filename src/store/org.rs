@@ -425,6 +425,20 @@ async fn find_unit(txn: &super::Txn, id: &str) -> Result<UnitRow> {
     find_or_not_found::<unit::Entity, _>(txn, "Unit", id).await
 }
 
+/// True when the unit whose path is `target` lies in the subtree of one of the units `scope`
+/// (an admin's scope), given the path of each scope unit read (`path_of`; a unit not found is
+/// no scope): a unit's path starts with the path of each of its ancestors.
+pub(super) fn in_scope<'a>(
+    scope: &[String],
+    path_of: impl Fn(&str) -> Option<&'a str>,
+    target: &str,
+) -> bool {
+    scope
+        .iter()
+        .filter_map(|r| path_of(r))
+        .any(|root| target.starts_with(root))
+}
+
 impl Store {
     /// True when `unit_id` lies in the subtree of one of `scope` (unit ids).
     pub async fn unit_within(&self, scope: &[String], unit_id: &str) -> Result<bool> {
@@ -447,10 +461,11 @@ impl Store {
         let Some(target) = paths.get(unit_id) else {
             return Ok(false);
         };
-        Ok(scope
-            .iter()
-            .filter_map(|r| paths.get(r))
-            .any(|root| target.starts_with(root.as_str())))
+        Ok(in_scope(
+            scope,
+            |id| paths.get(id).map(String::as_str),
+            target,
+        ))
     }
 
     /// True when one of the units `scope` belongs to `agency_id`.
