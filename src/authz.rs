@@ -79,6 +79,12 @@ impl PrincipalIds {
             ids.put(nip.to_owned(), id.to_owned());
         }
     }
+
+    fn clear(&self) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.clear();
+        }
+    }
 }
 
 /// Checks calls against the policy.
@@ -97,6 +103,12 @@ impl Authorizer {
             clock,
             principal_ids: Arc::new(PrincipalIds::new()),
         }
+    }
+
+    /// Forgets the employee ids of the principals read so far (an idle server handing its
+    /// memory back); each is read again when next needed.
+    pub fn forget_principal_ids(&self) {
+        self.principal_ids.clear();
     }
 
     /// Allows the call of `ctx` on `target`, or refuses it with `PERMISSION_DENIED` (the reason

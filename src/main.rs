@@ -9,9 +9,26 @@ use kinerja::config::{Cli, Command, LogFormat};
 use kinerja::store::Store;
 use kinerja::telemetry::{TelemetryConfig, logs};
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    // The runtime of `#[tokio::main]`, plus: each worker thread flushes its allocation cache
+    // when it goes idle after the server asked for it (`kinerja::memory`).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(|| {
+            kinerja::memory::flush_thread_cache_if_asked();
+        })
+        .build();
+    match runtime {
+        Ok(rt) => rt.block_on(run(Cli::parse())),
+        Err(e) => {
+            eprintln!("kinerja: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command of `cli`.
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Migrate(db) => {
             match logs::init(LogFormat::Text, "info", &TelemetryConfig::default()) {

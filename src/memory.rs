@@ -9,6 +9,9 @@
 //! ([`release_free_memory`]): in the first few quiet intervals after a busy one, and whenever the
 //! resident set has grown well above the level it fell to after the last purge.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 /// The allocator of every binary of this crate on Linux with glibc: jemalloc (see the module).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]
@@ -44,23 +47,68 @@ pub fn release_free_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // `MALLCTL_ARENAS_ALL` (4096) names every arena.
-        let name = c"arena.4096.purge";
-        // SAFETY: `arena.<i>.purge` takes no input and returns nothing (all pointers null, as
-        // jemalloc's manual specifies); mallctl may be called from any thread.
-        let rc = unsafe {
-            tikv_jemalloc_sys::mallctl(
-                name.as_ptr(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        if rc != 0 {
-            tracing::debug!(rc, "jemalloc refused to purge its arenas");
-        }
-        rc == 0
+        mallctl_do(c"arena.4096.purge")
     }
+}
+
+/// How many times a flush of the threads' allocation caches was asked for
+/// ([`request_thread_cache_flush`]).
+static FLUSHES_ASKED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The count of [`FLUSHES_ASKED`] this thread last flushed at.
+    static FLUSHED_AT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Asks every runtime worker thread to hand the freed blocks its allocation cache keeps (for
+/// its next allocations, up to a few MB a thread) back to the arenas when it next goes idle
+/// ([`flush_thread_cache_if_asked`]), so that the pages they sit on can be returned to the
+/// operating system. An idle thread's cache is otherwise never emptied: jemalloc sweeps a
+/// thread's cache only as that thread allocates.
+pub fn request_thread_cache_flush() {
+    FLUSHES_ASKED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// For the runtime's `on_thread_park` hook: flushes this thread's allocation cache when a
+/// flush was asked for since its last one (tells whether it did); otherwise an atomic load and
+/// a thread-local read.
+pub fn flush_thread_cache_if_asked() -> bool {
+    let asked = FLUSHES_ASKED.load(Ordering::Relaxed);
+    FLUSHED_AT.with(|f| f.replace(asked)) != asked && flush_thread_cache()
+}
+
+/// Hands the blocks of this thread's allocation cache back to the arenas (jemalloc's
+/// `thread.tcache.flush`); tells whether it did (false where the system allocator is used).
+pub fn flush_thread_cache() -> bool {
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        mallctl_do(c"thread.tcache.flush")
+    }
+}
+
+/// Runs the jemalloc control `name` that takes no input and returns nothing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn mallctl_do(name: &std::ffi::CStr) -> bool {
+    // SAFETY: the controls called here (`arena.<i>.purge`, `thread.tcache.flush`) take no input
+    // and return nothing (all pointers null, as jemalloc's manual specifies); mallctl may be
+    // called from any thread.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(rc, control = ?name, "jemalloc refused a control");
+    }
+    rc == 0
 }
 
 /// Decides, once per health interval, whether to hand freed memory back.
@@ -228,6 +276,23 @@ mod tests {
         let freed: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 64 << 10]).collect();
         drop(freed);
         assert!(release_free_memory(), "arena.<all>.purge accepted");
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_thread_flushes_its_allocation_cache_once_per_request() {
+        let before = std::thread::spawn(flush_thread_cache_if_asked);
+        assert!(
+            !before.join().expect("thread"),
+            "nothing asked yet: no flush"
+        );
+        request_thread_cache_flush();
+        // Each thread flushes once for the request, when it next parks; a new thread too.
+        let flushed = std::thread::spawn(|| {
+            let _garbage: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 256]).collect();
+            [flush_thread_cache_if_asked(), flush_thread_cache_if_asked()]
+        });
+        assert_eq!(flushed.join().expect("thread"), [true, false]);
     }
 
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]

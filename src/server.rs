@@ -387,7 +387,12 @@ pub async fn start(cfg: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningSe
         let _ = stop_rx.await;
     }));
 
-    let health = tokio::spawn(watch_database(store.clone(), reporter, cfg.health_interval));
+    let kept = KeptInMemory {
+        store: store.clone(),
+        verifier: verifier.clone(),
+        authz: state.authz.clone(),
+    };
+    let health = tokio::spawn(watch_database(kept, reporter, cfg.health_interval));
     let keys = tokio::spawn(watch_keys(verifier));
     let finalizer = tokio::spawn(finalize_expired(
         store.clone(),
@@ -497,12 +502,39 @@ const TRIMS_AFTER_LOAD: u32 = 8;
 /// quiet interval even without many calls (a few heavy calls, e.g. province reports).
 const TRIM_ON_GROWTH_BYTES: u64 = 16 << 20;
 
+/// What a replica keeps in memory to answer faster and can read again when needed.
+struct KeptInMemory {
+    /// The store: SKP contents, the idle SQLite connection.
+    store: Store,
+    /// Verified tokens.
+    verifier: Arc<Verifier>,
+    /// Employee ids of principals.
+    authz: Authorizer,
+}
+
+impl KeptInMemory {
+    /// Lets go of all of it and hands the memory freed back to the operating system: the caches
+    /// emptied, the idle SQLite connection closed, the runtime threads' allocation caches
+    /// flushed as each goes idle, and the free pages returned (`release_free_memory`). Live
+    /// entries and allocation caches otherwise pin the partly used pages they sit on: 8 MB
+    /// more after the bench's rounds (BENCHMARKS.md, session 17).
+    fn hand_back(&self) {
+        self.store.drop_cached_content();
+        self.verifier.forget_verified();
+        self.authz.forget_principal_ids();
+        self.store.close_idle_sqlite_connections();
+        crate::memory::request_thread_cache_flush();
+        crate::store::release_free_memory();
+    }
+}
+
 /// Pings the database every `interval` and reports NOT_SERVING while it does not answer.
-/// Also hands free memory back to the operating system at once (`release_free_memory`) in quiet
-/// intervals as [`crate::memory::TrimPolicy`] decides (after load, or after the resident set
-/// grew), so the resident set falls back towards its start size while idle instead of staying
-/// at the peak of the last burst of load.
-async fn watch_database(store: Store, reporter: HealthReporter, interval: Duration) {
+/// Also lets go of caches and hands free memory back to the operating system
+/// ([`KeptInMemory::hand_back`]) in quiet intervals as [`crate::memory::TrimPolicy`] decides
+/// (after load, or after the resident set grew), so the resident set falls back towards its
+/// start size while idle instead of staying at the peak of the last burst of load.
+async fn watch_database(kept: KeptInMemory, reporter: HealthReporter, interval: Duration) {
+    let store = &kept.store;
     let mut serving = true;
     let mut calls_seen = crate::context::calls_started();
     let mut trim = crate::memory::TrimPolicy::new(
@@ -517,11 +549,7 @@ async fn watch_database(store: Store, reporter: HealthReporter, interval: Durati
             calls.wrapping_sub(calls_seen),
             crate::memory::resident_bytes(),
         ) {
-            store.drop_cached_content();
-            if let Err(e) = store.shrink_idle_connection().await {
-                tracing::debug!(error = %e, "shrinking the idle SQLite connection failed");
-            }
-            crate::store::release_free_memory();
+            kept.hand_back();
         }
         calls_seen = calls;
         let ok = tokio::time::timeout(interval.max(Duration::from_secs(1)), store.ping())

@@ -174,10 +174,16 @@ impl Verifier {
         if let Ok(mut m) = self.loaded_mtime.lock() {
             *m = mtime;
         }
+        self.forget_verified();
+        Ok(())
+    }
+
+    /// Empties the cache of verified tokens (new keys; or an idle server handing its memory
+    /// back: a token is verified again when next used).
+    pub fn forget_verified(&self) {
         if let Ok(mut c) = self.cache.lock() {
             c.clear();
         }
-        Ok(())
     }
 
     /// Reloads the JWKS file when its modification time changed; returns whether it did.

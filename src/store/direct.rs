@@ -202,6 +202,12 @@ impl Direct {
         )
     }
 
+    /// Closes every idle connection now (those in use are kept); the pool opens new ones as
+    /// calls need them.
+    pub(crate) fn close_idle(&self) {
+        self.pool.retain(|_, _| false);
+    }
+
     /// Closes the idle connections and refuses new calls (at shutdown).
     pub(crate) fn close(&self) {
         self.pool.close();

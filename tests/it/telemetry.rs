@@ -1,6 +1,6 @@
 //! OpenTelemetry end to end: servers export to in-process OTLP collectors (gRPC and HTTP), and
 //! the tests read what arrived. Each server flushes its exporters when it stops, so every check
-//! runs after `stop()` and nothing waits on a timer.
+//! runs after `stop()` and nothing waits on a timer (but one, which waits for the health loop).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1039,5 +1039,99 @@ async fn the_realisasi_write_takes_few_statements() {
         &calls,
         &[("CreateRealisasi", 13), ("CreateRealisasi", 11)],
     );
+    w.s.stop().await;
+}
+
+/// The database statements of the call traced as `trace_id`, once its server span has arrived
+/// (the exporter sends every 50 ms; waits at most 10 s).
+async fn statements_when_exported(collector: &GrpcCollector, trace_id: &str) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let spans = collector.store.trace(trace_id);
+        if let [server] = server_spans(&spans)[..] {
+            return children(&spans, server).len();
+        }
+        assert!(Instant::now() < deadline, "the call's spans never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A replica that goes quiet after load lets go of what it keeps in memory to answer faster
+/// (SKP contents, verified tokens, the employee ids of principals, the idle SQLite connection)
+/// and answers as before, reading again what it needs: the SKP owner's next read of their
+/// evaluation reads who they are again (3 statements; 2 while the id is kept). The one check
+/// of this module that runs before `stop()`: it waits for the health loop (every 100 ms here),
+/// whose quiet intervals count the calls of the whole test process, so it polls for at most a
+/// minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_quiet_after_load_lets_go_of_its_caches_and_answers_as_before() {
+    let collector = GrpcCollector::start().await;
+    let w = crate::assessment::world(|_| {}).await;
+    let r =
+        w.s.replica_with(
+            |c| {
+                traced(c, Protocol::Grpc, &collector.endpoint);
+                c.health_interval = Duration::from_millis(100);
+            },
+            Arc::new(w.clock.clone()),
+        )
+        .await;
+    let own = pb::assessment_service_client::AssessmentServiceClient::new(r.authed(Some(
+        &crate::assessment::emp(crate::assessment::World::staff_n(0)),
+    )));
+    let msg = pb::GetEvaluationRequest {
+        skp_id: w.plans[0].0.id.clone(),
+        evaluation_period_id: w.ep(0),
+    };
+    let first = own
+        .clone()
+        .get_evaluation(msg.clone())
+        .await
+        .expect("read")
+        .into_inner();
+    // Busy: more calls in one health interval than a quiet one allows (16).
+    let reads = futures::future::join_all((0..40).map(|_| {
+        let (mut a, m) = (own.clone(), msg.clone());
+        async move { a.get_evaluation(m).await }
+    }))
+    .await;
+    for read in reads {
+        assert_eq!(read.expect("read under load").into_inner(), first);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut calls = Vec::new();
+        let mut read = None;
+        traced_call(&mut calls, "GetEvaluation (own)", |m| {
+            let (mut a, msg) = (own.clone(), msg.clone());
+            let read = &mut read;
+            async move {
+                *read = Some(a.get_evaluation(m.map(|()| msg)).await?.into_inner());
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(
+            read.as_ref(),
+            Some(&first),
+            "the same answer after letting go"
+        );
+        let n = statements_when_exported(&collector, &calls[0].1).await;
+        seen.push(n);
+        if n != 2 {
+            assert_eq!(
+                n, 3,
+                "the principal's id read again, nothing else: {seen:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never let go of the principal's id: statements per read {seen:?}"
+        );
+    }
+    r.stop().await;
     w.s.stop().await;
 }
