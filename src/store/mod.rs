@@ -403,7 +403,8 @@ impl Store {
     /// Closes the idle SQLite connections, the one the pool keeps open while idle included, so
     /// that the memory each holds goes back to the allocator: its page cache, its prepared
     /// statements and its worker thread with that thread's allocation cache (the server is idle;
-    /// the next call opens a connection again, a millisecond). The others close after
+    /// the next statement, often the health check's ping, opens a fresh connection: about a
+    /// millisecond). The others close after
     /// `--sqlite-idle-timeout-ms` anyway; a no-op on PostgreSQL, whose memory is the server's.
     pub fn close_idle_sqlite_connections(&self) {
         if self.kind == DbKind::Sqlite {
