@@ -59,7 +59,8 @@ const PRINCIPAL_IDS: usize = 20_000;
 /// read, least recently used first out. An entry never goes stale: an employee's NIP is never
 /// changed and no employee is deleted (a register closes a record by its status), so the NIP
 /// names the same employee id on every replica for ever. Only ids found are kept: a NIP not
-/// stored yet may be imported later.
+/// stored yet may be imported later. Emptied when the server goes quiet after load (its memory
+/// handed back; `server::KeptInMemory`).
 #[derive(Debug)]
 struct PrincipalIds(Mutex<lru::LruCache<String, String>>);
 

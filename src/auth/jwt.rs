@@ -92,7 +92,8 @@ pub struct VerifierConfig {
     pub audience: String,
 }
 
-/// Verifies bearer tokens and caches the verified ones until they expire.
+/// Verifies bearer tokens and caches the verified ones until they expire (or until the keys
+/// change, or the server goes quiet after load: [`Verifier::forget_verified`]).
 pub struct Verifier {
     cfg: VerifierConfig,
     keys: RwLock<Vec<Key>>,
