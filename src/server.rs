@@ -504,7 +504,7 @@ const TRIM_ON_GROWTH_BYTES: u64 = 16 << 20;
 
 /// What a replica keeps in memory to answer faster and can read again when needed.
 struct KeptInMemory {
-    /// The store: SKP contents, the idle SQLite connection.
+    /// The store: SKP contents, idle connections.
     store: Store,
     /// Verified tokens.
     verifier: Arc<Verifier>,
@@ -514,15 +514,15 @@ struct KeptInMemory {
 
 impl KeptInMemory {
     /// Lets go of all of it and hands the memory freed back to the operating system: the caches
-    /// emptied, the idle SQLite connection closed, the runtime threads' allocation caches
-    /// flushed as each goes idle, and the free pages returned (`release_free_memory`). Live
-    /// entries and allocation caches otherwise pin the partly used pages they sit on: 8 MB
-    /// more after the bench's rounds (BENCHMARKS.md, session 17).
+    /// emptied, idle connections closed (on PostgreSQL all but one), the runtime threads'
+    /// allocation caches flushed as each goes idle, and the free pages returned
+    /// (`release_free_memory`). Live entries, allocation caches and idle connections otherwise
+    /// keep 8-10 MB after the bench's rounds (BENCHMARKS.md, session 17).
     fn hand_back(&self) {
         self.store.drop_cached_content();
         self.verifier.forget_verified();
         self.authz.forget_principal_ids();
-        self.store.close_idle_sqlite_connections();
+        self.store.close_idle_connections();
         crate::memory::request_thread_cache_flush();
         crate::store::release_free_memory();
     }

@@ -202,10 +202,14 @@ impl Direct {
         )
     }
 
-    /// Closes every idle connection now (those in use are kept); the pool opens new ones as
-    /// calls need them.
-    pub(crate) fn close_idle(&self) {
-        self.pool.retain(|_, _| false);
+    /// Closes the idle connections now but the first `keep` (those in use are kept); the pool
+    /// opens new ones as calls need them.
+    pub(crate) fn close_idle(&self, keep: usize) {
+        let mut kept = 0;
+        self.pool.retain(|_, _| {
+            kept += 1;
+            kept <= keep
+        });
     }
 
     /// Closes the idle connections and refuses new calls (at shutdown).
@@ -816,6 +820,25 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             waited += Duration::from_millis(50);
         }
+        d.query_one_raw(stmt("SELECT 1")).await.expect("reopens");
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_on_request_but_those_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        let (a, b, c) = (d.checkout().await, d.checkout().await, d.checkout().await);
+        assert_eq!(open_idle(&d), (3, 0), "three in use");
+        drop((a, b));
+        d.close_idle(1);
+        assert_eq!(
+            open_idle(&d),
+            (2, 1),
+            "one idle kept, the one in use untouched"
+        );
+        drop(c);
+        d.close_idle(0);
+        assert_eq!(open_idle(&d), (0, 0), "none kept");
         d.query_one_raw(stmt("SELECT 1")).await.expect("reopens");
     }
 

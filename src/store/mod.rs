@@ -400,16 +400,17 @@ impl Store {
         Ok(row.try_get::<String>("", "v")?)
     }
 
-    /// Closes the idle SQLite connections, the one the pool keeps open while idle included, so
-    /// that the memory each holds goes back to the allocator: its page cache, its prepared
-    /// statements and its worker thread with that thread's allocation cache (the server is idle;
-    /// the next statement, often the health check's ping, opens a fresh connection: about a
-    /// millisecond). The others close after
-    /// `--sqlite-idle-timeout-ms` anyway; a no-op on PostgreSQL, whose memory is the server's.
-    pub fn close_idle_sqlite_connections(&self) {
-        if self.kind == DbKind::Sqlite {
-            self.direct.close_idle();
-        }
+    /// Closes idle connections so that the memory each holds in this process goes back to the
+    /// allocator (the server is idle). SQLite: every one, the one the pool keeps open while idle
+    /// included: its page cache, prepared statements and worker thread with that thread's
+    /// allocation cache; the next statement, often the health check's ping, opens a fresh one
+    /// (about a millisecond). PostgreSQL: all but one: each keeps its buffers, grown to the
+    /// largest result it carried, and its prepared statements; the next burst of calls opens
+    /// connections again (a few milliseconds each). Otherwise SQLite connections close after
+    /// `--sqlite-idle-timeout-ms`, PostgreSQL ones after 10 minutes idle.
+    pub fn close_idle_connections(&self) {
+        self.direct
+            .close_idle(usize::from(self.kind == DbKind::Postgres));
     }
 
     /// Checks that the database answers, through the pool every call uses.
@@ -668,7 +669,7 @@ mod tests {
         }
         assert!(cache_used(&store).await > 0, "reads fill the page cache");
         assert_eq!(store.direct.usage().0, 1, "one connection kept open");
-        store.close_idle_sqlite_connections();
+        store.close_idle_connections();
         assert_eq!(store.direct.usage().0, 0, "none open after");
         store.ping().await.expect("the store answers after");
     }
