@@ -7,7 +7,9 @@
 //! returns pages freed for a second on its own (a background thread, [`MALLOC_CONF`]); the
 //! health loop asks [`TrimPolicy`] once per interval whether to return them at once
 //! ([`release_free_memory`]): in the first few quiet intervals after a busy one, and whenever the
-//! resident set has grown well above the level it fell to after the last purge.
+//! resident set has grown well above the level it fell to after the last purge. Then it also
+//! asks the runtime's worker threads to flush their allocation caches when they next park
+//! ([`request_thread_cache_flush`]), since an idle thread's cache is never swept otherwise.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
