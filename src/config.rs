@@ -46,7 +46,7 @@ pub struct DbArgs {
     )]
     pub database_url: String,
     /// Maximum connections in the pool (per replica; replicas x this must stay below the
-    /// PostgreSQL server's max_connections).
+    /// PostgreSQL server's max_connections). SQLite opens one more: its writers' connection.
     #[arg(long, env = "KINERJA_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
     /// Milliseconds a call waits for a pooled connection before failing with UNAVAILABLE

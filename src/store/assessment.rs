@@ -11,13 +11,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1121,6 +1121,8 @@ impl Store {
         let (_, _, ev) = self
             .guard_report(&txn, &ind.skp_id, &new.evaluation_period_id, now)
             .await?;
+        // The audit chain's head comes with this read (SQLite); the insert below is held.
+        super::audit::prefetch_head(&txn, self.kind, EVALUATION_RESOURCE, &ev.id).await;
         let existing = realisasi::Entity::find()
             .filter(realisasi::Column::IndicatorId.eq(&ind.id))
             .filter(realisasi::Column::EvaluationPeriodId.eq(&new.evaluation_period_id))
@@ -1137,7 +1139,10 @@ impl Store {
         }
         let evidence = serde_json::to_string(&new.evidence)
             .map_err(|e| Error::Internal(format!("evidence: {e}")))?;
-        let row = realisasi::ActiveModel {
+        // Stored as the database keeps time (microseconds), so the row answered is the row read
+        // later; the insert goes with the COMMIT (SQLite; see `Txn::hold`).
+        let at = now.trunc_subsecs(6);
+        let am = realisasi::ActiveModel {
             id: Set(id.clone()),
             skp_id: Set(ind.skp_id.clone()),
             indicator_id: Set(ind.id.clone()),
@@ -1146,11 +1151,12 @@ impl Store {
             account: Set(new.account.clone()),
             evidence: Set(evidence),
             version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        txn.hold(realisasi::Entity::insert(am.clone()).build(self.kind.backend()))
+            .await?;
+        let row = am.try_into_model()?;
         self.record(
             &txn,
             actor,
@@ -1163,7 +1169,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        // The inserted row as the database stored it (RETURNING): no second read after commit.
+        // The inserted row as stored: no read after the commit.
         Ok(RealisasiDoc {
             capaian: capaian_of(&ind, row.value),
             row,

@@ -11,8 +11,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migration::AUDIT_CHAINS;
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -83,6 +83,30 @@ fn entry_hash(e: &AuditRow) -> String {
     hex::encode(h.finalize())
 }
 
+/// The read of a chain's head. PostgreSQL: with a row lock (`FOR UPDATE`) in one round trip.
+/// SQLite: the IMMEDIATE transaction already holds the database's only write lock.
+fn head_read(kind: DbKind, chain: i32) -> sea_orm::Statement {
+    let mut find = audit_head::Entity::find_by_id(chain);
+    if kind == DbKind::Postgres {
+        find = find.lock_exclusive();
+    }
+    find.build(kind.backend())
+}
+
+/// Reads the head of the chain of `resource_type`/`resource_id` with the transaction's next
+/// command (SQLite; see `Txn::prefetch`), for [`append`] to find it without a command of its
+/// own. Call it right before the transaction's last command ahead of the append, one that does
+/// not write the audit chains.
+pub(crate) async fn prefetch_head(
+    txn: &super::Txn,
+    kind: DbKind,
+    resource_type: &str,
+    resource_id: &str,
+) {
+    txn.prefetch(head_read(kind, chain_of(resource_type, resource_id)))
+        .await;
+}
+
 /// Appends one entry for `change` inside `txn` (the transaction of the change itself).
 pub(crate) async fn append(
     txn: &super::Txn,
@@ -92,15 +116,11 @@ pub(crate) async fn append(
     change: Change<'_>,
 ) -> Result<()> {
     let chain = chain_of(change.resource_type, change.resource_id);
-    // PostgreSQL: read the chain head with a row lock (`FOR UPDATE`) in one round trip.
-    // SQLite: the IMMEDIATE transaction already holds the database's only write lock.
-    let mut find = audit_head::Entity::find_by_id(chain);
-    if kind == DbKind::Postgres {
-        find = find.lock_exclusive();
-    }
-    let head = find
-        .one(txn)
+    let head = txn
+        .query_one_raw(head_read(kind, chain))
         .await?
+        .map(|row| audit_head::Model::from_query_result(&row, ""))
+        .transpose()?
         .ok_or_else(|| Error::Internal(format!("audit chain {chain} has no head")))?;
     let detail = change.detail.to_string();
     let mut row = AuditRow {
@@ -163,14 +183,16 @@ pub(crate) async fn append(
             ))
             .await?;
         }
+        // Both writes go with the transaction's next statement (its COMMIT, as a rule), in one
+        // command: the transaction holds the only write lock, so the head read above is current.
         DbKind::Sqlite => {
-            audit_head::Entity::update_many()
+            let head = audit_head::Entity::update_many()
                 .col_expr(audit_head::Column::Seq, Expr::value(seq))
                 .col_expr(audit_head::Column::Hash, Expr::value(hash))
                 .filter(audit_head::Column::Chain.eq(chain))
-                .exec(txn)
-                .await?;
-            insert.exec_without_returning(txn).await?;
+                .build(sea_orm::DbBackend::Sqlite);
+            txn.hold(head).await?;
+            txn.hold(insert.build(sea_orm::DbBackend::Sqlite)).await?;
         }
     }
     Ok(())

@@ -17,6 +17,13 @@
 //! connection. A transaction dropped without its commit is rolled back before its connection
 //! goes back to the pool.
 //!
+//! On SQLite every command is a hop to the connection's worker thread and back (a wake-up of
+//! each side), which costs more than most statements themselves. A transaction therefore
+//! sends its `BEGIN` with its first statement, and the writes whose outcome the caller does not
+//! read ([`Txn::hold`]: the audit entry and its chain head) with its next statement or its
+//! `COMMIT`, as one command of several statements. On PostgreSQL, whose driver sends one
+//! statement per command, each statement is sent when it is run.
+//!
 //! sea-orm's own pool is kept only for the migrations at start-up (sea-orm-migration runs on
 //! it), and closes its connections soon after.
 
@@ -260,14 +267,11 @@ impl Direct {
         }
     }
 
-    /// Begins a transaction on a connection of its own (tried once more on a new connection if
-    /// the first one turns out broken). `turn` (SQLite writers' turn) is held until the
-    /// transaction ends, including the rollback of a dropped one.
-    pub(crate) async fn begin(
-        &self,
-        kind: TxnKind,
-        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-    ) -> Result<Txn, DbErr> {
+    /// Begins a transaction on a connection of its own (on PostgreSQL tried once more on a new
+    /// connection if the first one turns out broken). The connection is the transaction's
+    /// until it ends, including the rollback of a dropped one: in a pool of one (SQLite's
+    /// writer, see `Store::begin_write`) the next transaction begins after that rollback.
+    pub(crate) async fn begin(&self, kind: TxnKind) -> Result<Txn, DbErr> {
         let sql = match (self.backend, kind) {
             // IMMEDIATE: the write lock is taken at BEGIN, so writers queue instead of failing
             // to upgrade a read lock later.
@@ -281,7 +285,16 @@ impl Direct {
         };
         let begin = Statement::from_string(self.backend, sql);
         let started = Instant::now();
-        let mut turn = turn;
+        if self.backend == DbBackend::Sqlite {
+            // SQLite: the `BEGIN` goes with the transaction's first statement, in one command.
+            let obj = self.pool.get().await;
+            let obj = obj.map_err(|e| Failure::Acquire(e).into_db_err(Op::Unprepared))?;
+            return Ok(Txn {
+                conn: tokio::sync::Mutex::new(TxnConn::new(obj, Some(begin))),
+                backend: self.backend,
+                observer: self.observer.clone(),
+            });
+        }
         let mut attempt = 0;
         let result = loop {
             let obj = match self.pool.get().await {
@@ -289,13 +302,9 @@ impl Direct {
                 Err(e) => break Err(Failure::Acquire(e)),
             };
             let txn = Txn {
-                conn: tokio::sync::Mutex::new(TxnConn {
-                    lease: Some(obj),
-                    poisoned: false,
-                }),
+                conn: tokio::sync::Mutex::new(TxnConn::new(obj, None)),
                 backend: self.backend,
                 observer: self.observer.clone(),
-                turn: turn.take(),
             };
             let begun = txn.conn.lock().await.execute(&begin, Op::Unprepared).await;
             match begun {
@@ -303,7 +312,7 @@ impl Direct {
                 Err(e) if connection_broken(&e) && attempt == 0 => {
                     attempt += 1;
                     self.pool.retain(|_, _| false);
-                    turn = txn.into_turn();
+                    txn.close();
                 }
                 Err(e) => break Err(Failure::of(e)),
             }
@@ -322,6 +331,28 @@ async fn execute(conn: &mut RawConn, stmt: &Statement, op: Op) -> Result<Out, sq
     }
 }
 
+/// Runs `stmt`, several SQLite statements in one (see [`TxnConn::with_held`]), in one command
+/// on the connection's worker thread: the rows and the outcome of each statement, in order.
+async fn execute_batch(
+    conn: &mut SqliteConnection,
+    stmt: &Statement,
+) -> Result<Vec<(Vec<QueryResult>, ExecResult)>, sqlx::Error> {
+    use futures::TryStreamExt as _;
+    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
+    let query = sqlx::query_with::<Sqlite, _>(sqlx::AssertSqlSafe(&*stmt.sql), SqlxValues(values));
+    let mut results = sqlx::Executor::fetch_many(conn, query);
+    let mut each = Vec::new();
+    let mut rows = Vec::new();
+    // Each statement's rows come first, then its outcome.
+    while let Some(r) = results.try_next().await? {
+        match r {
+            sqlx::Either::Left(done) => each.push((std::mem::take(&mut rows), done.into())),
+            sqlx::Either::Right(row) => rows.push(QueryResult::from(row)),
+        }
+    }
+    Ok(each)
+}
+
 /// Whether a transaction only reads or also writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TxnKind {
@@ -337,20 +368,132 @@ struct TxnConn {
     lease: Option<Object<Manager>>,
     /// A statement did not run to its end, or the connection broke: close it, never reuse it.
     poisoned: bool,
+    /// Statements held back to be sent with the transaction's next one, in one command (SQLite:
+    /// its `BEGIN`, writes whose outcome nobody reads, reads fetched ahead; see [`Txn::hold`],
+    /// [`Txn::prefetch`]).
+    held: Vec<Held>,
+    /// The rows of reads fetched ahead with the last command, until the next command is sent.
+    prefetched: Vec<(Statement, Vec<QueryResult>)>,
+    /// Something was sent on the connection; until then (SQLite's `BEGIN` still held) there is
+    /// nothing to commit or roll back.
+    begun: bool,
+}
+
+/// A statement held back for the transaction's next command.
+struct Held {
+    stmt: Statement,
+    /// A read fetched ahead: its rows are kept for when it is run.
+    keep_rows: bool,
 }
 
 impl TxnConn {
+    /// A connection just taken from the pool for a transaction; `begin`, if any, is sent with
+    /// its first statement.
+    fn new(obj: Object<Manager>, begin: Option<Statement>) -> Self {
+        TxnConn {
+            lease: Some(obj),
+            poisoned: false,
+            begun: begin.is_none(),
+            held: begin
+                .into_iter()
+                .map(|stmt| Held {
+                    stmt,
+                    keep_rows: false,
+                })
+                .collect(),
+            prefetched: Vec::new(),
+        }
+    }
+
+    /// The rows of `stmt` if they were fetched ahead with the last command.
+    fn take_prefetched(&mut self, stmt: &Statement) -> Option<Vec<QueryResult>> {
+        let i = self.prefetched.iter().position(|(s, _)| s == stmt)?;
+        Some(self.prefetched.swap_remove(i).1)
+    }
+
+    /// Runs `stmt`, after the held statements in the same command (SQLite); returns what `op`
+    /// asks of `stmt`, the SQL text sent and how many statements it held.
+    async fn send(&mut self, stmt: Statement, op: Op) -> (Result<Out, sqlx::Error>, String, usize) {
+        self.prefetched.clear();
+        if self.held.is_empty() {
+            let result = self.execute(&stmt, op).await;
+            return (result, stmt.sql, 1);
+        }
+        let (batch, kept) = self.with_held(stmt);
+        let n = kept.len() + 1;
+        let Some(RawConn::Sqlite(c)) = self.lease.as_deref_mut() else {
+            let ended = sqlx::Error::Protocol("the transaction has ended".into());
+            return (Err(ended), batch.sql, n);
+        };
+        // Set until the command returns: if its future is dropped midway, it stays set.
+        self.poisoned = true;
+        self.begun = true;
+        let result = execute_batch(c, &batch).await;
+        self.poisoned = matches!(&result, Err(e) if connection_broken(e));
+        let result = result.and_then(|mut each| {
+            let (rows, done) =
+                each.pop()
+                    .filter(|_| each.len() == kept.len())
+                    .ok_or_else(|| {
+                        sqlx::Error::Protocol("a statement of the command gave no outcome".into())
+                    })?;
+            for (keep, (rows, _)) in kept.into_iter().zip(each) {
+                if let Some(stmt) = keep {
+                    self.prefetched.push((stmt, rows));
+                }
+            }
+            Ok(match op {
+                Op::All => Out::Rows(rows),
+                Op::One => Out::Row(rows.into_iter().next()),
+                Op::Execute | Op::Unprepared => Out::Done(done),
+            })
+        });
+        (result, batch.sql, n)
+    }
+
+    /// Runs `stmt` alone.
     async fn execute(&mut self, stmt: &Statement, op: Op) -> Result<Out, sqlx::Error> {
         let Some(obj) = self.lease.as_mut() else {
             return Err(sqlx::Error::Protocol("the transaction has ended".into()));
         };
         // Set until the statement returns: if its future is dropped midway, it stays set.
         self.poisoned = true;
+        self.begun = true;
         let result = execute(obj, stmt, op).await;
         self.poisoned = matches!(&result, Err(e) if connection_broken(e));
         result
     }
+
+    /// `stmt` preceded by the held statements, as one statement of several (SQL text joined by
+    /// [`BATCH_SEPARATOR`], values in order), and for each held one the statement if its rows
+    /// are to be kept.
+    fn with_held(&mut self, stmt: Statement) -> (Statement, Vec<Option<Statement>>) {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        let mut kept = Vec::with_capacity(self.held.len());
+        let last = Held {
+            stmt,
+            keep_rows: false,
+        };
+        for (i, h) in self.held.drain(..).chain(std::iter::once(last)).enumerate() {
+            if i > 0 {
+                sql.push_str(BATCH_SEPARATOR);
+            }
+            sql.push_str(&h.stmt.sql);
+            values.extend(h.stmt.values.clone().map(|v| v.0).unwrap_or_default());
+            kept.push(h.keep_rows.then_some(h.stmt));
+        }
+        kept.pop();
+        (
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql, values),
+            kept,
+        )
+    }
 }
+
+/// Joins the statements sent together in one SQLite command (see [`Txn::hold`]); the telemetry
+/// takes the last one as the command's summary.
+pub(crate) const BATCH_SEPARATOR: &str = ";\n";
 
 /// A transaction on one connection of the pool (see [`Direct::begin`]). [`Txn::commit`] ends it
 /// and hands the connection back; dropped without a commit it is rolled back on a spawned task
@@ -359,8 +502,6 @@ pub(crate) struct Txn {
     conn: tokio::sync::Mutex<TxnConn>,
     backend: DbBackend,
     observer: Option<Observer>,
-    /// SQLite writers' turn, released when the transaction has ended.
-    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl std::fmt::Debug for Txn {
@@ -374,32 +515,75 @@ impl std::fmt::Debug for Txn {
 impl Txn {
     async fn run(&self, stmt: Statement, op: Op) -> Result<Out, DbErr> {
         let started = Instant::now();
-        let result = self.conn.lock().await.execute(&stmt, op).await;
-        notify(&self.observer, &stmt.sql, started, result.is_err());
+        let mut conn = self.conn.lock().await;
+        if matches!(op, Op::All | Op::One)
+            && let Some(rows) = conn.take_prefetched(&stmt)
+        {
+            return Ok(match op {
+                Op::One => Out::Row(rows.into_iter().next()),
+                _ => Out::Rows(rows),
+            });
+        }
+        let (result, sql, statements) = conn.send(stmt, op).await;
+        drop(conn);
+        notify_batch(&self.observer, &sql, statements, started, result.is_err());
         result.map_err(|e| Failure::of(e).into_db_err(op))
     }
 
-    /// Commits, hands the connection back, then gives the writers' turn to the next writer.
-    /// If the commit fails, the transaction is rolled back as when dropped.
+    /// Fetches the rows of `stmt`, a read, with the transaction's next command (SQLite), to be
+    /// answered without a command of its own when it is run right after that command (before
+    /// any other command is sent; a later run reads again). The caller's promise: nothing the
+    /// next command does changes what `stmt` reads. On PostgreSQL it does nothing.
+    pub(crate) async fn prefetch(&self, stmt: Statement) {
+        if self.backend == DbBackend::Sqlite {
+            self.conn.lock().await.held.push(Held {
+                stmt,
+                keep_rows: true,
+            });
+        }
+    }
+
+    /// Runs `stmt`, a write whose outcome (rows affected) the caller does not need: on SQLite
+    /// it is held and sent with the transaction's next statement or its `COMMIT`, in one
+    /// command (one hand-off to the connection's worker thread instead of two); a failure
+    /// shows there. On PostgreSQL it runs now.
+    pub(crate) async fn hold(&self, stmt: Statement) -> Result<(), DbErr> {
+        if self.backend != DbBackend::Sqlite {
+            return self.run(stmt, Op::Execute).await.map(drop);
+        }
+        self.conn.lock().await.held.push(Held {
+            stmt,
+            keep_rows: false,
+        });
+        Ok(())
+    }
+
+    /// Commits and hands the connection back.
+    /// If the commit fails, the transaction is rolled back as when dropped. A transaction that
+    /// has nothing to send but its `BEGIN` (SQLite) has nothing to commit.
     pub(crate) async fn commit(mut self) -> Result<(), DbErr> {
-        self.run(
-            Statement::from_string(self.backend, "COMMIT"),
-            Op::Unprepared,
-        )
-        .await?;
+        let conn = self.conn.get_mut();
+        // Before anything was sent, the first held statement is the `BEGIN`.
+        if !conn.begun && conn.held.len() <= 1 {
+            conn.held.clear();
+        } else {
+            self.run(
+                Statement::from_string(self.backend, "COMMIT"),
+                Op::Unprepared,
+            )
+            .await?;
+        }
         let conn = self.conn.get_mut();
         // Ended: the connection goes back to the pool as it is.
         drop(conn.lease.take());
         Ok(())
     }
 
-    /// Ends a transaction that never began (its `BEGIN` failed): closes its connection and
-    /// returns the writers' turn for the next attempt.
-    fn into_turn(mut self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    /// Ends a transaction that never began (its `BEGIN` failed): closes its connection.
+    fn close(mut self) {
         if let Some(obj) = self.conn.get_mut().lease.take() {
             drop(Object::take(obj));
         }
-        self.turn.take()
     }
 }
 
@@ -409,11 +593,14 @@ impl Drop for Txn {
         let Some(obj) = conn.lease.take() else {
             return;
         };
+        if !conn.begun {
+            // Nothing was sent (SQLite's `BEGIN` was still held): the connection is as it was.
+            return;
+        }
         if conn.poisoned {
             drop(Object::take(obj));
             return;
         }
-        let turn = self.turn.take();
         let rollback = Statement::from_string(self.backend, "ROLLBACK");
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             // No runtime to roll back on (shutting down): closing the connection rolls back.
@@ -421,11 +608,10 @@ impl Drop for Txn {
             return;
         };
         rt.spawn(async move {
-            let mut conn = TxnConn {
-                lease: Some(obj),
-                poisoned: false,
-            };
+            let mut conn = TxnConn::new(obj, None);
             let rolled_back = conn.execute(&rollback, Op::Unprepared).await.is_ok();
+            // Only now does the connection go back (or close): in a pool of one, the next
+            // writer starts after the rollback released the write lock.
             if let Some(obj) = conn.lease.take() {
                 if rolled_back {
                     drop(obj);
@@ -433,8 +619,6 @@ impl Drop for Txn {
                     drop(Object::take(obj));
                 }
             }
-            // The next writer starts only after the rollback released the write lock.
-            drop(turn);
         });
     }
 }
@@ -546,9 +730,22 @@ impl Failure {
 
 /// Tells the statement observer (telemetry), if any, about one statement.
 fn notify(observer: &Option<Observer>, sql: &str, started: Instant, failed: bool) {
+    notify_batch(observer, sql, 1, started, failed);
+}
+
+/// Tells the statement observer (telemetry), if any, about one command of `statements`
+/// statements.
+fn notify_batch(
+    observer: &Option<Observer>,
+    sql: &str,
+    statements: usize,
+    started: Instant,
+    failed: bool,
+) {
     if let Some(observe) = observer {
         observe(&StatementInfo {
             sql,
+            statements,
             elapsed: started.elapsed(),
             failed,
         });
@@ -662,6 +859,20 @@ mod tests {
 
     /// Like [`sqlite_pool`], with the given busy timeout.
     fn sqlite_pool_busy(dir: &tempfile::TempDir, idle_timeout: Duration, busy: Duration) -> Direct {
+        sqlite_pool_sized(dir, 4, idle_timeout, busy)
+    }
+
+    /// A pool of `size` on the file of [`sqlite_pool`], with the given busy timeout.
+    fn sqlite_pool_of(dir: &tempfile::TempDir, size: usize, busy: Duration) -> Direct {
+        sqlite_pool_sized(dir, size, Duration::from_secs(60), busy)
+    }
+
+    fn sqlite_pool_sized(
+        dir: &tempfile::TempDir,
+        size: usize,
+        idle_timeout: Duration,
+        busy: Duration,
+    ) -> Direct {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
         let Options::Sqlite(o) = Options::parse(&url, DbBackend::Sqlite).expect("url") else {
             panic!("a SQLite URL gives SQLite options");
@@ -669,7 +880,7 @@ mod tests {
         Direct::new(
             Options::Sqlite(super::super::sqlite_settings(o, busy)),
             &Settings {
-                max_connections: 4,
+                max_connections: size,
                 acquire_timeout: Duration::from_secs(5),
                 ping_if_idle_for: Duration::from_secs(30),
                 idle_timeout,
@@ -889,7 +1100,7 @@ mod tests {
         d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
             .await
             .expect("create");
-        let txn = d.begin(TxnKind::Write, None).await.expect("begin");
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
         txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
             .await
             .expect("insert");
@@ -911,38 +1122,213 @@ mod tests {
         d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
             .await
             .expect("create");
-        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        // The writers' pool of one connection (as `Store::begin_write` uses on SQLite), and a
+        // second pool on the same file to read with.
+        let writer = sqlite_pool_of(&dir, 1, Duration::ZERO);
         for round in 0..20 {
-            let txn = d
-                .begin(TxnKind::Write, Some(turn.clone().lock_owned().await))
-                .await
-                .expect("begin");
+            let txn = writer.begin(TxnKind::Write).await.expect("begin");
             txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
                 .await
                 .expect("insert");
             drop(txn); // an error path: no commit
             // The next writer: the turn comes back only after the rollback released the lock.
-            let next = d
-                .begin(TxnKind::Write, Some(turn.clone().lock_owned().await))
+            let next = writer
+                .begin(TxnKind::Write)
                 .await
                 .unwrap_or_else(|e| panic!("round {round}: the write lock was still held: {e}"));
-            next.commit().await.expect("commit");
+            next.execute_unprepared("INSERT INTO t (k) VALUES ('b')")
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: the write lock was still held: {e}"));
+            drop(next);
         }
+        // The connection comes back after the last rollback.
+        let last = writer.begin(TxnKind::Write).await.expect("begin");
+        last.commit().await.expect("commit");
         assert_eq!(
             rows_in_t(&d).await,
             0,
             "every dropped insert was rolled back"
         );
-        let (open, idle) = open_idle(&d);
+        let (open, idle) = open_idle(&writer);
         assert_eq!(open, idle, "rolled-back connections went back to the pool");
         assert!(open >= 1, "and were not closed");
+    }
+
+    /// A SQLite statement with bound values, as the store builds them.
+    fn stmt_with(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+        Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+    }
+
+    /// Records every command the pool sends: its SQL and how many statements it holds.
+    fn record_commands(d: &mut Direct) -> Arc<std::sync::Mutex<Vec<(String, usize)>>> {
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = sent.clone();
+        d.set_observer(Arc::new(move |st: &StatementInfo<'_>| {
+            log.lock()
+                .expect("log")
+                .push((st.sql.to_owned(), st.statements));
+        }));
+        sent
+    }
+
+    #[tokio::test]
+    async fn held_writes_go_with_the_next_statement_of_their_transaction() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+            .await
+            .expect("create");
+        let sent = record_commands(&mut d);
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        let insert = "INSERT INTO t (k, v) VALUES (?, ?)";
+        txn.hold(stmt_with(insert, vec!["a".into(), 1i64.into()]))
+            .await
+            .expect("hold");
+        txn.hold(stmt_with(
+            "UPDATE t SET v = v + ? WHERE k = ?",
+            vec![10i64.into(), "a".into()],
+        ))
+        .await
+        .expect("hold");
+        assert!(sent.lock().expect("log").is_empty(), "nothing sent yet");
+        // The next statement sees the held writes, and its values follow theirs.
+        let row = txn
+            .query_one_raw(stmt_with("SELECT v FROM t WHERE k = ?", vec!["a".into()]))
+            .await
+            .expect("select")
+            .expect("a row");
+        assert_eq!(row.try_get::<i64>("", "v").expect("v"), 11);
+        txn.hold(stmt_with(insert, vec!["b".into(), 2i64.into()]))
+            .await
+            .expect("hold");
+        // Rows affected are the last statement's, not the held insert's too.
+        let done = txn
+            .execute_raw(stmt_with(
+                "UPDATE t SET v = 0 WHERE k = ?",
+                vec!["b".into()],
+            ))
+            .await
+            .expect("update");
+        assert_eq!(done.rows_affected(), 1);
+        txn.commit().await.expect("commit");
+        assert_eq!(rows_in_t(&d).await, 2);
+        let sent = sent.lock().expect("log").clone();
+        let shape: Vec<usize> = sent.iter().map(|(_, n)| *n).collect();
+        assert_eq!(shape, [4, 2, 1, 1], "{sent:#?}");
+        assert!(sent[0].0.starts_with("BEGIN IMMEDIATE;\n"), "{sent:#?}");
+        assert_eq!(sent[2].0, "COMMIT");
+    }
+
+    #[tokio::test]
+    async fn a_read_fetched_ahead_is_answered_once_and_only_right_after_its_command() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+            .await
+            .expect("create");
+        d.execute_unprepared("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
+            .await
+            .expect("insert");
+        let sent = record_commands(&mut d);
+        let read = |k: &str| stmt_with("SELECT v FROM t WHERE k = ?", vec![k.into()]);
+        let bump = |k: &str| stmt_with("UPDATE t SET v = v + 10 WHERE k = ?", vec![k.into()]);
+        let v = |row: Option<QueryResult>| row.expect("a row").try_get::<i64>("", "v").expect("v");
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        txn.prefetch(read("a")).await;
+        txn.execute_raw(bump("b")).await.expect("update");
+        assert_eq!(sent.lock().expect("log").len(), 1, "one command so far");
+        // Answered from the command above, once; run again, it is read again.
+        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        assert_eq!(sent.lock().expect("log").len(), 1, "no command for it");
+        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        assert_eq!(sent.lock().expect("log").len(), 2);
+        // Fetched ahead, then another command: the read goes to the database and sees it.
+        txn.prefetch(read("b")).await;
+        txn.execute_raw(bump("a")).await.expect("update");
+        txn.execute_raw(bump("b")).await.expect("update");
+        assert_eq!(v(txn.query_one_raw(read("b")).await.expect("read")), 22);
+        // A different statement is never answered from another's rows.
+        txn.prefetch(read("a")).await;
+        txn.execute_raw(bump("a")).await.expect("update");
+        assert_eq!(v(txn.query_one_raw(read("b")).await.expect("read")), 22);
+        txn.commit().await.expect("commit");
+        let shape: Vec<usize> = sent.lock().expect("log").iter().map(|(_, n)| *n).collect();
+        assert_eq!(shape, [3, 1, 2, 1, 1, 2, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_held_write_that_fails_fails_its_transaction_and_stores_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        d.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
+            .await
+            .expect("insert");
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        let insert = "INSERT INTO t (k) VALUES (?)";
+        txn.hold(stmt_with(insert, vec!["b".into()]))
+            .await
+            .expect("hold");
+        txn.hold(stmt_with(insert, vec!["a".into()]))
+            .await
+            .expect("hold");
+        let err = txn
+            .commit()
+            .await
+            .expect_err("the duplicate fails the commit");
+        assert!(
+            matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ),
+            "{err:?}"
+        );
+        // The rollback runs on a spawned task; the write lock is free once it has.
+        let next = d.begin(TxnKind::Write).await.expect("begin");
+        next.hold(stmt_with(insert, vec!["c".into()]))
+            .await
+            .expect("hold");
+        next.commit().await.expect("the next writer commits");
+        let keys = d
+            .query_all_raw(stmt("SELECT k FROM t ORDER BY k"))
+            .await
+            .expect("keys");
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|r| r.try_get::<String>("", "k").expect("k"))
+            .collect();
+        assert_eq!(keys, ["a", "c"], "the failed transaction stored nothing");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_sent_nothing_neither_commits_nor_rolls_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
+        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        let sent = record_commands(&mut d);
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        txn.commit().await.expect("commit");
+        drop(d.begin(TxnKind::Read).await.expect("begin"));
+        assert!(sent.lock().expect("log").is_empty(), "nothing was sent");
+        assert_eq!(open_idle(&d), (1, 1), "the connection went back as it was");
+        // No transaction was left open on it: a write begins, commits and is seen.
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
+            .await
+            .expect("insert");
+        txn.commit().await.expect("commit");
+        assert_eq!(rows_in_t(&d).await, 1);
     }
 
     #[tokio::test]
     async fn a_transaction_abandoned_midway_closes_its_connection() {
         let dir = tempfile::tempdir().expect("dir");
         let d = sqlite_pool(&dir, Duration::from_secs(60));
-        let txn = d.begin(TxnKind::Read, None).await.expect("begin");
+        let txn = d.begin(TxnKind::Read).await.expect("begin");
         give_up_on(txn.query_one_raw(slow_statement())).await;
         drop(txn);
         assert_eq!(

@@ -383,6 +383,8 @@ impl Store {
     ) -> Result<EmployeeRow> {
         let changes_json = serde_json::to_value(&ch).unwrap_or_default();
         let txn = self.begin_write().await?;
+        // The audit chain's head comes with the update (SQLite), which does not touch it.
+        super::audit::prefetch_head(&txn, self.kind, "Employee", id).await;
         let mut q = employee::Entity::update_many()
             .col_expr(
                 employee::Column::Version,

@@ -107,6 +107,9 @@ impl Default for DbConfig {
 pub struct StatementInfo<'a> {
     /// SQL text with backend placeholders (`?` / `$1`); parameter values are not part of it.
     pub sql: &'a str,
+    /// Statements sent in this one command (more than 1: SQLite statements of a transaction
+    /// sent together, their SQL joined by `";\n"`, the one whose result was awaited last).
+    pub statements: usize,
     /// Execution time as seen by the pool (including waiting for a connection).
     pub elapsed: Duration,
     /// True when the statement returned an error.
@@ -181,18 +184,21 @@ pub struct Store {
     direct: direct::Direct,
     kind: DbKind,
     events: std::sync::Arc<tokio::sync::Notify>,
-    /// SQLite only: writers take turns here before `BEGIN IMMEDIATE`, so at most one pooled
-    /// connection asks SQLite for the write lock at a time. Without it, concurrent writers spin
-    /// in SQLite's busy handler, which sleeps 1, 2, 5, 10, ... 100 ms between tries: throughput
-    /// collapses and the tail latency grows to tens of milliseconds under load.
-    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite only: the one connection every write transaction of this process runs on, a pool
+    /// of one whose queue is the writers' turn. One writer at a time asks SQLite for the write
+    /// lock (concurrent writers would spin in SQLite's busy handler, which sleeps 1, 2, 5, 10,
+    /// ... 100 ms between tries: throughput collapses and the tail latency grows to tens of
+    /// milliseconds under load), and its page cache stays warm: in WAL mode a connection drops
+    /// its whole page cache when another connection has written since its last transaction, so
+    /// writers taking turns on the readers' connections read every page again from the file.
+    writer: Option<direct::Direct>,
     /// The content of SKPs read recently, by version (reads outside transactions only).
     content: Arc<cache::ContentCache>,
 }
 
 /// A transaction of the store (see [`direct::Txn`]); a write transaction on SQLite holds the
-/// process's write turn until it commits or is dropped (rolled back).
-pub(crate) use direct::Txn;
+/// process's writer connection until it commits or is dropped (rolled back).
+pub(crate) use direct::{BATCH_SEPARATOR, Txn};
 /// A write transaction (IMMEDIATE on SQLite).
 pub(crate) type WriteTxn = Txn;
 
@@ -271,26 +277,33 @@ impl Store {
             }
             Err(e) => return Err(Error::invalid("database_url", e.to_string())),
         };
-        let direct = direct::Direct::new(
-            direct_options,
-            &direct::Settings {
-                max_connections: cfg.max_connections.max(1) as usize,
-                acquire_timeout: cfg.acquire_timeout,
-                ping_if_idle_for: cfg.ping_if_idle_for,
-                idle_timeout: match kind {
-                    DbKind::Sqlite => cfg.sqlite_idle_timeout.max(Duration::from_millis(10)),
-                    DbKind::Postgres => POSTGRES_IDLE_TIMEOUT,
-                },
-                max_lifetime: MAX_CONNECTION_LIFETIME,
-                keep_idle: usize::from(kind == DbKind::Sqlite),
+        let settings = direct::Settings {
+            max_connections: cfg.max_connections.max(1) as usize,
+            acquire_timeout: cfg.acquire_timeout,
+            ping_if_idle_for: cfg.ping_if_idle_for,
+            idle_timeout: match kind {
+                DbKind::Sqlite => cfg.sqlite_idle_timeout.max(Duration::from_millis(10)),
+                DbKind::Postgres => POSTGRES_IDLE_TIMEOUT,
             },
-        )?;
-        let write_turn = (kind == DbKind::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+            max_lifetime: MAX_CONNECTION_LIFETIME,
+            keep_idle: usize::from(kind == DbKind::Sqlite),
+        };
+        let writer = match &direct_options {
+            direct::Options::Sqlite(_) => Some(direct::Direct::new(
+                direct_options.clone(),
+                &direct::Settings {
+                    max_connections: 1,
+                    ..settings.clone()
+                },
+            )?),
+            direct::Options::Postgres(_) => None,
+        };
+        let direct = direct::Direct::new(direct_options, &settings)?;
         Ok(Self {
             db,
             direct,
             kind,
-            write_turn,
+            writer,
             events: std::sync::Arc::new(tokio::sync::Notify::new()),
             content: Arc::new(cache::ContentCache::new(cfg.content_cache_entries)),
         })
@@ -334,18 +347,27 @@ impl Store {
     {
         let observer: direct::Observer = Arc::new(observer);
         self.direct.set_observer(observer.clone());
+        if let Some(w) = &mut self.writer {
+            w.set_observer(observer.clone());
+        }
         self.db.set_metric_callback(move |info| {
             observer(&StatementInfo {
                 sql: &info.statement.sql,
+                statements: 1,
                 elapsed: info.elapsed,
                 failed: info.failed,
             })
         });
     }
 
-    /// Connections of the pool now (cheap: reads the pool's counters).
+    /// Connections of the pool now, SQLite's writer included (cheap: reads the pools'
+    /// counters).
     pub fn pool_usage(&self) -> PoolUsage {
-        let (open, idle, max) = self.direct.usage();
+        let (mut open, mut idle, mut max) = self.direct.usage();
+        if let Some(w) = &self.writer {
+            let (o, i, m) = w.usage();
+            (open, idle, max) = (open + o, idle + i, max + m);
+        }
         PoolUsage { open, idle, max }
     }
 
@@ -411,6 +433,9 @@ impl Store {
     pub fn close_idle_connections(&self) {
         self.direct
             .close_idle(usize::from(self.kind == DbKind::Postgres));
+        if let Some(w) = &self.writer {
+            w.close_idle(0);
+        }
     }
 
     /// Checks that the database answers, through the pool every call uses.
@@ -425,6 +450,9 @@ impl Store {
     /// Closes the pool (at shutdown).
     pub async fn close(&self) {
         self.direct.close();
+        if let Some(w) = &self.writer {
+            w.close();
+        }
         if let Err(e) = self.db.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
@@ -434,19 +462,17 @@ impl Store {
     /// (SQLite: DEFERRED, no write lock; PostgreSQL: REPEATABLE READ, READ ONLY — its default
     /// READ COMMITTED would give each statement its own snapshot). Commit it when done.
     pub(crate) async fn begin_read(&self) -> Result<Txn> {
-        Ok(self.direct.begin(direct::TxnKind::Read, None).await?)
+        Ok(self.direct.begin(direct::TxnKind::Read).await?)
     }
 
     /// Starts a write transaction: IMMEDIATE on SQLite, so the write lock is taken at BEGIN and
     /// concurrent writers wait for it (busy timeout) instead of failing on upgrade.
-    /// On SQLite the process's writers also take turns first (see [`Store`]); the busy timeout
-    /// still covers other processes (`kinerja migrate`).
+    /// On SQLite the process's writers take turns on its one writer connection (see
+    /// [`Store`]); the busy timeout still covers other processes (`kinerja migrate`, another
+    /// replica on the same file) and the few writes made outside transactions.
     pub(crate) async fn begin_write(&self) -> Result<WriteTxn> {
-        let turn = match &self.write_turn {
-            Some(m) => Some(m.clone().lock_owned().await),
-            None => None,
-        };
-        Ok(self.direct.begin(direct::TxnKind::Write, turn).await?)
+        let pool = self.writer.as_ref().unwrap_or(&self.direct);
+        Ok(pool.begin(direct::TxnKind::Write).await?)
     }
 }
 

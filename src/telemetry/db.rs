@@ -121,8 +121,19 @@ impl DbObserver {
         {
             log_slow(st);
         }
-        let summary = summarize(st.sql);
+        // Several statements sent as one command: the last one is what the call waited for.
+        let last = match st.sql.rfind(crate::store::BATCH_SEPARATOR) {
+            Some(i) if st.statements > 1 => &st.sql[i + crate::store::BATCH_SEPARATOR.len()..],
+            _ => st.sql,
+        };
+        let summary = summarize(last);
         let mut attrs = vec![KeyValue::new("db.system.name", self.system)];
+        if st.statements > 1 {
+            attrs.push(KeyValue::new(
+                "db.operation.batch.size",
+                i64::try_from(st.statements).unwrap_or(i64::MAX),
+            ));
+        }
         if let Some(op) = summary.operation {
             attrs.push(KeyValue::new("db.operation.name", op));
         }
@@ -374,6 +385,7 @@ mod tests {
             ] {
                 observer.observe(&StatementInfo {
                     sql,
+                    statements: 1,
                     elapsed: std::time::Duration::from_millis(ms),
                     failed: false,
                 });
