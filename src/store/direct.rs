@@ -971,10 +971,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_statement_keeps_its_connection_and_its_error_kind() {
         let dir = tempfile::tempdir().expect("dir");
-        let d = sqlite_pool(&dir, Duration::from_secs(60));
-        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
-            .await
-            .expect("create");
+        let d = pool_with_t(&dir, "k TEXT PRIMARY KEY").await;
         let insert = || {
             Statement::from_sql_and_values(
                 DbBackend::Sqlite,
@@ -1096,10 +1093,7 @@ mod tests {
     #[tokio::test]
     async fn a_committed_transaction_keeps_its_changes_and_its_connection() {
         let dir = tempfile::tempdir().expect("dir");
-        let d = sqlite_pool(&dir, Duration::from_secs(60));
-        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
-            .await
-            .expect("create");
+        let d = pool_with_t(&dir, "k TEXT PRIMARY KEY").await;
         let txn = d.begin(TxnKind::Write).await.expect("begin");
         txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
             .await
@@ -1159,6 +1153,15 @@ mod tests {
         Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
     }
 
+    /// A pool on a new file holding table `t` with `columns`.
+    async fn pool_with_t(dir: &tempfile::TempDir, columns: &str) -> Direct {
+        let d = sqlite_pool(dir, Duration::from_secs(60));
+        d.execute_unprepared(&format!("CREATE TABLE t ({columns})"))
+            .await
+            .expect("create");
+        d
+    }
+
     /// Records every command the pool sends: its SQL and how many statements it holds.
     fn record_commands(d: &mut Direct) -> Arc<std::sync::Mutex<Vec<(String, usize)>>> {
         let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -1174,10 +1177,7 @@ mod tests {
     #[tokio::test]
     async fn held_writes_go_with_the_next_statement_of_their_transaction() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
-        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
-            .await
-            .expect("create");
+        let mut d = pool_with_t(&dir, "k TEXT PRIMARY KEY, v INTEGER NOT NULL").await;
         let sent = record_commands(&mut d);
         let txn = d.begin(TxnKind::Write).await.expect("begin");
         let insert = "INSERT INTO t (k, v) VALUES (?, ?)";
@@ -1222,10 +1222,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_fetched_ahead_is_answered_once_and_only_right_after_its_command() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
-        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
-            .await
-            .expect("create");
+        let mut d = pool_with_t(&dir, "k TEXT PRIMARY KEY, v INTEGER NOT NULL").await;
         d.execute_unprepared("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
             .await
             .expect("insert");
@@ -1259,10 +1256,7 @@ mod tests {
     #[tokio::test]
     async fn a_held_write_that_fails_fails_its_transaction_and_stores_nothing() {
         let dir = tempfile::tempdir().expect("dir");
-        let d = sqlite_pool(&dir, Duration::from_secs(60));
-        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
-            .await
-            .expect("create");
+        let d = pool_with_t(&dir, "k TEXT PRIMARY KEY").await;
         d.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
             .await
             .expect("insert");
@@ -1305,10 +1299,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_that_sent_nothing_neither_commits_nor_rolls_back() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut d = sqlite_pool(&dir, Duration::from_secs(60));
-        d.execute_unprepared("CREATE TABLE t (k TEXT PRIMARY KEY)")
-            .await
-            .expect("create");
+        let mut d = pool_with_t(&dir, "k TEXT PRIMARY KEY").await;
         let sent = record_commands(&mut d);
         let txn = d.begin(TxnKind::Write).await.expect("begin");
         txn.commit().await.expect("commit");
