@@ -19,10 +19,12 @@
 //!
 //! On SQLite every command is a hop to the connection's worker thread and back (a wake-up of
 //! each side), which costs more than most statements themselves. A transaction therefore
-//! sends its `BEGIN` with its first statement, and the writes whose outcome the caller does not
-//! read ([`Txn::hold`]: the audit entry and its chain head) with its next statement or its
-//! `COMMIT`, as one command of several statements. On PostgreSQL, whose driver sends one
-//! statement per command, each statement is sent when it is run.
+//! sends its `BEGIN` with its first statement, the writes whose outcome the caller does not
+//! read ([`Txn::hold`]: the audit entry and its chain head, a new realisasi) with its next
+//! statement or its `COMMIT`, and reads the caller fetches ahead ([`Txn::prefetch`]: the audit
+//! chain's head) with the statement they ride on, as one command of several statements. On
+//! PostgreSQL, whose driver sends one statement per command, each statement is sent when it is
+//! run.
 //!
 //! sea-orm's own pool is kept only for the migrations at start-up (sea-orm-migration runs on
 //! it), and closes its connections soon after.
@@ -479,9 +481,9 @@ impl TxnConn {
             if i > 0 {
                 sql.push_str(BATCH_SEPARATOR);
             }
+            kept.push(h.keep_rows.then(|| h.stmt.clone()));
             sql.push_str(&h.stmt.sql);
-            values.extend(h.stmt.values.clone().map(|v| v.0).unwrap_or_default());
-            kept.push(h.keep_rows.then_some(h.stmt));
+            values.extend(h.stmt.values.map(|v| v.0).unwrap_or_default());
         }
         kept.pop();
         (
@@ -558,9 +560,9 @@ impl Txn {
         Ok(())
     }
 
-    /// Commits and hands the connection back.
-    /// If the commit fails, the transaction is rolled back as when dropped. A transaction that
-    /// has nothing to send but its `BEGIN` (SQLite) has nothing to commit.
+    /// Commits and hands the connection back. If the commit fails, the transaction is rolled
+    /// back as when dropped. A transaction that has nothing to send but its `BEGIN` (SQLite)
+    /// has nothing to commit.
     pub(crate) async fn commit(mut self) -> Result<(), DbErr> {
         let conn = self.conn.get_mut();
         // Before anything was sent, the first held statement is the `BEGIN`.

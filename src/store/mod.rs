@@ -700,6 +700,46 @@ mod tests {
         store.ping().await.expect("the store answers after");
     }
 
+    /// SQLite's write transactions take turns on the one writer connection, beside the readers'
+    /// pool: a second writer waits until the first ends, readers do not, and the writer is
+    /// closed with the idle connections.
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_on_one_connection_of_their_own() {
+        let (_dir, store) = sqlite_store(2).await;
+        store.migrate().await.expect("migrate");
+        let count = || {
+            sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM units",
+            )
+        };
+        let first = store.begin_write().await.expect("begin");
+        first
+            .query_one_raw(count())
+            .await
+            .expect("read in the write");
+        let writer = store.writer.as_ref().expect("a SQLite store has a writer");
+        assert_eq!(writer.usage(), (1, 0, 1), "the writer is in use");
+        let second = tokio::time::timeout(Duration::from_millis(200), store.begin_write()).await;
+        assert!(second.is_err(), "a second writer waits for its turn");
+        // Readers go on meanwhile, on their own pool.
+        store.conn().query_one_raw(count()).await.expect("read");
+        first.commit().await.expect("commit");
+        let second = tokio::time::timeout(Duration::from_secs(5), store.begin_write())
+            .await
+            .expect("the second writer's turn came")
+            .expect("begin");
+        second
+            .query_one_raw(count())
+            .await
+            .expect("read in the write");
+        second.commit().await.expect("commit");
+        assert_eq!(store.pool_usage().max, 3, "2 readers and the writer");
+        assert_eq!(writer.usage(), (1, 1, 1), "idle after the commit");
+        store.close_idle_connections();
+        assert_eq!(writer.usage().0, 0, "closed when the server is idle");
+    }
+
     #[tokio::test]
     async fn every_sqlite_connection_keeps_its_plans_whatever_is_bound() {
         let (_dir, store) = sqlite_store(2).await;
