@@ -1567,21 +1567,23 @@ impl Store {
         // One connection and one snapshot for all the other reads (a pool checkout per
         // statement costs more than the statement).
         let txn = self.begin_read().await?;
+        let skp_id = read.row.id.clone();
+        let action_plans = action_plan::Entity::find()
+            .filter(action_plan::Column::SkpId.eq(&skp_id))
+            .filter(action_plan::Column::EvaluationPeriodId.eq(ep_id))
+            .order_by_asc(action_plan::Column::Id);
+        let feedback = feedback::Entity::find()
+            .filter(feedback::Column::SkpId.eq(&skp_id))
+            .order_by_desc(feedback::Column::Id)
+            .limit(1000);
+        // Both go with the evaluation's first statement (SQLite), in the same snapshot.
+        let backend = self.kind.backend();
+        txn.prefetch(action_plans.clone().build(backend)).await;
+        txn.prefetch(feedback.clone().build(backend)).await;
         let (doc, names) =
             evaluation_doc(&txn, from, read.row, ep_id, now, Realisasi::Records).await?;
-        let skp_id = doc.skp.id.as_str();
-        let action_plans = action_plan::Entity::find()
-            .filter(action_plan::Column::SkpId.eq(skp_id))
-            .filter(action_plan::Column::EvaluationPeriodId.eq(ep_id))
-            .order_by_asc(action_plan::Column::Id)
-            .all(&txn)
-            .await?;
-        let feedback = feedback::Entity::find()
-            .filter(feedback::Column::SkpId.eq(skp_id))
-            .order_by_desc(feedback::Column::Id)
-            .limit(1000)
-            .all(&txn)
-            .await?;
+        let action_plans = action_plans.all(&txn).await?;
+        let feedback = feedback.all(&txn).await?;
         txn.commit().await?;
         Ok(Explanation {
             doc,

@@ -292,7 +292,11 @@ impl Direct {
             let obj = self.pool.get().await;
             let obj = obj.map_err(|e| Failure::Acquire(e).into_db_err(Op::Unprepared))?;
             return Ok(Txn {
-                conn: tokio::sync::Mutex::new(TxnConn::new(obj, Some(begin))),
+                conn: tokio::sync::Mutex::new(TxnConn::new(
+                    obj,
+                    Some(begin),
+                    kind == TxnKind::Read,
+                )),
                 backend: self.backend,
                 observer: self.observer.clone(),
             });
@@ -304,7 +308,7 @@ impl Direct {
                 Err(e) => break Err(Failure::Acquire(e)),
             };
             let txn = Txn {
-                conn: tokio::sync::Mutex::new(TxnConn::new(obj, None)),
+                conn: tokio::sync::Mutex::new(TxnConn::new(obj, None, kind == TxnKind::Read)),
                 backend: self.backend,
                 observer: self.observer.clone(),
             };
@@ -374,8 +378,11 @@ struct TxnConn {
     /// its `BEGIN`, writes whose outcome nobody reads, reads fetched ahead; see [`Txn::hold`],
     /// [`Txn::prefetch`]).
     held: Vec<Held>,
-    /// The rows of reads fetched ahead with the last command, until the next command is sent.
+    /// The rows of reads fetched ahead, until they are run; in a write transaction only until
+    /// the next command is sent.
     prefetched: Vec<(Statement, Vec<QueryResult>)>,
+    /// A read transaction: one snapshot throughout, so what was fetched ahead stays current.
+    snapshot: bool,
     /// Something was sent on the connection; until then (SQLite's `BEGIN` still held) there is
     /// nothing to commit or roll back.
     begun: bool,
@@ -391,10 +398,11 @@ struct Held {
 impl TxnConn {
     /// A connection just taken from the pool for a transaction; `begin`, if any, is sent with
     /// its first statement.
-    fn new(obj: Object<Manager>, begin: Option<Statement>) -> Self {
+    fn new(obj: Object<Manager>, begin: Option<Statement>, snapshot: bool) -> Self {
         TxnConn {
             lease: Some(obj),
             poisoned: false,
+            snapshot,
             begun: begin.is_none(),
             held: begin
                 .into_iter()
@@ -407,7 +415,7 @@ impl TxnConn {
         }
     }
 
-    /// The rows of `stmt` if they were fetched ahead with the last command.
+    /// The rows of `stmt` if they were fetched ahead (and are still current).
     fn take_prefetched(&mut self, stmt: &Statement) -> Option<Vec<QueryResult>> {
         let i = self.prefetched.iter().position(|(s, _)| s == stmt)?;
         Some(self.prefetched.swap_remove(i).1)
@@ -416,7 +424,9 @@ impl TxnConn {
     /// Runs `stmt`, after the held statements in the same command (SQLite); returns what `op`
     /// asks of `stmt`, the SQL text sent and how many statements it held.
     async fn send(&mut self, stmt: Statement, op: Op) -> (Result<Out, sqlx::Error>, String, usize) {
-        self.prefetched.clear();
+        if !self.snapshot {
+            self.prefetched.clear();
+        }
         if self.held.is_empty() {
             let result = self.execute(&stmt, op).await;
             return (result, stmt.sql, 1);
@@ -533,9 +543,11 @@ impl Txn {
     }
 
     /// Fetches the rows of `stmt`, a read, with the transaction's next command (SQLite), to be
-    /// answered without a command of its own when it is run right after that command (before
-    /// any other command is sent; a later run reads again). The caller's promise: nothing the
-    /// next command does changes what `stmt` reads. On PostgreSQL it does nothing.
+    /// answered once without a command of its own: in a read transaction whenever it is run
+    /// (one snapshot throughout), in a write transaction only when it is run right after that
+    /// command (before any other command is sent; a later run reads again). The caller's
+    /// promise in a write transaction: nothing the next command does changes what `stmt`
+    /// reads. On PostgreSQL it does nothing.
     pub(crate) async fn prefetch(&self, stmt: Statement) {
         if self.backend == DbBackend::Sqlite {
             self.conn.lock().await.held.push(Held {
@@ -610,7 +622,7 @@ impl Drop for Txn {
             return;
         };
         rt.spawn(async move {
-            let mut conn = TxnConn::new(obj, None);
+            let mut conn = TxnConn::new(obj, None, false);
             let rolled_back = conn.execute(&rollback, Op::Unprepared).await.is_ok();
             // Only now does the connection go back (or close): in a pool of one, the next
             // writer starts after the rollback released the write lock.
@@ -1253,6 +1265,38 @@ mod tests {
         txn.commit().await.expect("commit");
         let shape: Vec<usize> = sent.lock().expect("log").iter().map(|(_, n)| *n).collect();
         assert_eq!(shape, [3, 1, 2, 1, 1, 2, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn in_a_read_transaction_a_read_fetched_ahead_stays_current_until_run() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut d = pool_with_t(&dir, "k TEXT PRIMARY KEY, v INTEGER NOT NULL").await;
+        d.execute_unprepared("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
+            .await
+            .expect("insert");
+        let sent = record_commands(&mut d);
+        let read = |k: &str| stmt_with("SELECT v FROM t WHERE k = ?", vec![k.into()]);
+        let v = |row: Option<QueryResult>| row.expect("a row").try_get::<i64>("", "v").expect("v");
+        let txn = d.begin(TxnKind::Read).await.expect("begin");
+        txn.prefetch(read("b")).await;
+        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        // A write made meanwhile outside the snapshot is not seen, in either answer.
+        d.execute_unprepared("UPDATE t SET v = 20 WHERE k = 'b'")
+            .await
+            .expect("update");
+        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        assert_eq!(
+            v(txn.query_one_raw(read("b")).await.expect("read")),
+            2,
+            "answered from the snapshot, after another command"
+        );
+        txn.commit().await.expect("commit");
+        let shape: Vec<usize> = sent.lock().expect("log").iter().map(|(_, n)| *n).collect();
+        assert_eq!(
+            shape,
+            [3, 1, 1, 1],
+            "BEGIN + fetched ahead + read, the update, a read, COMMIT"
+        );
     }
 
     #[tokio::test]
