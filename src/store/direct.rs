@@ -1188,6 +1188,28 @@ mod tests {
         sent
     }
 
+    /// A pool holding table `t` with rows `a` = 1 and `b` = 2, recording its commands.
+    async fn pool_with_a_and_b(
+        dir: &tempfile::TempDir,
+    ) -> (Direct, Arc<std::sync::Mutex<Vec<(String, usize)>>>) {
+        let mut d = pool_with_t(dir, "k TEXT PRIMARY KEY, v INTEGER NOT NULL").await;
+        d.execute_unprepared("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
+            .await
+            .expect("insert");
+        let sent = record_commands(&mut d);
+        (d, sent)
+    }
+
+    /// The read of row `k`'s value.
+    fn read(k: &str) -> Statement {
+        stmt_with("SELECT v FROM t WHERE k = ?", vec![k.into()])
+    }
+
+    /// The value a [`read`] found.
+    fn value_of(row: Option<QueryResult>) -> i64 {
+        row.expect("a row").try_get::<i64>("", "v").expect("v")
+    }
+
     #[tokio::test]
     async fn held_writes_go_with_the_next_statement_of_their_transaction() {
         let dir = tempfile::tempdir().expect("dir");
@@ -1236,32 +1258,38 @@ mod tests {
     #[tokio::test]
     async fn a_read_fetched_ahead_is_answered_once_and_only_right_after_its_command() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut d = pool_with_t(&dir, "k TEXT PRIMARY KEY, v INTEGER NOT NULL").await;
-        d.execute_unprepared("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
-            .await
-            .expect("insert");
-        let sent = record_commands(&mut d);
-        let read = |k: &str| stmt_with("SELECT v FROM t WHERE k = ?", vec![k.into()]);
+        let (d, sent) = pool_with_a_and_b(&dir).await;
         let bump = |k: &str| stmt_with("UPDATE t SET v = v + 10 WHERE k = ?", vec![k.into()]);
-        let v = |row: Option<QueryResult>| row.expect("a row").try_get::<i64>("", "v").expect("v");
         let txn = d.begin(TxnKind::Write).await.expect("begin");
         txn.prefetch(read("a")).await;
         txn.execute_raw(bump("b")).await.expect("update");
         assert_eq!(sent.lock().expect("log").len(), 1, "one command so far");
         // Answered from the command above, once; run again, it is read again.
-        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        assert_eq!(
+            value_of(txn.query_one_raw(read("a")).await.expect("read")),
+            1
+        );
         assert_eq!(sent.lock().expect("log").len(), 1, "no command for it");
-        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        assert_eq!(
+            value_of(txn.query_one_raw(read("a")).await.expect("read")),
+            1
+        );
         assert_eq!(sent.lock().expect("log").len(), 2);
         // Fetched ahead, then another command: the read goes to the database and sees it.
         txn.prefetch(read("b")).await;
         txn.execute_raw(bump("a")).await.expect("update");
         txn.execute_raw(bump("b")).await.expect("update");
-        assert_eq!(v(txn.query_one_raw(read("b")).await.expect("read")), 22);
+        assert_eq!(
+            value_of(txn.query_one_raw(read("b")).await.expect("read")),
+            22
+        );
         // A different statement is never answered from another's rows.
         txn.prefetch(read("a")).await;
         txn.execute_raw(bump("a")).await.expect("update");
-        assert_eq!(v(txn.query_one_raw(read("b")).await.expect("read")), 22);
+        assert_eq!(
+            value_of(txn.query_one_raw(read("b")).await.expect("read")),
+            22
+        );
         txn.commit().await.expect("commit");
         let shape: Vec<usize> = sent.lock().expect("log").iter().map(|(_, n)| *n).collect();
         assert_eq!(shape, [3, 1, 2, 1, 1, 2, 1, 1]);
@@ -1270,23 +1298,23 @@ mod tests {
     #[tokio::test]
     async fn in_a_read_transaction_a_read_fetched_ahead_stays_current_until_run() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut d = pool_with_t(&dir, "k TEXT PRIMARY KEY, v INTEGER NOT NULL").await;
-        d.execute_unprepared("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
-            .await
-            .expect("insert");
-        let sent = record_commands(&mut d);
-        let read = |k: &str| stmt_with("SELECT v FROM t WHERE k = ?", vec![k.into()]);
-        let v = |row: Option<QueryResult>| row.expect("a row").try_get::<i64>("", "v").expect("v");
+        let (d, sent) = pool_with_a_and_b(&dir).await;
         let txn = d.begin(TxnKind::Read).await.expect("begin");
         txn.prefetch(read("b")).await;
-        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
+        assert_eq!(
+            value_of(txn.query_one_raw(read("a")).await.expect("read")),
+            1
+        );
         // A write made meanwhile outside the snapshot is not seen, in either answer.
         d.execute_unprepared("UPDATE t SET v = 20 WHERE k = 'b'")
             .await
             .expect("update");
-        assert_eq!(v(txn.query_one_raw(read("a")).await.expect("read")), 1);
         assert_eq!(
-            v(txn.query_one_raw(read("b")).await.expect("read")),
+            value_of(txn.query_one_raw(read("a")).await.expect("read")),
+            1
+        );
+        assert_eq!(
+            value_of(txn.query_one_raw(read("b")).await.expect("read")),
             2,
             "answered from the snapshot, after another command"
         );
