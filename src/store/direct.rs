@@ -13,8 +13,8 @@
 //! statement did not run to the end (its future was dropped: the call's deadline, a cancelled
 //! call) or failed at the connection level (I/O, TLS, protocol, a crashed SQLite worker) is
 //! closed, never handed out again; after such a failure the idle connections, which went over
-//! the same path, are closed too, and a read (or a `BEGIN`) is tried once more on a new
-//! connection. A transaction dropped without its commit is rolled back before its connection
+//! the same path, are closed too, and a read (or PostgreSQL's `BEGIN`; SQLite's goes with the
+//! transaction's first statement) is tried once more on a new connection. A transaction dropped without its commit is rolled back before its connection
 //! goes back to the pool.
 //!
 //! On SQLite every command is a hop to the connection's worker thread and back (a wake-up of
