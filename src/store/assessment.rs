@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryIntoModel,
@@ -31,7 +31,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::{ContentFrom, IndicatorRow, RhkRow, SKP_RESOURCE, SkpRead, SkpRow, load_content};
-use super::{Store, find_or_not_found, keyset_page, lock_row, new_id};
+use super::{DbKind, Store, find_or_not_found, keyset_page, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, State};
 use crate::domain::rating::{self, Aspect, Predikat, Rating};
 use crate::error::{Error, Result};
@@ -1121,26 +1121,10 @@ impl Store {
         let (_, _, ev) = self
             .guard_report(&txn, &ind.skp_id, &new.evaluation_period_id, now)
             .await?;
-        // The audit chain's head comes with this read (SQLite); the insert below is held.
-        super::audit::prefetch_head(&txn, self.kind, EVALUATION_RESOURCE, &ev.id).await;
-        let existing = realisasi::Entity::find()
-            .filter(realisasi::Column::IndicatorId.eq(&ind.id))
-            .filter(realisasi::Column::EvaluationPeriodId.eq(&new.evaluation_period_id))
-            .one(&txn)
-            .await?;
-        if let Some(e) = existing {
-            return Err(Error::AlreadyExists {
-                kind: "Realisasi",
-                detail: format!(
-                    "realisasi {} already records this indicator for this period; update it",
-                    e.id
-                ),
-            });
-        }
         let evidence = serde_json::to_string(&new.evidence)
             .map_err(|e| Error::Internal(format!("evidence: {e}")))?;
         // Stored as the database keeps time (microseconds), so the row answered is the row read
-        // later; the insert goes with the COMMIT (SQLite; see `Txn::hold`).
+        // later.
         let at = now.trunc_subsecs(6);
         let am = realisasi::ActiveModel {
             id: Set(id.clone()),
@@ -1154,20 +1138,61 @@ impl Store {
             created_at: Set(at),
             updated_at: Set(at),
         };
-        txn.hold(realisasi::Entity::insert(am.clone()).build(self.kind.backend()))
-            .await?;
-        let row = am.try_into_model()?;
-        self.record(
-            &txn,
-            actor,
-            Change {
-                resource_type: EVALUATION_RESOURCE,
-                resource_id: &ev.id,
-                action: "realisasi.create",
-                detail: json!({"realisasi_id": id, "realisasi": new, "capaian_percent": capaian_of(&ind, new.value)}),
-            },
-        )
-        .await?;
+        let row = am.clone().try_into_model()?;
+        let change = Change {
+            resource_type: EVALUATION_RESOURCE,
+            resource_id: &ev.id,
+            action: "realisasi.create",
+            detail: json!({"realisasi_id": id, "realisasi": new, "capaian_percent": capaian_of(&ind, new.value)}),
+        };
+        let existing = || {
+            realisasi::Entity::find()
+                .filter(realisasi::Column::IndicatorId.eq(&ind.id))
+                .filter(realisasi::Column::EvaluationPeriodId.eq(&new.evaluation_period_id))
+        };
+        let taken = |e: realisasi::Model| Error::AlreadyExists {
+            kind: "Realisasi",
+            detail: format!(
+                "realisasi {} already records this indicator for this period; update it",
+                e.id
+            ),
+        };
+        match self.kind {
+            // One statement: the insert, skipped if the indicator has a realisasi for this period
+            // (its unique index), with the audit entry if it was inserted.
+            DbKind::Postgres => {
+                let mut insert = realisasi::Entity::insert(am)
+                    .on_conflict(
+                        OnConflict::columns([
+                            realisasi::Column::IndicatorId,
+                            realisasi::Column::EvaluationPeriodId,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .into_query();
+                insert.returning_col(realisasi::Column::Id);
+                let write = self.kind.backend().build(&insert);
+                let stmt = super::audit::pg_with_entry(write, actor, Utc::now(), change);
+                if txn.query_all_raw(stmt).await?.is_empty() {
+                    let e = existing().one(&txn).await?;
+                    return Err(
+                        e.map_or_else(|| Error::Internal("realisasi not stored".into()), taken)
+                    );
+                }
+            }
+            // The audit chain's head comes with the check for an existing realisasi; the insert
+            // and the entry go with the COMMIT (see `Txn::hold`).
+            DbKind::Sqlite => {
+                super::audit::prefetch_head(&txn, self.kind, EVALUATION_RESOURCE, &ev.id).await;
+                if let Some(e) = existing().one(&txn).await? {
+                    return Err(taken(e));
+                }
+                txn.hold(realisasi::Entity::insert(am).build(self.kind.backend()))
+                    .await?;
+                self.record(&txn, actor, change).await?;
+            }
+        }
         txn.commit().await?;
         // The inserted row as stored: no read after the commit.
         Ok(RealisasiDoc {

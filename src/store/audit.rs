@@ -4,14 +4,16 @@
 //! Entries are spread over [`AUDIT_CHAINS`] independent chains by resource, so writers of
 //! different resources do not queue on one chain head; each chain head is locked (row lock on
 //! PostgreSQL, the database write lock on SQLite) while an entry is appended. On PostgreSQL an
-//! append is two round trips: the head read `FOR UPDATE`, then the entry's insert with the head's
-//! update in a data-modifying CTE.
+//! append is one statement of data-modifying CTEs (the head read `FOR UPDATE`, the entry hashed
+//! by the database, inserted, and the head moved), which a write of one statement carries with
+//! it ([`Store::pg_write_with_entry`]); on SQLite the head is read (often fetched ahead with
+//! the statement before) and the entry's two writes go with the transaction's next command.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::AUDIT_CHAINS;
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
 };
 use sha2::{Digest, Sha256};
@@ -58,75 +60,82 @@ fn chain_of(resource_type: &str, resource_id: &str) -> i32 {
     (u32::from_le_bytes([h[0], h[1], h[2], h[3]]) % AUDIT_CHAINS as u32) as i32
 }
 
-/// SHA-256 over the previous hash and the entry's content, in a fixed field order.
-fn entry_hash(e: &AuditRow) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        e.prev_hash.as_str(),
-        &e.id,
-        &e.chain.to_string(),
-        &e.seq.to_string(),
-        &e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        &e.actor,
-        e.calling_service.as_deref().unwrap_or(""),
-        &e.request_id,
-        &e.trace_id,
-        &e.rpc,
-        &e.resource_type,
-        &e.resource_id,
-        &e.action,
-        &e.change_digest,
-    ] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
+/// Appends each part to `out` after its length (8 bytes, little-endian): the bytes an entry's
+/// hash is taken over, part after part.
+fn frame(out: &mut Vec<u8>, parts: &[&str]) {
+    for part in parts {
+        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        out.extend_from_slice(part.as_bytes());
     }
-    hex::encode(h.finalize())
 }
 
-/// The read of a chain's head. PostgreSQL: with a row lock (`FOR UPDATE`) in one round trip.
-/// SQLite: the IMMEDIATE transaction already holds the database's only write lock.
-fn head_read(kind: DbKind, chain: i32) -> sea_orm::Statement {
-    let mut find = audit_head::Entity::find_by_id(chain);
-    if kind == DbKind::Postgres {
-        find = find.lock_exclusive();
-    }
-    find.build(kind.backend())
+/// The framed parts of an entry between its previous hash and its sequence number, and after
+/// its sequence number: what is known of an entry before its place in the chain is.
+fn framed_around_seq(e: &AuditRow) -> (Vec<u8>, Vec<u8>) {
+    let mut before = Vec::new();
+    frame(&mut before, &[&e.id, &e.chain.to_string()]);
+    let mut after = Vec::new();
+    frame(
+        &mut after,
+        &[
+            &e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            &e.actor,
+            e.calling_service.as_deref().unwrap_or(""),
+            &e.request_id,
+            &e.trace_id,
+            &e.rpc,
+            &e.resource_type,
+            &e.resource_id,
+            &e.action,
+            &e.change_digest,
+        ],
+    );
+    (before, after)
+}
+
+/// SHA-256 over the previous hash and the entry's content, in a fixed field order (each field
+/// after its length): previous hash, id, chain, sequence number, time, actor, calling service,
+/// request id, trace id, method, resource type and id, action, change digest.
+fn entry_hash(e: &AuditRow) -> String {
+    let (before, after) = framed_around_seq(e);
+    let mut bytes = Vec::with_capacity(before.len() + after.len() + 100);
+    frame(&mut bytes, &[&e.prev_hash]);
+    bytes.extend_from_slice(&before);
+    frame(&mut bytes, &[&e.seq.to_string()]);
+    bytes.extend_from_slice(&after);
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// The read of a chain's head (SQLite: the IMMEDIATE transaction already holds the database's
+/// only write lock).
+fn head_read(chain: i32) -> sea_orm::Statement {
+    audit_head::Entity::find_by_id(chain).build(sea_orm::DbBackend::Sqlite)
 }
 
 /// Reads the head of the chain of `resource_type`/`resource_id` with the transaction's next
 /// command (SQLite; see `Txn::prefetch`), for [`append`] to find it without a command of its
 /// own. Call it right before the transaction's last command ahead of the append, one that does
-/// not write the audit chains.
+/// not write the audit chains. PostgreSQL reads the head in the append's own statement.
 pub(crate) async fn prefetch_head(
     txn: &super::Txn,
     kind: DbKind,
     resource_type: &str,
     resource_id: &str,
 ) {
-    txn.prefetch(head_read(kind, chain_of(resource_type, resource_id)))
-        .await;
+    if kind == DbKind::Sqlite {
+        txn.prefetch(head_read(chain_of(resource_type, resource_id)))
+            .await;
+    }
 }
 
-/// Appends one entry for `change` inside `txn` (the transaction of the change itself).
-pub(crate) async fn append(
-    txn: &super::Txn,
-    kind: DbKind,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    change: Change<'_>,
-) -> Result<()> {
-    let chain = chain_of(change.resource_type, change.resource_id);
-    let head = txn
-        .query_one_raw(head_read(kind, chain))
-        .await?
-        .map(|row| audit_head::Model::from_query_result(&row, ""))
-        .transpose()?
-        .ok_or_else(|| Error::Internal(format!("audit chain {chain} has no head")))?;
+/// The entry of `change`, but its place in the chain: `seq`, `prev_hash` and `hash` are left
+/// for whoever reads the chain's head.
+fn new_entry(actor: &Actor, now: DateTime<Utc>, change: Change<'_>) -> AuditRow {
     let detail = change.detail.to_string();
-    let mut row = AuditRow {
+    AuditRow {
         id: new_id(),
-        chain,
-        seq: head.seq + 1,
+        chain: chain_of(change.resource_type, change.resource_id),
+        seq: 0,
         at: now.trunc_subsecs(6),
         actor: actor.subject.clone(),
         calling_service: actor.calling_service.clone(),
@@ -138,64 +147,156 @@ pub(crate) async fn append(
         action: change.action.to_owned(),
         change_digest: hex::encode(Sha256::digest(detail.as_bytes())),
         change: detail,
-        prev_hash: head.hash.clone(),
+        prev_hash: String::new(),
         hash: String::new(),
-    };
-    row.hash = entry_hash(&row);
-    let (seq, hash) = (row.seq, row.hash.clone());
-    let am = audit_entry::ActiveModel {
-        id: Set(row.id),
-        chain: Set(row.chain),
-        seq: Set(row.seq),
-        at: Set(row.at),
-        actor: Set(row.actor),
-        calling_service: Set(row.calling_service),
-        request_id: Set(row.request_id),
-        trace_id: Set(row.trace_id),
-        rpc: Set(row.rpc),
-        resource_type: Set(row.resource_type),
-        resource_id: Set(row.resource_id),
-        action: Set(row.action),
-        change: Set(row.change),
-        change_digest: Set(row.change_digest),
-        prev_hash: Set(row.prev_hash),
-        hash: Set(row.hash),
-    };
-    let insert = audit_entry::Entity::insert(am);
+    }
+}
+
+/// PostgreSQL: the common table expressions that append `entry` to its chain in the statement
+/// they are part of, if `guard` (a query) returns a row: the chain's head read with its row
+/// lock (`audit_head`), the entry's hash computed by the database over the same bytes as
+/// [`entry_hash`] (`audit_new`; each length below 256, so one byte of the eight), the entry's
+/// insert (`audit_entry`) and the head's move (`audit_moved`). A chain without a head fails
+/// the statement: the entry's `seq` would be NULL. Parameters are numbered from `$first`.
+fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<sea_orm::Value>) {
+    let (before, after) = framed_around_seq(entry);
+    let e = entry.clone();
+    let values: Vec<sea_orm::Value> = vec![
+        e.chain.into(),
+        before.into(),
+        after.into(),
+        e.id.into(),
+        e.at.into(),
+        e.actor.into(),
+        e.calling_service.into(),
+        e.request_id.into(),
+        e.trace_id.into(),
+        e.rpc.into(),
+        e.resource_type.into(),
+        e.resource_id.into(),
+        e.action.into(),
+        e.change.into(),
+        e.change_digest.into(),
+    ];
+    let p: Vec<String> = (first..first + values.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    let (chain, before, after) = (&p[0], &p[1], &p[2]);
+    let length =
+        |x: &str| format!("set_byte(decode('0000000000000000', 'hex'), 0, octet_length({x}))");
+    let sql = format!(
+        "audit_head AS (SELECT seq + 1 AS seq, hash AS prev FROM audit_heads \
+           WHERE chain = {chain} AND EXISTS ({guard}) FOR UPDATE), \
+         audit_new AS (SELECT h.seq, h.prev, encode(sha256({prev_len} || convert_to(h.prev, 'UTF8') \
+           || {before}::bytea || {seq_len} || convert_to(h.seq::text, 'UTF8') || {after}::bytea), 'hex') AS hash \
+           FROM ({guard} LIMIT 1) AS g LEFT JOIN audit_head AS h ON true), \
+         audit_entry AS (INSERT INTO audit_log (id, chain, seq, at, actor, calling_service, \
+           request_id, trace_id, rpc, resource_type, resource_id, action, change, change_digest, \
+           prev_hash, hash) SELECT {}, {chain}, seq, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, \
+           prev, hash FROM audit_new RETURNING seq, hash), \
+         audit_moved AS (UPDATE audit_heads SET seq = e.seq, hash = e.hash FROM audit_entry AS e \
+           WHERE audit_heads.chain = {chain})",
+        p[3],
+        p[4],
+        p[5],
+        p[6],
+        p[7],
+        p[8],
+        p[9],
+        p[10],
+        p[11],
+        p[12],
+        p[13],
+        p[14],
+        prev_len = length("h.prev"),
+        seq_len = length("h.seq::text"),
+    );
+    (sql, values)
+}
+
+/// Appends one entry for `change` inside `txn` (the transaction of the change itself).
+pub(crate) async fn append(
+    txn: &super::Txn,
+    kind: DbKind,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    change: Change<'_>,
+) -> Result<()> {
+    let mut row = new_entry(actor, now, change);
     match kind {
-        // One round trip: the head moves in a data-modifying CTE of the entry's insert.
+        // One round trip: the head is read, the entry hashed and inserted and the head moved
+        // by the database in one statement.
         DbKind::Postgres => {
-            let st = insert.build(sea_orm::DbBackend::Postgres);
-            let mut values = st.values.map(|v| v.0).unwrap_or_default();
-            let n = values.len();
-            values.extend([seq.into(), hash.into(), chain.into()]);
-            let sql = format!(
-                "WITH head AS (UPDATE audit_heads SET seq = ${}, hash = ${} WHERE chain = ${}) {}",
-                n + 1,
-                n + 2,
-                n + 3,
-                st.sql
-            );
+            let (ctes, values) = pg_append_ctes(&row, "SELECT 1", 1);
             txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
-                sql,
+                format!("WITH {ctes} SELECT 1"),
                 values,
             ))
             .await?;
         }
-        // Both writes go with the transaction's next statement (its COMMIT, as a rule), in one
-        // command: the transaction holds the only write lock, so the head read above is current.
+        // The head is read (or found fetched ahead, see [`prefetch_head`]), then both writes go
+        // with the transaction's next statement (its COMMIT, as a rule), in one command: the
+        // transaction holds the only write lock, so the head read is current.
         DbKind::Sqlite => {
-            let head = audit_head::Entity::update_many()
-                .col_expr(audit_head::Column::Seq, Expr::value(seq))
-                .col_expr(audit_head::Column::Hash, Expr::value(hash))
+            let chain = row.chain;
+            let head = txn
+                .query_one_raw(head_read(chain))
+                .await?
+                .map(|row| audit_head::Model::from_query_result(&row, ""))
+                .transpose()?
+                .ok_or_else(|| Error::Internal(format!("audit chain {chain} has no head")))?;
+            row.seq = head.seq + 1;
+            row.prev_hash = head.hash;
+            row.hash = entry_hash(&row);
+            let move_head = audit_head::Entity::update_many()
+                .col_expr(audit_head::Column::Seq, Expr::value(row.seq))
+                .col_expr(audit_head::Column::Hash, Expr::value(row.hash.clone()))
                 .filter(audit_head::Column::Chain.eq(chain))
                 .build(sea_orm::DbBackend::Sqlite);
-            txn.hold(head).await?;
+            let insert =
+                audit_entry::Entity::insert(audit_entry::ActiveModel::from(row).reset_all());
+            txn.hold(move_head).await?;
             txn.hold(insert.build(sea_orm::DbBackend::Sqlite)).await?;
         }
     }
     Ok(())
+}
+
+/// PostgreSQL: `write`, one data-modifying statement with `RETURNING`, with the audit entry of
+/// `change` (stamped `now`) appended in the same statement if `write` returns a row; the
+/// statement returns `write`'s rows. One round trip for both, inside a transaction or as one of
+/// its own.
+pub(crate) fn pg_with_entry(
+    write: sea_orm::Statement,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    change: Change<'_>,
+) -> sea_orm::Statement {
+    let entry = new_entry(actor, now, change);
+    let mut values = write.values.map(|v| v.0).unwrap_or_default();
+    let (ctes, more) = pg_append_ctes(&entry, "SELECT 1 FROM written", values.len() + 1);
+    values.extend(more);
+    let sql = format!(
+        "WITH written AS ({}), {ctes} SELECT * FROM written",
+        write.sql
+    );
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
+}
+
+impl Store {
+    /// PostgreSQL: runs `write` with the audit entry of `change` ([`pg_with_entry`]) as one
+    /// statement, its own transaction (no `BEGIN` or `COMMIT`). The rows `write` returned. Not
+    /// tried again if the connection breaks (the write may have committed).
+    pub(crate) async fn pg_write_with_entry(
+        &self,
+        write: sea_orm::Statement,
+        actor: &Actor,
+        change: Change<'_>,
+    ) -> Result<Vec<sea_orm::QueryResult>> {
+        let stmt = pg_with_entry(write, actor, Utc::now(), change);
+        Ok(self.conn().write_returning(stmt).await?)
+    }
 }
 
 /// The first entry that fails verification.
@@ -330,6 +431,42 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hash is taken over the bytes documented at [`entry_hash`] (each field after its
+    /// length, eight bytes little-endian); the expected value was computed outside Rust (Python's
+    /// `hashlib` over `struct.pack("<Q", len) + field` for each field), so a change of the framing
+    /// that would break every stored chain fails here.
+    #[test]
+    fn an_entry_hash_is_over_the_documented_bytes() {
+        let e = AuditRow {
+            id: "0a1b2c3d-0000-4000-8000-000000000001".into(),
+            chain: 7,
+            seq: 42,
+            at: chrono::DateTime::parse_from_rfc3339("2026-12-07T01:02:03.456789Z")
+                .expect("a time")
+                .with_timezone(&Utc),
+            actor: "199001012015031001".into(),
+            calling_service: None,
+            request_id: "req-1".into(),
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            rpc: "/kinerja.v1.EmployeeService/UpdateEmployee".into(),
+            resource_type: "Employee".into(),
+            resource_id: "e-1".into(),
+            action: "update".into(),
+            change: r#"{"a":1}"#.into(),
+            change_digest: hex::encode(Sha256::digest(br#"{"a":1}"#)),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        assert_eq!(
+            e.change_digest,
+            "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
+        );
+        assert_eq!(
+            entry_hash(&e),
+            "892a2b08888ea6c28fd04c8c977a08a6eb7d3370a20fac796ab998cf5565f179"
+        );
+    }
 
     #[test]
     fn chains_are_stable_per_resource() {

@@ -229,12 +229,27 @@ impl Direct {
     /// Runs one statement: reads are tried once more on a new connection after a
     /// connection-level failure (the statement changed nothing), writes are not.
     async fn run(&self, stmt: Statement, op: Op) -> Result<Out, DbErr> {
-        let started = Instant::now();
         let retries = if matches!(op, Op::All | Op::One) {
             1
         } else {
             0
         };
+        self.run_trying(stmt, op, retries).await
+    }
+
+    /// Runs one write that returns rows (`RETURNING`), outside a transaction: its own. Not
+    /// tried again after a connection-level failure, which may have come after its commit.
+    pub(crate) async fn write_returning(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self.run_trying(stmt, Op::All, 0).await? {
+            Out::Rows(rows) => Ok(rows),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Runs one statement, tried `retries` more times on a new connection after a
+    /// connection-level failure.
+    async fn run_trying(&self, stmt: Statement, op: Op, retries: u32) -> Result<Out, DbErr> {
+        let started = Instant::now();
         let mut attempt = 0;
         let result = loop {
             let result = self.run_once(&stmt, op).await;

@@ -9,7 +9,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::audit::{Actor, Change};
@@ -382,9 +382,12 @@ impl Store {
         ch: EmployeeChanges,
     ) -> Result<EmployeeRow> {
         let changes_json = serde_json::to_value(&ch).unwrap_or_default();
-        let txn = self.begin_write().await?;
-        // The audit chain's head comes with the update (SQLite), which does not touch it.
-        super::audit::prefetch_head(&txn, self.kind, "Employee", id).await;
+        let change = Change {
+            resource_type: "Employee",
+            resource_id: id,
+            action: "update",
+            detail: serde_json::json!({"changes": changes_json, "version": version + 1}),
+        };
         let mut q = employee::Entity::update_many()
             .col_expr(
                 employee::Column::Version,
@@ -405,34 +408,42 @@ impl Store {
         if let Some(v) = ch.position_name {
             q = q.col_expr(employee::Column::PositionName, Expr::value(v));
         }
-        // RETURNING gives the updated row in the same statement (no read after the commit).
-        let updated = q
+        let q = q
             .filter(employee::Column::Id.eq(id))
-            .filter(employee::Column::Version.eq(version))
-            .exec_with_returning(&txn)
-            .await?
-            .into_iter()
-            .next();
+            .filter(employee::Column::Version.eq(version));
+        let updated = match self.kind {
+            // One statement, its own transaction: the update (RETURNING the row) with the
+            // audit entry, appended only if the version matched.
+            DbKind::Postgres => {
+                let mut update = q.into_query();
+                update.returning_all();
+                let write = self.kind.backend().build(&update);
+                let rows = self.pg_write_with_entry(write, actor, change).await?;
+                rows.first()
+                    .map(|r| employee::Model::from_query_result(r, ""))
+                    .transpose()?
+            }
+            DbKind::Sqlite => {
+                let txn = self.begin_write().await?;
+                // The audit chain's head comes with the update, which does not touch it.
+                super::audit::prefetch_head(&txn, self.kind, "Employee", id).await;
+                // RETURNING gives the updated row in the same statement.
+                let updated = q.exec_with_returning(&txn).await?.into_iter().next();
+                if updated.is_some() {
+                    self.record(&txn, actor, change).await?;
+                    txn.commit().await?;
+                }
+                updated
+            }
+        };
         let Some(row) = updated else {
             let exists = employee::Entity::find_by_id(id.to_owned())
-                .one(&txn)
+                .one(self.conn())
                 .await?
                 .is_some();
             check_versioned(0, exists, "Employee", id)?;
             return Err(Error::not_found("Employee", id));
         };
-        self.record(
-            &txn,
-            actor,
-            Change {
-                resource_type: "Employee",
-                resource_id: id,
-                action: "update",
-                detail: serde_json::json!({"changes": changes_json, "version": version + 1}),
-            },
-        )
-        .await?;
-        txn.commit().await?;
         Ok(row)
     }
 

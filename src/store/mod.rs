@@ -1256,6 +1256,47 @@ mod tests {
         assert_eq!(row.try_get::<String>("", "jit").expect("jit"), "off");
     }
 
+    /// A write whose audit chain has lost its head fails and stores nothing: on PostgreSQL the
+    /// update and its entry are one statement, which fails as a whole (the entry's `seq` would
+    /// be NULL); on SQLite the append fails its transaction.
+    #[tokio::test]
+    async fn a_write_whose_audit_chain_has_no_head_fails_and_stores_nothing() {
+        let (store, _cleanup) = fresh_store().await;
+        store.migrate().await.expect("migrations");
+        let at = "'2026-01-01T00:00:00+00:00'";
+        for sql in [
+            format!(
+                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
+                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
+            ),
+            format!(
+                "INSERT INTO employees (id, nip, name, name_lower, status, position_type, \
+                   position_name, agency_id, version, created_at, updated_at) \
+                 VALUES ('e1', '198503152000011001', 'E', 'e', 'PNS', 'PELAKSANA', 'P', 'a1', 1, \
+                         {at}, {at})"
+            ),
+            "DELETE FROM audit_heads".to_owned(),
+        ] {
+            store.db.execute_unprepared(&sql).await.expect(&sql);
+        }
+        let changes = employees::EmployeeChanges {
+            name: Some("Baru".into()),
+            ..Default::default()
+        };
+        let err = store
+            .update_employee(&audit::Actor::default(), "e1", 1, changes)
+            .await
+            .expect_err("no chain head to append to");
+        assert!(matches!(err, Error::Internal(_)), "{err:?}");
+        let e = <entities::employee::Entity as sea_orm::EntityTrait>::find_by_id("e1".to_owned())
+            .one(store.conn())
+            .await
+            .expect("read")
+            .expect("the employee");
+        assert_eq!((e.name.as_str(), e.version), ("E", 1), "nothing stored");
+        assert_eq!(count_rows(store.conn(), "audit_log").await, 0);
+    }
+
     /// A store on a new database: PostgreSQL when `KINERJA_TEST_DATABASE_URL` names a server
     /// (a database of its own, dropped by the returned guard), otherwise a SQLite file.
     async fn fresh_store() -> (Store, impl Drop) {

@@ -1495,6 +1495,9 @@ async fn bad_input_and_permissions_are_refused_and_store_nothing() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::AlreadyExists);
+    assert!(e.message().contains(&r1.id), "{}", e.message());
+    let v = crate::security::verify(&w.s).await;
+    assert!(v.intact, "{:?}", v.broken);
     let upd = |etag: &str| pb::UpdateRealisasiRequest {
         realisasi: Some(pb::Realisasi {
             id: r1.id.clone(),

@@ -228,6 +228,15 @@ async fn concurrent_updates_with_one_etag_let_exactly_one_win() {
         }
     }
     assert_eq!((ok, aborted), (1, 15));
+    // Only the update that won left an audit entry; the chains are intact.
+    let actions: Vec<String> = crate::security::history(&s, &e.id)
+        .await
+        .into_iter()
+        .map(|x| x.action)
+        .collect();
+    assert_eq!(actions, ["create", "update"]);
+    let v = crate::security::verify(&s).await;
+    assert!(v.intact, "{:?}", v.broken);
     let now = s
         .employees()
         .get_employee(pb::GetEmployeeRequest {
@@ -357,6 +366,10 @@ async fn concurrent_writers_never_see_database_is_locked() {
         total += n;
     }
     assert!(total > 8, "writers made progress ({total} rounds)");
+    // The writers' audit entries share 16 chains: every chain is still whole.
+    let v = crate::security::verify(&s).await;
+    assert!(v.intact, "{:?}", v.broken);
+    assert!(v.entries_checked > i64::from(total), "{total} rounds");
     s.stop().await;
 }
 

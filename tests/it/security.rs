@@ -406,7 +406,8 @@ fn auditor_client(s: &TestServer) -> AuditServiceClient<crate::harness::Authed> 
     AuditServiceClient::new(s.authed(Some(&token("inspektorat", &[Role::Auditor], &[], &[]))))
 }
 
-async fn verify(s: &TestServer) -> pb::VerifyAuditChainResponse {
+/// The audit service's verification of every chain.
+pub(crate) async fn verify(s: &TestServer) -> pb::VerifyAuditChainResponse {
     auditor_client(s)
         .verify_audit_chain(pb::VerifyAuditChainRequest {})
         .await
@@ -414,7 +415,8 @@ async fn verify(s: &TestServer) -> pb::VerifyAuditChainResponse {
         .into_inner()
 }
 
-async fn history(s: &TestServer, id: &str) -> Vec<pb::AuditEntry> {
+/// The audit entries of one employee, oldest first.
+pub(crate) async fn history(s: &TestServer, id: &str) -> Vec<pb::AuditEntry> {
     auditor_client(s)
         .list_audit_entries(pb::ListAuditEntriesRequest {
             resource_type: "Employee".into(),
