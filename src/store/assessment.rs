@@ -1181,10 +1181,8 @@ impl Store {
                     );
                 }
             }
-            // The audit chain's head comes with the check for an existing realisasi; the insert
-            // and the entry go with the COMMIT (see `Txn::hold`).
+            // The insert and the audit entry go with the COMMIT (see `Txn::hold`).
             DbKind::Sqlite => {
-                super::audit::prefetch_head(&txn, self.kind, EVALUATION_RESOURCE, &ev.id).await;
                 if let Some(e) = existing().one(&txn).await? {
                     return Err(taken(e));
                 }

@@ -3,19 +3,17 @@
 //!
 //! Entries are spread over [`AUDIT_CHAINS`] independent chains by resource, so writers of
 //! different resources do not queue on one chain head; each chain head is locked (row lock on
-//! PostgreSQL, the database write lock on SQLite) while an entry is appended. On PostgreSQL an
-//! append is one statement of data-modifying CTEs (the head read `FOR UPDATE`, the entry hashed
-//! by the database, inserted, and the head moved), which a write of one statement carries with
-//! it ([`Store::pg_write_with_entry`]); on SQLite the head is read (often fetched ahead with
-//! the statement before) and the entry's two writes go with the transaction's next command.
+//! PostgreSQL, the database write lock on SQLite) while an entry is appended. The database
+//! places and hashes each entry from the head it reads, over the same bytes [`verify`] hashes
+//! (PostgreSQL's `sha256`; on SQLite the service's own `kinerja_entry_hash` function), so an
+//! append needs no read of its own: on PostgreSQL one statement of data-modifying CTEs (the head
+//! read `FOR UPDATE`, the entry inserted, the head moved), which a write of one statement carries
+//! with it ([`pg_with_entry`]); on SQLite two statements that go with the transaction's next
+//! command ([`sqlite_append`]).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::AUDIT_CHAINS;
-use sea_orm::prelude::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 use super::entities::{audit_entry, audit_head};
@@ -98,39 +96,27 @@ fn framed_around_seq(e: &AuditRow) -> (Vec<u8>, Vec<u8>) {
 /// request id, trace id, method, resource type and id, action, change digest.
 fn entry_hash(e: &AuditRow) -> String {
     let (before, after) = framed_around_seq(e);
-    let mut bytes = Vec::with_capacity(before.len() + after.len() + 100);
-    frame(&mut bytes, &[&e.prev_hash]);
-    bytes.extend_from_slice(&before);
-    frame(&mut bytes, &[&e.seq.to_string()]);
-    bytes.extend_from_slice(&after);
-    hex::encode(Sha256::digest(&bytes))
+    placed_hash(e.prev_hash.as_bytes(), &before, e.seq, &after)
 }
 
-/// The read of a chain's head (SQLite: the IMMEDIATE transaction already holds the database's
-/// only write lock).
-fn head_read(chain: i32) -> sea_orm::Statement {
-    audit_head::Entity::find_by_id(chain).build(sea_orm::DbBackend::Sqlite)
-}
-
-/// Reads the head of the chain of `resource_type`/`resource_id` with the transaction's next
-/// command (SQLite; see `Txn::prefetch`), for [`append`] to find it without a command of its
-/// own. Call it right before the transaction's last command ahead of the append, one that does
-/// not write the audit chains. PostgreSQL reads the head in the append's own statement.
-pub(crate) async fn prefetch_head(
-    txn: &super::Txn,
-    kind: DbKind,
-    resource_type: &str,
-    resource_id: &str,
-) {
-    if kind == DbKind::Sqlite {
-        txn.prefetch(head_read(chain_of(resource_type, resource_id)))
-            .await;
-    }
+/// [`entry_hash`] of an entry whose framed parts around its sequence number are `before` and
+/// `after` (see `framed_around_seq`), placed after the entry hashed `prev` as number `seq`. What
+/// SQLite's `kinerja_entry_hash(prev, before, seq, after)` computes (`store::sql_functions`).
+pub(crate) fn placed_hash(prev: &[u8], before: &[u8], seq: i64, after: &[u8]) -> String {
+    let seq = seq.to_string();
+    let mut h = Sha256::new();
+    h.update((prev.len() as u64).to_le_bytes());
+    h.update(prev);
+    h.update(before);
+    h.update((seq.len() as u64).to_le_bytes());
+    h.update(seq.as_bytes());
+    h.update(after);
+    hex::encode(h.finalize())
 }
 
 /// The entry of `change`, but its place in the chain: `seq`, `prev_hash` and `hash` are left
 /// for whoever reads the chain's head.
-fn new_entry(actor: &Actor, now: DateTime<Utc>, change: Change<'_>) -> AuditRow {
+pub(crate) fn new_entry(actor: &Actor, now: DateTime<Utc>, change: Change<'_>) -> AuditRow {
     let detail = change.detail.to_string();
     AuditRow {
         id: new_id(),
@@ -214,7 +200,66 @@ fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<s
     (sql, values)
 }
 
-/// Appends one entry for `change` inside `txn` (the transaction of the change itself).
+/// SQLite: the two statements that append `entry` to its chain if `guard` (an SQL condition
+/// with `guard_values`) holds, for the transaction to hold until its next command: the entry's
+/// insert, its place and hash taken from the chain's head by the database
+/// (`kinerja_entry_hash`, over the same bytes as [`entry_hash`]), then the head's move to it. A
+/// chain without a head fails the insert (the entry's `seq` would be NULL). The write
+/// transaction holds SQLite's only write lock, so the head cannot move in between.
+pub(crate) fn sqlite_append(
+    entry: &AuditRow,
+    guard: &str,
+    guard_values: Vec<sea_orm::Value>,
+) -> [sea_orm::Statement; 2] {
+    let (before, after) = framed_around_seq(entry);
+    let e = entry.clone();
+    let mut values: Vec<sea_orm::Value> = vec![
+        e.id.into(),
+        e.chain.into(),
+        e.at.into(),
+        e.actor.into(),
+        e.calling_service.into(),
+        e.request_id.into(),
+        e.trace_id.into(),
+        e.rpc.into(),
+        e.resource_type.into(),
+        e.resource_id.into(),
+        e.action.into(),
+        e.change.into(),
+        e.change_digest.into(),
+        before.into(),
+        after.into(),
+    ];
+    values.extend(guard_values);
+    values.push(e.chain.into());
+    let insert = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Sqlite,
+        format!(
+            "INSERT INTO audit_log (id, chain, seq, at, actor, calling_service, request_id, \
+               trace_id, rpc, resource_type, resource_id, action, change, change_digest, \
+               prev_hash, hash) \
+             SELECT ?, ?, h.seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, h.hash, \
+               kinerja_entry_hash(h.hash, ?, h.seq + 1, ?) \
+             FROM (SELECT 1 WHERE {guard}) AS g LEFT JOIN audit_heads AS h ON h.chain = ?"
+        ),
+        values,
+    );
+    let next =
+        "FROM audit_log AS e WHERE e.chain = audit_heads.chain AND e.seq = audit_heads.seq + 1";
+    let move_head = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Sqlite,
+        format!(
+            "UPDATE audit_heads SET seq = seq + 1, hash = (SELECT e.hash {next}) \
+             WHERE chain = ? AND EXISTS (SELECT 1 {next})"
+        ),
+        [entry.chain.into()],
+    );
+    [insert, move_head]
+}
+
+/// Appends one entry for `change` inside `txn` (the transaction of the change itself), placed
+/// and hashed by the database: on PostgreSQL in one statement, on SQLite in two held for the
+/// transaction's next command (its `COMMIT`, as a rule).
 pub(crate) async fn append(
     txn: &super::Txn,
     kind: DbKind,
@@ -222,12 +267,10 @@ pub(crate) async fn append(
     now: DateTime<Utc>,
     change: Change<'_>,
 ) -> Result<()> {
-    let mut row = new_entry(actor, now, change);
+    let entry = new_entry(actor, now, change);
     match kind {
-        // One round trip: the head is read, the entry hashed and inserted and the head moved
-        // by the database in one statement.
         DbKind::Postgres => {
-            let (ctes, values) = pg_append_ctes(&row, "SELECT 1", 1);
+            let (ctes, values) = pg_append_ctes(&entry, "SELECT 1", 1);
             txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
                 format!("WITH {ctes} SELECT 1"),
@@ -235,29 +278,10 @@ pub(crate) async fn append(
             ))
             .await?;
         }
-        // The head is read (or found fetched ahead, see [`prefetch_head`]), then both writes go
-        // with the transaction's next statement (its COMMIT, as a rule), in one command: the
-        // transaction holds the only write lock, so the head read is current.
         DbKind::Sqlite => {
-            let chain = row.chain;
-            let head = txn
-                .query_one_raw(head_read(chain))
-                .await?
-                .map(|row| audit_head::Model::from_query_result(&row, ""))
-                .transpose()?
-                .ok_or_else(|| Error::Internal(format!("audit chain {chain} has no head")))?;
-            row.seq = head.seq + 1;
-            row.prev_hash = head.hash;
-            row.hash = entry_hash(&row);
-            let move_head = audit_head::Entity::update_many()
-                .col_expr(audit_head::Column::Seq, Expr::value(row.seq))
-                .col_expr(audit_head::Column::Hash, Expr::value(row.hash.clone()))
-                .filter(audit_head::Column::Chain.eq(chain))
-                .build(sea_orm::DbBackend::Sqlite);
-            let insert =
-                audit_entry::Entity::insert(audit_entry::ActiveModel::from(row).reset_all());
-            txn.hold(move_head).await?;
-            txn.hold(insert.build(sea_orm::DbBackend::Sqlite)).await?;
+            for stmt in sqlite_append(&entry, "1", Vec::new()) {
+                txn.hold(stmt).await?;
+            }
         }
     }
     Ok(())

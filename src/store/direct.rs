@@ -101,6 +101,7 @@ impl managed::Manager for Manager {
             Options::Sqlite(o) => {
                 let mut c = SqliteConnection::connect_with(o).await?;
                 super::stable_plans(&mut c).await?;
+                super::sql_functions(&mut c).await?;
                 Ok(RawConn::Sqlite(c))
             }
         }
@@ -606,6 +607,34 @@ impl Txn {
         // Ended: the connection goes back to the pool as it is.
         drop(conn.lease.take());
         Ok(())
+    }
+
+    /// Runs `stmt` and commits, in one command on SQLite (with the held statements before it);
+    /// the rows `stmt` returned. A failure of `stmt` or of the commit rolls the transaction back
+    /// as when dropped. On PostgreSQL `stmt`, then the `COMMIT`.
+    pub(crate) async fn commit_with(mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        if self.backend != DbBackend::Sqlite {
+            let rows = match self.run(stmt, Op::All).await? {
+                Out::Rows(rows) => rows,
+                _ => return Err(mismatch()),
+            };
+            self.commit().await?;
+            return Ok(rows);
+        }
+        self.conn.get_mut().held.push(Held {
+            stmt: stmt.clone(),
+            keep_rows: true,
+        });
+        self.run(
+            Statement::from_string(self.backend, "COMMIT"),
+            Op::Unprepared,
+        )
+        .await?;
+        let conn = self.conn.get_mut();
+        let rows = conn.take_prefetched(&stmt).ok_or_else(mismatch);
+        // Ended: the connection goes back to the pool as it is.
+        drop(conn.lease.take());
+        rows
     }
 
     /// Ends a transaction that never began (its `BEGIN` failed): closes its connection.
@@ -1268,6 +1297,64 @@ mod tests {
         assert_eq!(shape, [4, 2, 1, 1], "{sent:#?}");
         assert!(sent[0].0.starts_with("BEGIN IMMEDIATE;\n"), "{sent:#?}");
         assert_eq!(sent[2].0, "COMMIT");
+    }
+
+    /// `commit_with` sends the held writes, its statement and the `COMMIT` in one command and
+    /// answers its statement's rows; if its statement fails, nothing of the transaction is
+    /// stored and the connection serves the next transaction.
+    #[tokio::test]
+    async fn a_statement_committed_with_answers_its_rows_in_one_command() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (d, sent) = pool_with_a_and_b(&dir).await;
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        txn.hold(stmt_with("INSERT INTO t (k, v) VALUES ('c', 3)", vec![]))
+            .await
+            .expect("hold");
+        let rows = txn
+            .commit_with(stmt_with(
+                "UPDATE t SET v = v + ? WHERE k <> 'b' RETURNING k, v",
+                vec![10i64.into()],
+            ))
+            .await
+            .expect("update and commit");
+        let mut got: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("", "k").expect("k"),
+                    r.try_get("", "v").expect("v"),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, [("a".to_owned(), 11), ("c".to_owned(), 13)]);
+        let commands = sent.lock().expect("log").clone();
+        assert_eq!(commands.len(), 1, "{commands:#?}");
+        assert_eq!(commands[0].1, 4, "BEGIN, insert, update, COMMIT");
+        assert_eq!(rows_in_t(&d).await, 3);
+        // A statement that fails (`v` is NOT NULL) stores nothing, held writes included.
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        txn.hold(stmt_with("INSERT INTO t (k, v) VALUES ('d', 4)", vec![]))
+            .await
+            .expect("hold");
+        let failed = txn
+            .commit_with(stmt_with(
+                "UPDATE t SET v = NULL WHERE k = 'a' RETURNING k",
+                vec![],
+            ))
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(rows_in_t(&d).await, 3);
+        assert_eq!(
+            value_of(d.query_one_raw(read("a")).await.expect("read")),
+            11
+        );
+        let txn = d.begin(TxnKind::Write).await.expect("the next transaction");
+        txn.hold(stmt_with("INSERT INTO t (k, v) VALUES ('e', 5)", vec![]))
+            .await
+            .expect("hold");
+        txn.commit().await.expect("commit");
+        assert_eq!(rows_in_t(&d).await, 4);
     }
 
     #[tokio::test]

@@ -423,17 +423,24 @@ impl Store {
                     .map(|r| employee::Model::from_query_result(r, ""))
                     .transpose()?
             }
+            // One command: BEGIN IMMEDIATE, the audit entry (if the version matches, checked by
+            // the update's own condition), the head's move, the update, COMMIT.
             DbKind::Sqlite => {
                 let txn = self.begin_write().await?;
-                // The audit chain's head comes with the update, which does not touch it.
-                super::audit::prefetch_head(&txn, self.kind, "Employee", id).await;
-                // RETURNING gives the updated row in the same statement.
-                let updated = q.exec_with_returning(&txn).await?.into_iter().next();
-                if updated.is_some() {
-                    self.record(&txn, actor, change).await?;
-                    txn.commit().await?;
+                let entry = super::audit::sqlite_append(
+                    &super::audit::new_entry(actor, Utc::now(), change),
+                    "EXISTS (SELECT 1 FROM employees WHERE id = ? AND version = ?)",
+                    vec![id.into(), version.into()],
+                );
+                for stmt in entry {
+                    txn.hold(stmt).await?;
                 }
-                updated
+                let mut update = q.into_query();
+                update.returning_all();
+                let rows = txn.commit_with(self.kind.backend().build(&update)).await?;
+                rows.first()
+                    .map(|r| employee::Model::from_query_result(r, ""))
+                    .transpose()?
             }
         };
         let Some(row) = updated else {

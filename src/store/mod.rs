@@ -238,6 +238,104 @@ async fn stable_plans(
     }
 }
 
+/// Registers the service's SQL functions on a new SQLite connection:
+/// `kinerja_entry_hash(prev, before, seq, after)`, the hash of an audit entry placed after the
+/// entry hashed `prev` as number `seq` (`audit::placed_hash`; NULL if an argument is NULL), so a
+/// write appends its audit entry without reading the chain's head first.
+async fn sql_functions(
+    conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
+) -> std::result::Result<(), sea_orm::sqlx::Error> {
+    use libsqlite3_sys::{
+        SQLITE_DETERMINISTIC, SQLITE_OK, SQLITE_UTF8, sqlite3_context, sqlite3_create_function_v2,
+        sqlite3_value,
+    };
+
+    /// The bytes of a text or blob argument, `None` for NULL.
+    ///
+    /// SAFETY: `v` is an argument of the running call; the bytes live until the call returns.
+    unsafe fn bytes<'a>(v: *mut sqlite3_value) -> Option<&'a [u8]> {
+        use libsqlite3_sys::{
+            SQLITE_NULL, sqlite3_value_blob, sqlite3_value_bytes, sqlite3_value_type,
+        };
+        unsafe {
+            if sqlite3_value_type(v) == SQLITE_NULL {
+                return None;
+            }
+            // The pointer first, then its length (SQLite's documented order).
+            let p = sqlite3_value_blob(v).cast::<u8>();
+            let n = usize::try_from(sqlite3_value_bytes(v)).unwrap_or(0);
+            Some(if p.is_null() || n == 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts(p, n)
+            })
+        }
+    }
+
+    /// `kinerja_entry_hash`: four arguments, checked by SQLite at registration.
+    unsafe extern "C" fn entry_hash(
+        ctx: *mut sqlite3_context,
+        argc: std::ffi::c_int,
+        argv: *mut *mut sqlite3_value,
+    ) {
+        use libsqlite3_sys::{
+            SQLITE_NULL, SQLITE_TRANSIENT, sqlite3_result_null, sqlite3_result_text,
+            sqlite3_value_int64, sqlite3_value_type,
+        };
+        // SAFETY: SQLite passes `argc` (4, as registered) valid arguments for this call.
+        unsafe {
+            let args = std::slice::from_raw_parts(argv, usize::try_from(argc).unwrap_or(0));
+            let [prev, before, seq, after] = args else {
+                sqlite3_result_null(ctx);
+                return;
+            };
+            let (Some(prev), Some(before), Some(after)) =
+                (bytes(*prev), bytes(*before), bytes(*after))
+            else {
+                sqlite3_result_null(ctx);
+                return;
+            };
+            if sqlite3_value_type(*seq) == SQLITE_NULL {
+                sqlite3_result_null(ctx);
+                return;
+            }
+            let hash = audit::placed_hash(prev, before, sqlite3_value_int64(*seq), after);
+            // 64 hex digits; SQLite copies them (TRANSIENT) before this returns.
+            sqlite3_result_text(
+                ctx,
+                hash.as_ptr().cast(),
+                hash.len() as std::ffi::c_int,
+                SQLITE_TRANSIENT(),
+            );
+        }
+    }
+
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: `db` is this connection's open handle, locked for this thread by `lock_handle`
+    // until `handle` drops; the name is NUL-terminated; no user data, so no destructor.
+    let rc = unsafe {
+        sqlite3_create_function_v2(
+            db,
+            c"kinerja_entry_hash".as_ptr(),
+            4,
+            SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+            std::ptr::null_mut(),
+            Some(entry_hash),
+            None,
+            None,
+            None,
+        )
+    };
+    if rc == SQLITE_OK {
+        Ok(())
+    } else {
+        Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite refused the function kinerja_entry_hash (code {rc})").into(),
+        ))
+    }
+}
+
 impl Store {
     /// Opens the pool. SQLite files are created when missing and run in WAL mode with a busy
     /// timeout; PostgreSQL uses the configured pool size and acquire timeout.

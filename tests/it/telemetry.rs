@@ -1030,18 +1030,18 @@ async fn point_reads_of_documents_take_few_statements() {
 /// few statements: the indicator and the SKP to authorize on (the owner matched by the id of
 /// their NIP, read once per replica: one more statement the first time), then the write
 /// transaction: BEGIN, the indicator, the SKP with the period, its lock flag, the evaluation
-/// and its objection in one, the evaluation created the first time, whether the realisasi
-/// exists, its insert, the audit chain's head read, then moved with the entry written (two
-/// statements on SQLite). On PostgreSQL the SKP's row lock before the read is one more, and the
-/// realisasi's insert (skipped by its unique index if one exists: no check before it), the
-/// head's read, the entry and the head's move are one statement: 10 and 8 (13 and 11 before
-/// session 19). Measured at `726b3b7` (before the SKP's lock, row, period, lock flag, evaluation
-/// and objection came in one read): 18 and 16 on SQLite; at `528ef24` three more per call (the
-/// owner, the assessor and the assessor's superior each read to compare their NIP). On SQLite
-/// the BEGIN goes with the first read of the transaction, the audit chain's head read with the
-/// check for an existing realisasi, and the realisasi's insert and the audit entry's two writes
-/// with the COMMIT: 8 and 6 commands (one hand-off each to the connection's worker thread; 13
-/// and 11 before session 18).
+/// and its objection in one, the evaluation created the first time, then the realisasi and its
+/// audit entry, placed on its chain's head and hashed by the database (no read of the head),
+/// and COMMIT. On SQLite: whether the realisasi exists, then its insert, the entry and the
+/// head's move (held, sent with the COMMIT): 12 and 10 statements in 8 and 6 commands (one
+/// hand-off each to the connection's worker thread; 13 and 11 commands before session 18, 13
+/// and 11 statements before session 19, which read the head). On PostgreSQL the SKP's row lock
+/// before the read is one more, and the realisasi's insert (skipped by its unique index if one
+/// exists: no check before it), the entry and the head's move are one statement: 10 and 8 (13
+/// and 11 before session 19). Measured at `726b3b7` (before the SKP's lock, row, period, lock
+/// flag, evaluation and objection came in one read): 18 and 16 on SQLite; at `528ef24` three
+/// more per call (the owner, the assessor and the assessor's superior each read to compare
+/// their NIP).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_realisasi_write_takes_few_statements() {
     let collector = GrpcCollector::start().await;
@@ -1072,8 +1072,8 @@ async fn the_realisasi_write_takes_few_statements() {
         &collector,
         &calls,
         &[
-            ("CreateRealisasi", 13, 8, 10),
-            ("CreateRealisasi", 11, 6, 8),
+            ("CreateRealisasi", 12, 8, 10),
+            ("CreateRealisasi", 10, 6, 8),
         ],
     );
     w.s.stop().await;
@@ -1082,9 +1082,10 @@ async fn the_realisasi_write_takes_few_statements() {
 /// The other write the bench measures (`update-employee`) is one statement on PostgreSQL, its
 /// own transaction: the update returning the row, the audit chain's head read with its row
 /// lock, the entry hashed by the database and inserted and the head moved, in data-modifying
-/// CTEs (five before: BEGIN, the update, the head, the entry with the head's move, COMMIT). On
-/// SQLite two commands: BEGIN, the head fetched ahead and the update; then the head's move, the
-/// entry and COMMIT.
+/// CTEs (five before session 19: BEGIN, the update, the head, the entry with the head's move,
+/// COMMIT). On SQLite one command of five statements: BEGIN IMMEDIATE, the entry (if the
+/// version matches) and the head's move, the update returning the row, COMMIT (two commands of
+/// six statements before session 19, which read the head).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_employee_update_takes_one_statement_on_postgres() {
     let collector = GrpcCollector::start().await;
@@ -1122,7 +1123,7 @@ async fn an_employee_update_takes_one_statement_on_postgres() {
     assert_statements(
         &collector,
         &calls,
-        &[("UpdateEmployee", 6, 2, 1), ("UpdateEmployee", 6, 2, 1)],
+        &[("UpdateEmployee", 5, 1, 1), ("UpdateEmployee", 5, 1, 1)],
     );
     let v = crate::security::verify(&s).await;
     assert!(v.intact, "{:?}", v.broken);
