@@ -1145,53 +1145,63 @@ impl Store {
             action: "realisasi.create",
             detail: json!({"realisasi_id": id, "realisasi": new, "capaian_percent": capaian_of(&ind, new.value)}),
         };
-        let existing = || {
-            realisasi::Entity::find()
+        // The insert, skipped if the indicator has a realisasi for this period (its unique
+        // index), with the audit entry only if it inserts.
+        let mut insert = realisasi::Entity::insert(am)
+            .on_conflict(
+                OnConflict::columns([
+                    realisasi::Column::IndicatorId,
+                    realisasi::Column::EvaluationPeriodId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .into_query();
+        insert.returning_col(realisasi::Column::Id);
+        let insert = self.kind.backend().build(&insert);
+        let inserted = match self.kind {
+            // One statement (`audit::pg_with_entry`), then COMMIT.
+            DbKind::Postgres => {
+                let stmt = super::audit::pg_with_entry(insert, actor, Utc::now(), change);
+                let rows = txn.query_all_raw(stmt).await?;
+                if !rows.is_empty() {
+                    txn.commit().await?;
+                }
+                rows
+            }
+            // One command (`Txn::commit_with`): the entry if the insert will insert (the write
+            // lock keeps it so), the head's move, the insert, COMMIT.
+            DbKind::Sqlite => {
+                let entry = super::audit::sqlite_append(
+                    &super::audit::new_entry(actor, Utc::now(), change),
+                    "NOT EXISTS (SELECT 1 FROM realisasi \
+                       WHERE indicator_id = ? AND evaluation_period_id = ?)",
+                    vec![
+                        ind.id.clone().into(),
+                        new.evaluation_period_id.clone().into(),
+                    ],
+                );
+                for stmt in entry {
+                    txn.hold(stmt).await?;
+                }
+                txn.commit_with(insert).await?
+            }
+        };
+        if inserted.is_empty() {
+            let e = realisasi::Entity::find()
                 .filter(realisasi::Column::IndicatorId.eq(&ind.id))
                 .filter(realisasi::Column::EvaluationPeriodId.eq(&new.evaluation_period_id))
-        };
-        let taken = |e: realisasi::Model| Error::AlreadyExists {
-            kind: "Realisasi",
-            detail: format!(
-                "realisasi {} already records this indicator for this period; update it",
-                e.id
-            ),
-        };
-        match self.kind {
-            // One statement: the insert, skipped if the indicator has a realisasi for this period
-            // (its unique index), with the audit entry if it was inserted.
-            DbKind::Postgres => {
-                let mut insert = realisasi::Entity::insert(am)
-                    .on_conflict(
-                        OnConflict::columns([
-                            realisasi::Column::IndicatorId,
-                            realisasi::Column::EvaluationPeriodId,
-                        ])
-                        .do_nothing()
-                        .to_owned(),
-                    )
-                    .into_query();
-                insert.returning_col(realisasi::Column::Id);
-                let write = self.kind.backend().build(&insert);
-                let stmt = super::audit::pg_with_entry(write, actor, Utc::now(), change);
-                if txn.query_all_raw(stmt).await?.is_empty() {
-                    let e = existing().one(&txn).await?;
-                    return Err(
-                        e.map_or_else(|| Error::Internal("realisasi not stored".into()), taken)
-                    );
-                }
-            }
-            // The insert and the audit entry go with the COMMIT (see `Txn::hold`).
-            DbKind::Sqlite => {
-                if let Some(e) = existing().one(&txn).await? {
-                    return Err(taken(e));
-                }
-                txn.hold(realisasi::Entity::insert(am).build(self.kind.backend()))
-                    .await?;
-                self.record(&txn, actor, change).await?;
-            }
+                .one(self.conn())
+                .await?
+                .ok_or_else(|| Error::Internal("realisasi not stored".into()))?;
+            return Err(Error::AlreadyExists {
+                kind: "Realisasi",
+                detail: format!(
+                    "realisasi {} already records this indicator for this period; update it",
+                    e.id
+                ),
+            });
         }
-        txn.commit().await?;
         // The inserted row as stored: no read after the commit.
         Ok(RealisasiDoc {
             capaian: capaian_of(&ind, row.value),

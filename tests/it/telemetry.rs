@@ -1032,10 +1032,12 @@ async fn point_reads_of_documents_take_few_statements() {
 /// transaction: BEGIN, the indicator, the SKP with the period, its lock flag, the evaluation
 /// and its objection in one, the evaluation created the first time, then the realisasi and its
 /// audit entry, placed on its chain's head and hashed by the database (no read of the head),
-/// and COMMIT. On SQLite: whether the realisasi exists, then its insert, the entry and the
-/// head's move (held, sent with the COMMIT): 12 and 10 statements in 8 and 6 commands (one
-/// hand-off each to the connection's worker thread; 13 and 11 commands before session 18, 13
-/// and 11 statements before session 19, which read the head). On PostgreSQL the SKP's row lock
+/// and COMMIT; the insert is skipped by the realisasi's unique index if one exists (no check
+/// before it). On SQLite the entry (if the insert will insert) and the head's move, the insert
+/// and the COMMIT go in one command: 11 and 9 statements in 7 and 5 commands (one hand-off each
+/// to the connection's worker thread; 13 and 11 commands before session 18, 13 and 11
+/// statements in 8 and 6 commands before session 19, which read the head and checked for an
+/// existing realisasi first). On PostgreSQL the SKP's row lock
 /// before the read is one more, and the realisasi's insert (skipped by its unique index if one
 /// exists: no check before it), the entry and the head's move are one statement: 10 and 8 (13
 /// and 11 before session 19). Measured at `726b3b7` (before the SKP's lock, row, period, lock
@@ -1072,8 +1074,8 @@ async fn the_realisasi_write_takes_few_statements() {
         &collector,
         &calls,
         &[
-            ("CreateRealisasi", 12, 8, 10),
-            ("CreateRealisasi", 10, 6, 8),
+            ("CreateRealisasi", 11, 7, 10),
+            ("CreateRealisasi", 9, 5, 8),
         ],
     );
     w.s.stop().await;
