@@ -14,17 +14,19 @@
 //! call) or failed at the connection level (I/O, TLS, protocol, a crashed SQLite worker) is
 //! closed, never handed out again; after such a failure the idle connections, which went over
 //! the same path, are closed too, and a read (or PostgreSQL's `BEGIN`; SQLite's goes with the
-//! transaction's first statement) is tried once more on a new connection. A transaction dropped without its commit is rolled back before its connection
-//! goes back to the pool.
+//! transaction's first statement) is tried once more on a new connection; a write outside a
+//! transaction ([`Direct::write_returning`]) is not, as it may have committed. A transaction
+//! dropped without its commit is rolled back before its connection goes back to the pool.
 //!
 //! On SQLite every command is a hop to the connection's worker thread and back (a wake-up of
 //! each side), which costs more than most statements themselves. A transaction therefore
 //! sends its `BEGIN` with its first statement, the writes whose outcome the caller does not
-//! read ([`Txn::hold`]: the audit entry and its chain head, a new realisasi) with its next
-//! statement or its `COMMIT`, and reads the caller fetches ahead ([`Txn::prefetch`]: the audit
-//! chain's head) with the statement they ride on, as one command of several statements. On
-//! PostgreSQL, whose driver sends one statement per command, each statement is sent when it is
-//! run.
+//! read ([`Txn::hold`]: the audit entry and its chain head's move) with its next statement or
+//! its `COMMIT` (or with a last statement whose rows the caller reads, sent with the `COMMIT`:
+//! [`Txn::commit_with`], an employee's update, a new realisasi), and reads the caller fetches
+//! ahead ([`Txn::prefetch`]: an explanation's action plans and feedback) with the statement
+//! they ride on, as one command of several statements. On PostgreSQL, whose driver sends one
+//! statement per command, each statement is sent when it is run.
 //!
 //! sea-orm's own pool is kept only for the migrations at start-up (sea-orm-migration runs on
 //! it), and closes its connections soon after.
