@@ -1073,10 +1073,7 @@ async fn the_realisasi_write_takes_few_statements() {
     assert_statements(
         &collector,
         &calls,
-        &[
-            ("CreateRealisasi", 11, 7, 10),
-            ("CreateRealisasi", 9, 5, 8),
-        ],
+        &[("CreateRealisasi", 11, 7, 10), ("CreateRealisasi", 9, 5, 8)],
     );
     w.s.stop().await;
 }
