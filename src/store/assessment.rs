@@ -1170,18 +1170,25 @@ impl Store {
                 rows
             }
             // One command (`Txn::commit_with`): the entry if the insert will insert (the write
-            // lock keeps it so), the head's move, the insert, COMMIT.
+            // lock keeps it so), the head's move, the call's request id withdrawn if it will
+            // not, the insert, COMMIT.
             DbKind::Sqlite => {
-                let entry = super::audit::sqlite_append(
-                    &super::audit::new_entry(actor, Utc::now(), change),
-                    "NOT EXISTS (SELECT 1 FROM realisasi \
-                       WHERE indicator_id = ? AND evaluation_period_id = ?)",
+                let taken = "EXISTS (SELECT 1 FROM realisasi \
+                               WHERE indicator_id = ? AND evaluation_period_id = ?)";
+                let keys = || {
                     vec![
                         ind.id.clone().into(),
                         new.evaluation_period_id.clone().into(),
-                    ],
+                    ]
+                };
+                let entry = super::audit::sqlite_append(
+                    &super::audit::new_entry(actor, Utc::now(), change),
+                    &format!("NOT {taken}"),
+                    keys(),
                 );
-                for stmt in entry {
+                let withdraw =
+                    super::idempotency::withdraw_if("CreateRealisasi", request_id, taken, keys());
+                for stmt in entry.into_iter().chain(withdraw) {
                     txn.hold(stmt).await?;
                 }
                 txn.commit_with(insert).await?

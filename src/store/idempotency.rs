@@ -59,3 +59,25 @@ pub(crate) async fn claim(
     }
     Ok(Claim::Replay(existing.resource_id))
 }
+
+/// SQLite: the statement that withdraws this call's claim of `request_id` for `method` if
+/// `condition` (SQL with `values`) holds, for a write transaction that commits whether its
+/// insert inserted or not (`Txn::commit_with`): a call that created nothing must leave no claim
+/// (a retry would replay a resource that does not exist). Nothing for a call without one.
+pub(crate) fn withdraw_if(
+    method: &str,
+    request_id: &str,
+    condition: &str,
+    values: Vec<sea_orm::Value>,
+) -> Option<sea_orm::Statement> {
+    if request_id.is_empty() {
+        return None;
+    }
+    let mut all: Vec<sea_orm::Value> = vec![method.into(), request_id.into()];
+    all.extend(values);
+    Some(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Sqlite,
+        format!("DELETE FROM idempotency_keys WHERE method = ? AND request_id = ? AND {condition}"),
+        all,
+    ))
+}

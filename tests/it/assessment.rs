@@ -1496,6 +1496,14 @@ async fn bad_input_and_permissions_are_refused_and_store_nothing() {
         .unwrap_err();
     assert_eq!(e.code(), Code::AlreadyExists);
     assert!(e.message().contains(&r1.id), "{}", e.message());
+    // A refused create with a request id of its own leaves no claim: its retry is refused the
+    // same way (not a replay of a realisasi that was never stored).
+    let mut dup = realisasi_req(&k0.id, &q1, 5.0, ok_ev.clone());
+    dup.request_id = "5b0e7c2a-9d4f-4e8b-a1c3-2f6d8e0b4a71".into();
+    for _ in 0..2 {
+        let e = create(dup.clone()).await.unwrap_err();
+        assert_eq!(e.code(), Code::AlreadyExists, "{}", e.message());
+    }
     let v = crate::security::verify(&w.s).await;
     assert!(v.intact, "{:?}", v.broken);
     let upd = |etag: &str| pb::UpdateRealisasiRequest {
