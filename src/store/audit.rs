@@ -138,20 +138,17 @@ pub(crate) fn new_entry(actor: &Actor, now: DateTime<Utc>, change: Change<'_>) -
     }
 }
 
-/// PostgreSQL: the common table expressions that append `entry` to its chain in the statement
-/// they are part of, if `guard` (a query) returns a row: the chain's head read with its row
-/// lock (`audit_head`), the entry's hash computed by the database over the same bytes as
-/// [`entry_hash`] (`audit_new`; each length below 256, so one byte of the eight), the entry's
-/// insert (`audit_entry`) and the head's move (`audit_moved`). A chain without a head fails
-/// the statement: the entry's `seq` would be NULL. Parameters are numbered from `$first`.
-fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<sea_orm::Value>) {
-    let (before, after) = framed_around_seq(entry);
-    let e = entry.clone();
-    let values: Vec<sea_orm::Value> = vec![
-        e.chain.into(),
-        before.into(),
-        after.into(),
+/// The columns of an entry known before its place in the chain, in the order of
+/// [`known_values`].
+const KNOWN_COLUMNS: &str = "id, chain, at, actor, calling_service, request_id, trace_id, rpc, \
+                             resource_type, resource_id, action, change, change_digest";
+
+/// The values of [`KNOWN_COLUMNS`] for `e`.
+fn known_values(e: &AuditRow) -> Vec<sea_orm::Value> {
+    let e = e.clone();
+    vec![
         e.id.into(),
+        e.chain.into(),
         e.at.into(),
         e.actor.into(),
         e.calling_service.into(),
@@ -163,11 +160,23 @@ fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<s
         e.action.into(),
         e.change.into(),
         e.change_digest.into(),
-    ];
+    ]
+}
+
+/// PostgreSQL: the common table expressions that append `entry` to its chain in the statement
+/// they are part of, if `guard` (a query) returns a row: the chain's head read with its row
+/// lock (`audit_head`), the entry's hash computed by the database over the same bytes as
+/// [`entry_hash`] (`audit_new`; each length below 256, so one byte of the eight), the entry's
+/// insert (`audit_entry`) and the head's move (`audit_moved`). A chain without a head fails
+/// the statement: the entry's `seq` would be NULL. Parameters are numbered from `$first`.
+fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<sea_orm::Value>) {
+    let (before, after) = framed_around_seq(entry);
+    let mut values: Vec<sea_orm::Value> = vec![entry.chain.into(), before.into(), after.into()];
+    values.extend(known_values(entry));
     let p: Vec<String> = (first..first + values.len())
         .map(|i| format!("${i}"))
         .collect();
-    let (chain, before, after) = (&p[0], &p[1], &p[2]);
+    let (chain, before, after, known) = (&p[0], &p[1], &p[2], p[3..].join(", "));
     let length =
         |x: &str| format!("set_byte(decode('0000000000000000', 'hex'), 0, octet_length({x}))");
     let sql = format!(
@@ -176,24 +185,10 @@ fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<s
          audit_new AS (SELECT h.seq, h.prev, encode(sha256({prev_len} || convert_to(h.prev, 'UTF8') \
            || {before}::bytea || {seq_len} || convert_to(h.seq::text, 'UTF8') || {after}::bytea), 'hex') AS hash \
            FROM ({guard} LIMIT 1) AS g LEFT JOIN audit_head AS h ON true), \
-         audit_entry AS (INSERT INTO audit_log (id, chain, seq, at, actor, calling_service, \
-           request_id, trace_id, rpc, resource_type, resource_id, action, change, change_digest, \
-           prev_hash, hash) SELECT {}, {chain}, seq, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, \
-           prev, hash FROM audit_new RETURNING seq, hash), \
+         audit_entry AS (INSERT INTO audit_log ({KNOWN_COLUMNS}, seq, prev_hash, hash) \
+           SELECT {known}, seq, prev, hash FROM audit_new RETURNING seq, hash), \
          audit_moved AS (UPDATE audit_heads SET seq = e.seq, hash = e.hash FROM audit_entry AS e \
            WHERE audit_heads.chain = {chain})",
-        p[3],
-        p[4],
-        p[5],
-        p[6],
-        p[7],
-        p[8],
-        p[9],
-        p[10],
-        p[11],
-        p[12],
-        p[13],
-        p[14],
         prev_len = length("h.prev"),
         seq_len = length("h.seq::text"),
     );
@@ -212,34 +207,16 @@ pub(crate) fn sqlite_append(
     guard_values: Vec<sea_orm::Value>,
 ) -> [sea_orm::Statement; 2] {
     let (before, after) = framed_around_seq(entry);
-    let e = entry.clone();
-    let mut values: Vec<sea_orm::Value> = vec![
-        e.id.into(),
-        e.chain.into(),
-        e.at.into(),
-        e.actor.into(),
-        e.calling_service.into(),
-        e.request_id.into(),
-        e.trace_id.into(),
-        e.rpc.into(),
-        e.resource_type.into(),
-        e.resource_id.into(),
-        e.action.into(),
-        e.change.into(),
-        e.change_digest.into(),
-        before.into(),
-        after.into(),
-    ];
+    let mut values = known_values(entry);
+    let known = vec!["?"; values.len()].join(", ");
+    values.extend([before.into(), after.into()]);
     values.extend(guard_values);
-    values.push(e.chain.into());
+    values.push(entry.chain.into());
     let insert = sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Sqlite,
         format!(
-            "INSERT INTO audit_log (id, chain, seq, at, actor, calling_service, request_id, \
-               trace_id, rpc, resource_type, resource_id, action, change, change_digest, \
-               prev_hash, hash) \
-             SELECT ?, ?, h.seq + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, h.hash, \
-               kinerja_entry_hash(h.hash, ?, h.seq + 1, ?) \
+            "INSERT INTO audit_log ({KNOWN_COLUMNS}, seq, prev_hash, hash) \
+             SELECT {known}, h.seq + 1, h.hash, kinerja_entry_hash(h.hash, ?, h.seq + 1, ?) \
              FROM (SELECT 1 WHERE {guard}) AS g LEFT JOIN audit_heads AS h ON h.chain = ?"
         ),
         values,
