@@ -613,7 +613,10 @@ impl Txn {
 
     /// Runs `stmt` and commits, in one command on SQLite (with the held statements before it);
     /// the rows `stmt` returned. A failure of `stmt` or of the commit rolls the transaction back
-    /// as when dropped. On PostgreSQL `stmt`, then the `COMMIT`.
+    /// as when dropped. On PostgreSQL `stmt`, then the `COMMIT`. The transaction commits
+    /// whatever `stmt` finds: a held write that must not stand if `stmt` changes nothing is
+    /// guarded by `stmt`'s own condition (as the audit entry of an update, or the withdrawal of
+    /// a request id's claim when an insert will be skipped).
     pub(crate) async fn commit_with(mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         if self.backend != DbBackend::Sqlite {
             let rows = match self.run(stmt, Op::All).await? {
