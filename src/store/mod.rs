@@ -360,8 +360,15 @@ impl Store {
             .idle_timeout(Duration::from_secs(1))
             .test_before_acquire(true)
             .sqlx_logging(false);
+        // Its SQLite connections are set up as the service's own: a migration that appends
+        // audit entries finds `kinerja_entry_hash`.
         opts.map_sqlx_sqlite_pool_opts(|o| {
-            o.after_connect(|conn, _| Box::pin(async move { stable_plans(conn).await }))
+            o.after_connect(|conn, _| {
+                Box::pin(async move {
+                    stable_plans(conn).await?;
+                    sql_functions(conn).await
+                })
+            })
         });
         let busy = cfg.busy_timeout;
         opts.map_sqlx_sqlite_opts(move |o| sqlite_settings(o, busy));
@@ -1352,6 +1359,42 @@ mod tests {
             .expect("setting")
             .expect("a row");
         assert_eq!(row.try_get::<String>("", "jit").expect("jit"), "off");
+    }
+
+    /// Every SQLite connection, the migrations' pool's too, has `kinerja_entry_hash`, which
+    /// computes what the verifier computes, and NULL for a NULL argument.
+    #[tokio::test]
+    async fn sqlite_connections_hash_audit_entries_as_the_verifier_does() {
+        let (_dir, store) = sqlite_store(2).await;
+        let hash = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql.to_owned());
+        let expected = audit::placed_hash(b"ab", &[1, 2], 7, &[3]);
+        let sql = "SELECT kinerja_entry_hash('ab', x'0102', 7, x'03') AS h";
+        let null = "SELECT kinerja_entry_hash(NULL, x'0102', 7, x'03') AS h";
+        for (pool, row, none) in [
+            (
+                "the service's",
+                store.conn().query_one_raw(hash(sql)).await,
+                store.conn().query_one_raw(hash(null)).await,
+            ),
+            (
+                "the migrations'",
+                store.db.query_one_raw(hash(sql)).await,
+                store.db.query_one_raw(hash(null)).await,
+            ),
+        ] {
+            let row = row.expect(pool).expect("a row");
+            assert_eq!(
+                row.try_get::<String>("", "h").expect(pool),
+                expected,
+                "{pool}"
+            );
+            let none = none.expect(pool).expect("a row");
+            assert_eq!(
+                none.try_get::<Option<String>>("", "h").expect(pool),
+                None,
+                "{pool}"
+            );
+        }
     }
 
     /// A write whose audit chain has lost its head fails and stores nothing: on PostgreSQL the
