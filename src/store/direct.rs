@@ -1149,6 +1149,15 @@ mod tests {
         ));
     }
 
+    /// A write transaction begins on `d`, runs `insert` and commits, and `t` then holds `rows`:
+    /// no transaction was left open on the pool's connections.
+    async fn assert_a_write_commits(d: &Direct, insert: &str, rows: i64) {
+        let txn = d.begin(TxnKind::Write).await.expect("begin");
+        txn.execute_unprepared(insert).await.expect("insert");
+        txn.commit().await.expect("commit");
+        assert_eq!(rows_in_t(d).await, rows);
+    }
+
     async fn rows_in_t(d: &Direct) -> i64 {
         super::super::tests::count_rows(d, "t").await
     }
@@ -1157,12 +1166,7 @@ mod tests {
     async fn a_committed_transaction_keeps_its_changes_and_its_connection() {
         let dir = tempfile::tempdir().expect("dir");
         let d = pool_with_t(&dir, "k TEXT PRIMARY KEY").await;
-        let txn = d.begin(TxnKind::Write).await.expect("begin");
-        txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
-            .await
-            .expect("insert");
-        txn.commit().await.expect("commit");
-        assert_eq!(rows_in_t(&d).await, 1);
+        assert_a_write_commits(&d, "INSERT INTO t (k) VALUES ('a')", 1).await;
         assert_eq!(
             open_idle(&d).0,
             open_idle(&d).1,
@@ -1354,12 +1358,7 @@ mod tests {
             value_of(d.query_one_raw(read("a")).await.expect("read")),
             11
         );
-        let txn = d.begin(TxnKind::Write).await.expect("the next transaction");
-        txn.hold(stmt_with("INSERT INTO t (k, v) VALUES ('e', 5)", vec![]))
-            .await
-            .expect("hold");
-        txn.commit().await.expect("commit");
-        assert_eq!(rows_in_t(&d).await, 4);
+        assert_a_write_commits(&d, "INSERT INTO t (k, v) VALUES ('e', 5)", 4).await;
     }
 
     #[tokio::test]
@@ -1488,12 +1487,7 @@ mod tests {
         assert!(sent.lock().expect("log").is_empty(), "nothing was sent");
         assert_eq!(open_idle(&d), (1, 1), "the connection went back as it was");
         // No transaction was left open on it: a write begins, commits and is seen.
-        let txn = d.begin(TxnKind::Write).await.expect("begin");
-        txn.execute_unprepared("INSERT INTO t (k) VALUES ('a')")
-            .await
-            .expect("insert");
-        txn.commit().await.expect("commit");
-        assert_eq!(rows_in_t(&d).await, 1);
+        assert_a_write_commits(&d, "INSERT INTO t (k) VALUES ('a')", 1).await;
     }
 
     #[tokio::test]

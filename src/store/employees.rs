@@ -408,17 +408,17 @@ impl Store {
         if let Some(v) = ch.position_name {
             q = q.col_expr(employee::Column::PositionName, Expr::value(v));
         }
-        let q = q
+        let mut update = q
             .filter(employee::Column::Id.eq(id))
-            .filter(employee::Column::Version.eq(version));
+            .filter(employee::Column::Version.eq(version))
+            .into_query();
+        update.returning_all();
+        let update = self.kind.backend().build(&update);
         let updated = match self.kind {
             // One statement, its own transaction: the update (RETURNING the row) with the
             // audit entry, appended only if the version matched.
             DbKind::Postgres => {
-                let mut update = q.into_query();
-                update.returning_all();
-                let write = self.kind.backend().build(&update);
-                let rows = self.pg_write_with_entry(write, actor, change).await?;
+                let rows = self.pg_write_with_entry(update, actor, change).await?;
                 rows.first()
                     .map(|r| employee::Model::from_query_result(r, ""))
                     .transpose()?
@@ -435,9 +435,7 @@ impl Store {
                 for stmt in entry {
                     txn.hold(stmt).await?;
                 }
-                let mut update = q.into_query();
-                update.returning_all();
-                let rows = txn.commit_with(self.kind.backend().build(&update)).await?;
+                let rows = txn.commit_with(update).await?;
                 rows.first()
                     .map(|r| employee::Model::from_query_result(r, ""))
                     .transpose()?

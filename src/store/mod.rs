@@ -944,10 +944,7 @@ mod tests {
         store.migrate().await.expect("migrate");
         let at = "'2026-01-01T00:00:00+00:00'";
         for sql in [
-            format!(
-                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
-                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
-            ),
+            agency_a1(at),
             // 5,000 "siti ..." (more than the range plan takes) and, between them in id
             // order, three "agus ...".
             format!(
@@ -1256,10 +1253,7 @@ mod tests {
             })
             .collect();
         for sql in [
-            format!(
-                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
-                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
-            ),
+            agency_a1(at),
             format!(
                 "INSERT INTO units (id, agency_id, parent_id, code, name, active, depth, path, \
                    version, created_at, updated_at) \
@@ -1406,10 +1400,7 @@ mod tests {
         store.migrate().await.expect("migrations");
         let at = "'2026-01-01T00:00:00+00:00'";
         for sql in [
-            format!(
-                "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
-                 VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
-            ),
+            agency_a1(at),
             format!(
                 "INSERT INTO employees (id, nip, name, name_lower, status, position_type, \
                    position_name, agency_id, version, created_at, updated_at) \
@@ -1508,6 +1499,14 @@ mod tests {
                 )
             }
         }
+    }
+
+    /// The insert of agency `a1` (code `A1`, WIB) created and updated at `at`, an SQL literal.
+    fn agency_a1(at: &str) -> String {
+        format!(
+            "INSERT INTO agencies (id, code, name, time_zone, version, created_at, updated_at) \
+             VALUES ('a1', 'A1', 'A', 'WIB', 1, {at}, {at})"
+        )
     }
 
     /// Rows in `table`, read through `db`.
