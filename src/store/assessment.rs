@@ -17,7 +17,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryIntoModel,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryIntoModel, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,6 +31,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::skp::{ContentFrom, IndicatorRow, RhkRow, SKP_RESOURCE, SkpRead, SkpRow, load_content};
+use super::template::SqlTemplate;
 use super::{DbKind, Store, find_or_not_found, keyset_page, lock_row, new_id};
 use crate::domain::assessment::{self as rules, Action, State};
 use crate::domain::rating::{self, Aspect, Predikat, Rating};
@@ -665,24 +666,32 @@ async fn period_evaluation<C: ConnectionTrait>(
     ep_id: &str,
     detail: Realisasi,
 ) -> Result<PeriodEvaluation> {
-    let skp_id = s.id.as_str();
-    let mut q = period_evaluation_select(skp_id, ep_id);
+    /// The statement for each [`Realisasi`] (two shapes).
+    static READ: [SqlTemplate; 2] = [SqlTemplate::new(), SqlTemplate::new()];
     let backend = db.get_database_backend();
-    match detail {
-        Realisasi::Values => {
-            q = q.expr_as(realisasi_values_expr(backend, skp_id), "realisasi_values");
-        }
+    let skp_id = Value::from(s.id.as_str());
+    let stmt = match detail {
+        Realisasi::Values => READ[0].statement(backend, [skp_id, ep_id.into()], |b, [skp, ep]| {
+            period_evaluation_select(skp.clone(), ep.clone())
+                .expr_as(realisasi_values_expr(b, skp.clone()), "realisasi_values")
+                .build(b)
+        }),
         Realisasi::Records => {
-            q = q
-                .expr_as(
-                    assessor_name_expr(s.assessor_id.as_deref()),
-                    "assessor_name",
-                )
-                .expr_as(exception_reason_expr(), "exception_reason");
+            let assessor = Value::from(s.assessor_id.clone());
+            READ[1].statement(
+                backend,
+                [skp_id, ep_id.into(), assessor],
+                |b, [skp, ep, a]| {
+                    period_evaluation_select(skp.clone(), ep.clone())
+                        .expr_as(assessor_name_expr(a.clone()), "assessor_name")
+                        .expr_as(exception_reason_expr(), "exception_reason")
+                        .build(b)
+                },
+            )
         }
-    }
+    };
     let row = db
-        .query_one_raw(q.build(backend))
+        .query_one_raw(stmt)
         .await?
         .ok_or_else(|| Error::not_found("EvaluationPeriod", ep_id))?;
     let mut pe = decode_period_evaluation(&row)?;
@@ -704,8 +713,8 @@ async fn period_evaluation<C: ConnectionTrait>(
 /// `A_*`, sea-orm's pair) with whether it is locked now (`A_locked_now`), the evaluation of
 /// SKP `skp_id` in it (`B_*`) and that evaluation's objection (`C_*`), each joined on a key.
 fn period_evaluation_select(
-    skp_id: &str,
-    ep_id: &str,
+    skp_id: Value,
+    ep_id: Value,
 ) -> sea_orm::SelectTwo<evaluation_period::Entity, skp_evaluation::Entity> {
     let locked_now = Expr::exists(
         Query::select()
@@ -727,7 +736,7 @@ fn period_evaluation_select(
             )
             .to_owned(),
     );
-    let skp = skp_id.to_owned();
+    let skp = skp_id;
     let entered: sea_orm::RelationDef =
         evaluation_period::Entity::belongs_to(skp_evaluation::Entity)
             .from(evaluation_period::Column::Id)
@@ -742,7 +751,8 @@ fn period_evaluation_select(
         .from(skp_evaluation::Column::Id)
         .to(objection::Column::EvaluationId)
         .into();
-    let mut q = evaluation_period::Entity::find_by_id(ep_id.to_owned())
+    let mut q = evaluation_period::Entity::find()
+        .filter(evaluation_period::Column::Id.eq(ep_id))
         .expr_as(locked_now, "locked_now")
         .join(sea_orm::JoinType::LeftJoin, entered)
         .join(sea_orm::JoinType::LeftJoin, filed)
@@ -769,7 +779,7 @@ fn decode_period_evaluation(row: &sea_orm::QueryResult) -> Result<PeriodEvaluati
 }
 
 /// The name of the employee `assessor` (NULL when none or not found), as a column.
-fn assessor_name_expr(assessor: Option<&str>) -> Expr {
+fn assessor_name_expr(assessor: Value) -> Expr {
     let name = Query::select()
         .column((employee::Entity, employee::Column::Name))
         .from(employee::Entity)
@@ -799,7 +809,7 @@ fn exception_reason_expr() -> Expr {
 /// value is printed so that it parses back to the same `f64`: with 17 significant digits on
 /// SQLite, in PostgreSQL's shortest exact form (`float8` output with `extra_float_digits` above
 /// 0, which sqlx sets on every connection). Identifiers are generated ids: no space, no comma.
-fn realisasi_values_expr(backend: sea_orm::DbBackend, skp_id: &str) -> Expr {
+fn realisasi_values_expr(backend: sea_orm::DbBackend, skp_id: Value) -> Expr {
     let agg = match backend {
         sea_orm::DbBackend::Postgres => {
             r#"string_agg("realisasi"."indicator_id" || ' ' || "realisasi"."value"::text, ',')"#
@@ -851,19 +861,25 @@ impl Store {
         {
             return Err(Error::not_found("Skp", skp_id));
         }
-        let mut q = period_evaluation_select(skp_id, ep_id);
-        sea_orm::QueryTrait::query(&mut q).join(
-            sea_orm::JoinType::InnerJoin,
-            skp::Entity,
-            Expr::col((skp::Entity, skp::Column::Id)).eq(skp_id),
-        );
-        for c in <skp::Column as sea_orm::Iterable>::iter() {
-            q = q.expr_as(
-                Expr::col((skp::Entity, c)),
-                format!("S_{}", sea_orm::IdenStatic::as_str(&c)),
+        /// The statement (one shape).
+        static LOCKED: SqlTemplate = SqlTemplate::new();
+        let params = [skp_id.into(), ep_id.into()];
+        let stmt = LOCKED.statement(self.kind().backend(), params, |b, [skp, ep]| {
+            let mut q = period_evaluation_select(skp.clone(), ep.clone());
+            sea_orm::QueryTrait::query(&mut q).join(
+                sea_orm::JoinType::InnerJoin,
+                skp::Entity,
+                Expr::col((skp::Entity, skp::Column::Id)).eq(skp.clone()),
             );
-        }
-        let Some(row) = txn.query_one_raw(q.build(self.kind().backend())).await? else {
+            for c in <skp::Column as sea_orm::Iterable>::iter() {
+                q = q.expr_as(
+                    Expr::col((skp::Entity, c)),
+                    format!("S_{}", sea_orm::IdenStatic::as_str(&c)),
+                );
+            }
+            q.build(b)
+        });
+        let Some(row) = txn.query_one_raw(stmt).await? else {
             // No SKP or no period: say which (the SKP first, as its lock would have).
             find_skp(txn, skp_id).await?;
             return Err(Error::not_found("EvaluationPeriod", ep_id));
@@ -1607,23 +1623,38 @@ impl Store {
         // One connection and one snapshot for all the other reads (a pool checkout per
         // statement costs more than the statement).
         let txn = self.begin_read().await?;
-        let skp_id = read.row.id.clone();
-        let action_plans = action_plan::Entity::find()
-            .filter(action_plan::Column::SkpId.eq(&skp_id))
-            .filter(action_plan::Column::EvaluationPeriodId.eq(ep_id))
-            .order_by_asc(action_plan::Column::Id);
-        let feedback = feedback::Entity::find()
-            .filter(feedback::Column::SkpId.eq(&skp_id))
-            .order_by_desc(feedback::Column::Id)
-            .limit(1000);
-        // Both go with the evaluation's first statement (SQLite), in the same snapshot.
+        /// The action plans and the feedback (one shape each).
+        static PLANS: SqlTemplate = SqlTemplate::new();
+        static FEEDBACK: SqlTemplate = SqlTemplate::new();
         let backend = self.kind.backend();
-        txn.prefetch(action_plans.clone().build(backend)).await;
-        txn.prefetch(feedback.clone().build(backend)).await;
+        let skp_id = Value::from(read.row.id.as_str());
+        let action_plans = PLANS.statement(backend, [skp_id.clone(), ep_id.into()], |b, [s, e]| {
+            action_plan::Entity::find()
+                .filter(action_plan::Column::SkpId.eq(s.clone()))
+                .filter(action_plan::Column::EvaluationPeriodId.eq(e.clone()))
+                .order_by_asc(action_plan::Column::Id)
+                .build(b)
+        });
+        let feedback = FEEDBACK.statement(backend, [skp_id], |b, [s]| {
+            feedback::Entity::find()
+                .filter(feedback::Column::SkpId.eq(s.clone()))
+                .order_by_desc(feedback::Column::Id)
+                .limit(1000)
+                .build(b)
+        });
+        // Both go with the evaluation's first statement (SQLite), in the same snapshot.
+        txn.prefetch(action_plans.clone()).await;
+        txn.prefetch(feedback.clone()).await;
         let (doc, names) =
             evaluation_doc(&txn, from, read.row, ep_id, now, Realisasi::Records).await?;
-        let action_plans = action_plans.all(&txn).await?;
-        let feedback = feedback.all(&txn).await?;
+        let action_plans = action_plan::Entity::find()
+            .from_raw_sql(action_plans)
+            .all(&txn)
+            .await?;
+        let feedback = feedback::Entity::find()
+            .from_raw_sql(feedback)
+            .all(&txn)
+            .await?;
         txn.commit().await?;
         Ok(Explanation {
             doc,

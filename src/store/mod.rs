@@ -21,6 +21,7 @@ pub mod periods;
 pub mod reports;
 pub mod skp;
 mod sql;
+mod template;
 
 use std::sync::Arc;
 use std::time::Duration;

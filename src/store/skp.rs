@@ -16,7 +16,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
 };
 use serde_json::json;
 
@@ -30,6 +30,7 @@ use super::entities::{
 use super::idempotency::{Claim, claim};
 use super::outbox::Event;
 use super::periods::{assessed_counts, assessed_periods};
+use super::template::SqlTemplate;
 use super::{AssignmentRow, Store, find_or_not_found, lock_row, new_id};
 use crate::domain::org::Span;
 use crate::domain::skp::{
@@ -399,6 +400,32 @@ fn decode_stored(skp_id: &str, bytes: &[u8]) -> Option<SkpContent> {
 /// SKP `id`'s row, its stored content unless its version is `cached`, and its assessed
 /// periods, in one statement (two scalar subqueries on the primary keys).
 async fn read_skp<C: ConnectionTrait>(db: &C, id: &str, cached: Option<i64>) -> Result<SkpRead> {
+    /// The statement without a cached version, then with one (two shapes).
+    static READ: [SqlTemplate; 2] = [SqlTemplate::new(), SqlTemplate::new()];
+    let backend = db.get_database_backend();
+    let stmt = match cached {
+        None => READ[0].statement(backend, [id.into()], |b, [id]| {
+            read_skp_select(id.clone(), None).build(b)
+        }),
+        Some(v) => READ[1].statement(backend, [id.into(), v.into()], |b, [id, v]| {
+            read_skp_select(id.clone(), Some(v.clone())).build(b)
+        }),
+    };
+    let row = db
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| Error::not_found("Skp", id))?;
+    let (skp, assessed) = row_and_assessed(&row)?;
+    Ok(SkpRead {
+        row: skp,
+        stored: row.try_get::<Option<Vec<u8>>>("", "stored_content")?,
+        assessed,
+    })
+}
+
+/// The statement of [`read_skp`]: SKP `id` with the content stored at its version (unless that
+/// version is `cached`) and its assessed periods.
+fn read_skp_select(id: Value, cached: Option<Value>) -> sea_orm::Select<skp::Entity> {
     let mut stored = Query::select();
     stored
         .column((skp_content::Entity, skp_content::Column::Content))
@@ -414,22 +441,13 @@ async fn read_skp<C: ConnectionTrait>(db: &C, id: &str, cached: Option<i64>) -> 
     if let Some(v) = cached {
         stored.and_where(Expr::col((skp::Entity, skp::Column::Version)).ne(v));
     }
-    let q = skp::Entity::find_by_id(id.to_owned())
+    skp::Entity::find()
+        .filter(skp::Column::Id.eq(id))
         .expr_as(
             Expr::SubQuery(None, Box::new(stored.into())),
             "stored_content",
         )
-        .expr_as(assessed_periods_expr(), "assessed_periods");
-    let row = db
-        .query_one_raw(q.build(db.get_database_backend()))
-        .await?
-        .ok_or_else(|| Error::not_found("Skp", id))?;
-    let (skp, assessed) = row_and_assessed(&row)?;
-    Ok(SkpRead {
-        row: skp,
-        stored: row.try_get::<Option<Vec<u8>>>("", "stored_content")?,
-        assessed,
-    })
+        .expr_as(assessed_periods_expr(), "assessed_periods")
 }
 
 /// The documents of the given SKP rows: their content when `full` (see [`load_content`]) and

@@ -122,9 +122,14 @@ impl DbObserver {
             log_slow(st);
         }
         // Several statements sent as one command: the last one is what the call waited for.
-        let last = match st.sql.rfind(crate::store::BATCH_SEPARATOR) {
-            Some(i) if st.statements > 1 => &st.sql[i + crate::store::BATCH_SEPARATOR.len()..],
-            _ => st.sql,
+        let last = match st.statements {
+            0 | 1 => st.sql,
+            _ => st
+                .sql
+                .rfind(crate::store::BATCH_SEPARATOR)
+                .map_or(st.sql, |i| {
+                    &st.sql[i + crate::store::BATCH_SEPARATOR.len()..]
+                }),
         };
         let summary = summarize(last);
         let mut attrs = vec![KeyValue::new("db.system.name", self.system)];
@@ -137,7 +142,7 @@ impl DbObserver {
         if let Some(op) = summary.operation {
             attrs.push(KeyValue::new("db.operation.name", op));
         }
-        if let Some(c) = summary.collection {
+        if let Some(c) = &summary.collection {
             attrs.push(KeyValue::new("db.collection.name", c.clone()));
         }
         if st.failed {
@@ -157,11 +162,9 @@ impl DbObserver {
             }
             let end = SystemTime::now();
             let start = end.checked_sub(st.elapsed).unwrap_or(end);
-            let name = summary
-                .text
-                .clone()
-                .unwrap_or_else(|| self.system.to_owned());
-            if let Some(t) = summary.text {
+            let text = summary.text();
+            let name = text.clone().unwrap_or_else(|| self.system.to_owned());
+            if let Some(t) = text {
                 attrs.push(KeyValue::new("db.query.summary", t));
             }
             if let Some(n) = &self.target.namespace {
@@ -245,8 +248,20 @@ struct Summary {
     operation: Option<&'static str>,
     /// The one table the statement works on; `None` when it names several (joins, subqueries).
     collection: Option<String>,
-    /// Low-cardinality summary: operation and main table, e.g. `SELECT employee`.
-    text: Option<String>,
+    /// The main table: the first after FROM (INTO for an INSERT, UPDATE for an UPDATE).
+    main: Option<String>,
+}
+
+impl Summary {
+    /// Low-cardinality summary: operation and main table, e.g. `SELECT employee`; only built
+    /// for a span.
+    fn text(&self) -> Option<String> {
+        let op = self.operation?;
+        Some(match &self.main {
+            Some(t) => format!("{op} {t}"),
+            None => op.to_owned(),
+        })
+    }
 }
 
 const OPERATIONS: [&str; 10] = [
@@ -254,6 +269,9 @@ const OPERATIONS: [&str; 10] = [
     "ALTER",
 ];
 
+/// The summary of `sql` in one pass over its words, without collecting them: it stops once the
+/// main table is known and a second table (a join or subquery) rules out a single collection,
+/// so a long statement costs what its first clauses cost.
 fn summarize(sql: &str) -> Summary {
     let mut words = sql.split_ascii_whitespace();
     let Some(first) = words.next() else {
@@ -266,39 +284,41 @@ fn summarize(sql: &str) -> Summary {
     else {
         return Summary::default();
     };
-    let tokens: Vec<&str> = sql.split_ascii_whitespace().collect();
-    let after = |kw: &str| {
-        tokens
-            .iter()
-            .position(|t| t.eq_ignore_ascii_case(kw))
-            .and_then(|i| tokens.get(i + 1))
-            .and_then(|t| identifier(t))
-    };
-    let main = match op {
-        "SELECT" | "DELETE" => after("FROM"),
-        "INSERT" => after("INTO"),
-        "UPDATE" => tokens.get(1).and_then(|t| identifier(t)),
+    // The keyword whose next word names the main table; an UPDATE names it first.
+    let main_after = match op {
+        "SELECT" | "DELETE" => Some("FROM"),
+        "INSERT" => Some("INTO"),
         _ => None,
     };
-    let tables = tokens
-        .iter()
-        .filter(|t| {
-            ["FROM", "JOIN", "INTO"]
-                .iter()
-                .any(|k| t.eq_ignore_ascii_case(k))
-        })
-        .count();
-    let single = match op {
-        "UPDATE" => tables == 0,
-        _ => tables == 1,
-    };
+    let mut main = None;
+    let mut main_known = main_after.is_none();
+    if op == "UPDATE" {
+        main = words.clone().next().and_then(identifier);
+    }
+    // Tables named after FROM, JOIN or INTO; one is a single collection (none for an UPDATE).
+    let single_at = usize::from(op != "UPDATE");
+    let mut tables = 0;
+    let mut prev = first;
+    for word in words {
+        if !main_known && main_after.is_some_and(|k| prev.eq_ignore_ascii_case(k)) {
+            main = identifier(word);
+            main_known = true;
+        }
+        if ["FROM", "JOIN", "INTO"]
+            .iter()
+            .any(|k| word.eq_ignore_ascii_case(k))
+        {
+            tables += 1;
+        }
+        if main_known && tables > single_at {
+            break;
+        }
+        prev = word;
+    }
     Summary {
         operation: Some(op),
-        collection: main.clone().filter(|_| single),
-        text: Some(match &main {
-            Some(t) => format!("{op} {t}"),
-            None => op.to_owned(),
-        }),
+        collection: main.clone().filter(|_| tables == single_at),
+        main,
     }
 }
 
@@ -330,11 +350,11 @@ mod tests {
         );
         assert_eq!(s.operation, Some("SELECT"));
         assert_eq!(s.collection.as_deref(), Some("employee"));
-        assert_eq!(s.text.as_deref(), Some("SELECT employee"));
+        assert_eq!(s.text().as_deref(), Some("SELECT employee"));
 
         let s = summarize(r#"INSERT INTO "agency" ("id", "code") VALUES (?, ?) RETURNING "id""#);
         assert_eq!(s.collection.as_deref(), Some("agency"));
-        assert_eq!(s.text.as_deref(), Some("INSERT agency"));
+        assert_eq!(s.text().as_deref(), Some("INSERT agency"));
 
         let s = summarize(r#"UPDATE "employee" SET "version" = "version" + ? WHERE "id" = ?"#);
         assert_eq!(s.operation, Some("UPDATE"));
@@ -347,11 +367,11 @@ mod tests {
         let s = summarize(
             r#"SELECT "employee"."id" FROM "employee" WHERE "employee"."id" IN (SELECT "assignment"."employee_id" FROM "assignment" INNER JOIN "unit" ON "unit"."id" = "assignment"."unit_id")"#,
         );
-        assert_eq!(s.text.as_deref(), Some("SELECT employee"));
+        assert_eq!(s.text().as_deref(), Some("SELECT employee"));
         assert_eq!(s.collection, None);
 
         let s = summarize("SELECT sqlite_version() AS v");
-        assert_eq!(s.text.as_deref(), Some("SELECT"));
+        assert_eq!(s.text().as_deref(), Some("SELECT"));
         assert_eq!(s.collection, None);
 
         assert_eq!(summarize("VACUUM"), Summary::default());
@@ -414,7 +434,7 @@ mod tests {
     fn values_never_reach_the_summary() {
         // Even inlined literals stay out: only keywords and identifiers are kept.
         let s = summarize("SELECT * FROM employee WHERE nip = '198503152010011001'");
-        assert_eq!(s.text.as_deref(), Some("SELECT employee"));
+        assert_eq!(s.text().as_deref(), Some("SELECT employee"));
         assert_eq!(identifier("'198503152010011001'"), None);
         assert_eq!(identifier("$1"), None);
     }
