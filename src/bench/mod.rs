@@ -9,6 +9,7 @@
 //! - [`scenarios`]: the table of scenarios and the bulk import driver.
 //! - [`db`]: benchmark databases, seeding, and the write baselines (raw insert loop, pgbench).
 //! - [`report`]: medians, per-round ratios, targets, table and JSON.
+//! - [`statements`]: what rendering a point read's statement costs, in full and from its template.
 
 pub mod db;
 pub mod echo;
@@ -18,6 +19,7 @@ pub mod province;
 pub mod report;
 pub mod results;
 pub mod scenarios;
+pub mod statements;
 
 /// Generated code of the bench-only `kinerja.bench.v1` echo service.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

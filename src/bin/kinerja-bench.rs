@@ -6,6 +6,7 @@
 //! - `import`: bulk-import rounds, each into a fresh database.
 //! - `smoke`: everything once with tiny sizes; fails on any error, never on speed (CI).
 //! - `echo-server`: the echo baseline server (started by `run`).
+//! - `statements`: what rendering the point reads' statements costs, in full and from templates.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ enum Cmd {
     /// Serve the echo baseline (started by `run`).
     #[command(hide = true)]
     EchoServer(EchoArgs),
+    /// What rendering the point reads' statements costs: built in full against their templates.
+    Statements(StatementsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +150,19 @@ struct SmokeArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+struct StatementsArgs {
+    /// Statements per timed block.
+    #[arg(long, default_value_t = 20_000)]
+    iterations: u32,
+    /// Blocks of each kind, alternating (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    blocks: u32,
+    /// Write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
 struct EchoArgs {
     /// Address to listen on.
     #[arg(long)]
@@ -170,8 +186,33 @@ fn main() -> Result<()> {
             Cmd::Import(a) => import_rounds(a).await,
             Cmd::Smoke(a) => smoke(a).await,
             Cmd::EchoServer(a) => echo_server(a).await,
+            Cmd::Statements(a) => statements(&a),
         }
     })
+}
+
+/// Prints (and writes as JSON) what each point read's statement costs to render.
+fn statements(a: &StatementsArgs) -> Result<()> {
+    let costs = kinerja::bench::statements::statement_costs(a.iterations, a.blocks);
+    println!(
+        "{:<40} {:<9} {:>12} {:>14} {:>7}",
+        "statement", "engine", "built (µs)", "template (µs)", "ratio"
+    );
+    for c in &costs {
+        println!(
+            "{:<40} {:<9} {:>12.2} {:>14.2} {:>6.1}x",
+            c.statement,
+            c.engine,
+            c.built_ns / 1e3,
+            c.template_ns / 1e3,
+            c.built_ns / c.template_ns
+        );
+    }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&costs)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 async fn echo_server(a: EchoArgs) -> Result<()> {

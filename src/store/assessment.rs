@@ -666,30 +666,8 @@ async fn period_evaluation<C: ConnectionTrait>(
     ep_id: &str,
     detail: Realisasi,
 ) -> Result<PeriodEvaluation> {
-    /// The statement for each [`Realisasi`] (two shapes).
-    static READ: [SqlTemplate; 2] = [SqlTemplate::new(), SqlTemplate::new()];
     let backend = db.get_database_backend();
-    let skp_id = Value::from(s.id.as_str());
-    let stmt = match detail {
-        Realisasi::Values => READ[0].statement(backend, [skp_id, ep_id.into()], |b, [skp, ep]| {
-            period_evaluation_select(skp.clone(), ep.clone())
-                .expr_as(realisasi_values_expr(b, skp.clone()), "realisasi_values")
-                .build(b)
-        }),
-        Realisasi::Records => {
-            let assessor = Value::from(s.assessor_id.clone());
-            READ[1].statement(
-                backend,
-                [skp_id, ep_id.into(), assessor],
-                |b, [skp, ep, a]| {
-                    period_evaluation_select(skp.clone(), ep.clone())
-                        .expr_as(assessor_name_expr(a.clone()), "assessor_name")
-                        .expr_as(exception_reason_expr(), "exception_reason")
-                        .build(b)
-                },
-            )
-        }
-    };
+    let stmt = period_evaluation_statement(backend, &s.id, ep_id, s.assessor_id.as_deref(), detail);
     let row = db
         .query_one_raw(stmt)
         .await?
@@ -707,6 +685,54 @@ async fn period_evaluation<C: ConnectionTrait>(
         }
     }
     Ok(pe)
+}
+
+/// The statement of [`period_evaluation`] for SKP `skp_id` (whose recorded assessor is
+/// `assessor`) in evaluation period `ep_id`, rendered once per engine for each [`Realisasi`].
+pub(crate) fn period_evaluation_statement(
+    backend: sea_orm::DbBackend,
+    skp_id: &str,
+    ep_id: &str,
+    assessor: Option<&str>,
+    detail: Realisasi,
+) -> sea_orm::Statement {
+    /// One shape for each [`Realisasi`].
+    static READ: [SqlTemplate; 2] = [SqlTemplate::new(), SqlTemplate::new()];
+    match detail {
+        Realisasi::Values => READ[0].statement(
+            backend,
+            [skp_id.into(), ep_id.into()],
+            period_evaluation_values,
+        ),
+        Realisasi::Records => READ[1].statement(
+            backend,
+            [skp_id.into(), ep_id.into(), assessor.into()],
+            period_evaluation_records,
+        ),
+    }
+}
+
+/// [`period_evaluation`]'s statement for [`Realisasi::Values`] built in full (SKP id, period
+/// id).
+pub(crate) fn period_evaluation_values(
+    b: sea_orm::DbBackend,
+    [skp, ep]: &[Value; 2],
+) -> sea_orm::Statement {
+    period_evaluation_select(skp.clone(), ep.clone())
+        .expr_as(realisasi_values_expr(b, skp.clone()), "realisasi_values")
+        .build(b)
+}
+
+/// [`period_evaluation`]'s statement for [`Realisasi::Records`] built in full (SKP id, period
+/// id, the SKP's assessor).
+pub(crate) fn period_evaluation_records(
+    b: sea_orm::DbBackend,
+    [skp, ep, assessor]: &[Value; 3],
+) -> sea_orm::Statement {
+    period_evaluation_select(skp.clone(), ep.clone())
+        .expr_as(assessor_name_expr(assessor.clone()), "assessor_name")
+        .expr_as(exception_reason_expr(), "exception_reason")
+        .build(b)
 }
 
 /// The statement behind [`period_evaluation`]: evaluation period `ep_id` (its columns as

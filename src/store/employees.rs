@@ -16,6 +16,7 @@ use super::audit::{Actor, Change};
 use super::entities::{agency, assignment, employee, unit};
 use super::idempotency::{Claim, claim};
 use super::org::check_versioned;
+use super::template::SqlTemplate;
 use super::{DbKind, EmployeeRow, Store, new_id};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -240,10 +241,30 @@ impl Store {
 
     /// Reads an employee by id.
     pub async fn get_employee(&self, id: &str) -> Result<EmployeeRow> {
-        employee::Entity::find_by_id(id.to_owned())
-            .one(self.conn())
+        static BY_ID: SqlTemplate = SqlTemplate::new();
+        self.employee_where(&BY_ID, employee::Column::Id, id)
             .await?
             .ok_or_else(|| Error::not_found("Employee", id))
+    }
+
+    /// The employee whose `column` (a unique one: the id, the NIP) is `value`, read with the
+    /// statement `template` renders (one per column).
+    async fn employee_where(
+        &self,
+        template: &SqlTemplate,
+        column: employee::Column,
+        value: &str,
+    ) -> Result<Option<EmployeeRow>> {
+        let stmt = template.statement(self.kind().backend(), [value.into()], |b, [v]| {
+            employee::Entity::find()
+                .filter(column.eq(v.clone()))
+                .limit(1)
+                .build(b)
+        });
+        Ok(employee::Entity::find()
+            .from_raw_sql(stmt)
+            .one(self.conn())
+            .await?)
     }
 
     /// Reads an employee with the time zone of their agency in one statement (what an
@@ -264,9 +285,8 @@ impl Store {
 
     /// Reads an employee by NIP.
     pub async fn get_employee_by_nip(&self, nip: &str) -> Result<EmployeeRow> {
-        employee::Entity::find()
-            .filter(employee::Column::Nip.eq(nip))
-            .one(self.conn())
+        static BY_NIP: SqlTemplate = SqlTemplate::new();
+        self.employee_where(&BY_NIP, employee::Column::Nip, nip)
             .await?
             .ok_or_else(|| Error::not_found("Employee", format!("nip:{nip}")))
     }

@@ -15,8 +15,9 @@ use chrono::{Duration, NaiveDate, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Statement, Value,
 };
 use serde_json::json;
 
@@ -400,17 +401,7 @@ fn decode_stored(skp_id: &str, bytes: &[u8]) -> Option<SkpContent> {
 /// SKP `id`'s row, its stored content unless its version is `cached`, and its assessed
 /// periods, in one statement (two scalar subqueries on the primary keys).
 async fn read_skp<C: ConnectionTrait>(db: &C, id: &str, cached: Option<i64>) -> Result<SkpRead> {
-    /// The statement without a cached version, then with one (two shapes).
-    static READ: [SqlTemplate; 2] = [SqlTemplate::new(), SqlTemplate::new()];
-    let backend = db.get_database_backend();
-    let stmt = match cached {
-        None => READ[0].statement(backend, [id.into()], |b, [id]| {
-            read_skp_select(id.clone(), None).build(b)
-        }),
-        Some(v) => READ[1].statement(backend, [id.into(), v.into()], |b, [id, v]| {
-            read_skp_select(id.clone(), Some(v.clone())).build(b)
-        }),
-    };
+    let stmt = read_skp_statement(db.get_database_backend(), id, cached);
     let row = db
         .query_one_raw(stmt)
         .await?
@@ -421,6 +412,28 @@ async fn read_skp<C: ConnectionTrait>(db: &C, id: &str, cached: Option<i64>) -> 
         stored: row.try_get::<Option<Vec<u8>>>("", "stored_content")?,
         assessed,
     })
+}
+
+/// The statement of [`read_skp`], rendered once per engine with a cached version and once
+/// without.
+pub(crate) fn read_skp_statement(backend: DbBackend, id: &str, cached: Option<i64>) -> Statement {
+    /// Without a cached version, then with one (two shapes).
+    static READ: [SqlTemplate; 2] = [SqlTemplate::new(), SqlTemplate::new()];
+    match cached {
+        None => READ[0].statement(backend, [id.into()], read_skp_uncached),
+        Some(v) => READ[1].statement(backend, [id.into(), v.into()], read_skp_cached),
+    }
+}
+
+/// [`read_skp`]'s statement without a cached version, built in full (the SKP id).
+pub(crate) fn read_skp_uncached(b: DbBackend, [id]: &[Value; 1]) -> Statement {
+    read_skp_select(id.clone(), None).build(b)
+}
+
+/// [`read_skp`]'s statement when this replica caches a version, built in full (the SKP id,
+/// the cached version).
+fn read_skp_cached(b: DbBackend, [id, v]: &[Value; 2]) -> Statement {
+    read_skp_select(id.clone(), Some(v.clone())).build(b)
 }
 
 /// The statement of [`read_skp`]: SKP `id` with the content stored at its version (unless that
