@@ -12,7 +12,9 @@
 //! A builder must give every call the same shape: no branch on a parameter's value, no list
 //! whose length a parameter sets (a variant of another shape takes a template of its own).
 //! Debug builds, which every test runs, build each statement in full as well and check that
-//! both are the same SQL with the same values, so a builder that breaks this fails the tests.
+//! both are the same SQL with the same values, so a builder that breaks this fails the tests. A
+//! builder that turns a parameter into other text (a LIKE pattern, SQL written with it) fails
+//! when first rendered, in any build.
 
 use std::sync::OnceLock;
 
@@ -87,9 +89,17 @@ impl SqlTemplate {
     }
 }
 
-/// The marker value of parameter `i`: text no caller passes as a value.
+/// What every marker begins with: text no caller passes as a value.
+const MARKER: &str = "\u{0}kinerja template parameter ";
+
+/// The marker value of parameter `i`.
 fn marker(i: usize) -> Value {
-    Value::String(Some(format!("\u{0}kinerja template parameter {i}\u{0}")))
+    Value::String(Some(format!("{MARKER}{i}\u{0}")))
+}
+
+/// Whether `v` was made from a marker without being one (a pattern built of a parameter).
+fn made_of_a_marker(v: &Value) -> bool {
+    matches!(v, Value::String(Some(s)) if s.contains(MARKER))
 }
 
 /// Renders `build`'s statement with markers for its parameters.
@@ -99,6 +109,12 @@ fn render<const N: usize>(
 ) -> Rendered {
     let markers: [Value; N] = std::array::from_fn(marker);
     let stmt = build(backend, &markers);
+    // A parameter turned into other text (a LIKE pattern, say, or SQL written with it) would
+    // be bound as the marker's text at every call, in release builds too: refuse the builder.
+    assert!(
+        !stmt.sql.contains(MARKER),
+        "a template's builder writes a parameter into its SQL text"
+    );
     let values = stmt
         .values
         .map(|v| v.0)
@@ -106,7 +122,13 @@ fn render<const N: usize>(
         .into_iter()
         .map(|v| match markers.iter().position(|m| *m == v) {
             Some(i) => Slot::Param(i),
-            None => Slot::Fixed(v),
+            None => {
+                assert!(
+                    !made_of_a_marker(&v),
+                    "a template's builder binds a value made of a parameter, not the parameter"
+                );
+                Slot::Fixed(v)
+            }
         })
         .collect();
     Rendered {
@@ -156,6 +178,23 @@ mod tests {
         }
         assert!(T.sqlite.get().is_some() && T.postgres.get().is_some());
         assert!(T.postgres.get().is_some_and(|r| r.sql.contains("$4")));
+    }
+
+    #[test]
+    #[should_panic(expected = "binds a value made of a parameter")]
+    fn a_builder_that_binds_a_value_made_of_a_parameter_fails_in_any_build() {
+        static T: SqlTemplate = SqlTemplate::new();
+        T.statement(DbBackend::Postgres, ["Budi".into()], |backend, [name]| {
+            let Value::String(Some(name)) = name else {
+                return backend.build(&Query::select().column(Alias::new("id")).to_owned());
+            };
+            let q = Query::select()
+                .column(Alias::new("id"))
+                .from(Alias::new("t"))
+                .and_where(Expr::col(Alias::new("name")).like(format!("{name}%")))
+                .to_owned();
+            backend.build(&q)
+        });
     }
 
     #[test]
