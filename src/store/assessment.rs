@@ -1224,7 +1224,7 @@ impl Store {
                     ]
                 };
                 let entry = super::audit::sqlite_append(
-                    &super::audit::new_entry(actor, Utc::now(), change),
+                    super::audit::new_entry(actor, Utc::now(), change),
                     &format!("NOT {taken}"),
                     keys(),
                 );

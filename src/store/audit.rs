@@ -143,9 +143,8 @@ pub(crate) fn new_entry(actor: &Actor, now: DateTime<Utc>, change: Change<'_>) -
 const KNOWN_COLUMNS: &str = "id, chain, at, actor, calling_service, request_id, trace_id, rpc, \
                              resource_type, resource_id, action, change, change_digest";
 
-/// The values of [`KNOWN_COLUMNS`] for `e`.
-fn known_values(e: &AuditRow) -> Vec<sea_orm::Value> {
-    let e = e.clone();
+/// The values of [`KNOWN_COLUMNS`] for `e` (moved out of it: an append owns its entry).
+fn known_values(e: AuditRow) -> Vec<sea_orm::Value> {
     vec![
         e.id.into(),
         e.chain.into(),
@@ -169,8 +168,8 @@ fn known_values(e: &AuditRow) -> Vec<sea_orm::Value> {
 /// [`entry_hash`] (`audit_new`; each length below 256, so one byte of the eight), the entry's
 /// insert (`audit_entry`) and the head's move (`audit_moved`). A chain without a head fails
 /// the statement: the entry's `seq` would be NULL. Parameters are numbered from `$first`.
-fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<sea_orm::Value>) {
-    let (before, after) = framed_around_seq(entry);
+fn pg_append_ctes(entry: AuditRow, guard: &str, first: usize) -> (String, Vec<sea_orm::Value>) {
+    let (before, after) = framed_around_seq(&entry);
     let mut values: Vec<sea_orm::Value> = vec![entry.chain.into(), before.into(), after.into()];
     values.extend(known_values(entry));
     let p: Vec<String> = (first..first + values.len())
@@ -202,16 +201,17 @@ fn pg_append_ctes(entry: &AuditRow, guard: &str, first: usize) -> (String, Vec<s
 /// chain without a head fails the insert (the entry's `seq` would be NULL). The write
 /// transaction holds SQLite's only write lock, so the head cannot move in between.
 pub(crate) fn sqlite_append(
-    entry: &AuditRow,
+    entry: AuditRow,
     guard: &str,
     guard_values: Vec<sea_orm::Value>,
 ) -> [sea_orm::Statement; 2] {
-    let (before, after) = framed_around_seq(entry);
+    let (before, after) = framed_around_seq(&entry);
+    let chain = entry.chain;
     let mut values = known_values(entry);
     let known = vec!["?"; values.len()].join(", ");
     values.extend([before.into(), after.into()]);
     values.extend(guard_values);
-    values.push(entry.chain.into());
+    values.push(chain.into());
     let insert = sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Sqlite,
         format!(
@@ -229,7 +229,7 @@ pub(crate) fn sqlite_append(
             "UPDATE audit_heads SET seq = seq + 1, hash = (SELECT e.hash {next}) \
              WHERE chain = ? AND EXISTS (SELECT 1 {next})"
         ),
-        [entry.chain.into()],
+        [chain.into()],
     );
     [insert, move_head]
 }
@@ -247,7 +247,7 @@ pub(crate) async fn append(
     let entry = new_entry(actor, now, change);
     match kind {
         DbKind::Postgres => {
-            let (ctes, values) = pg_append_ctes(&entry, "SELECT 1", 1);
+            let (ctes, values) = pg_append_ctes(entry, "SELECT 1", 1);
             txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
                 format!("WITH {ctes} SELECT 1"),
@@ -256,7 +256,7 @@ pub(crate) async fn append(
             .await?;
         }
         DbKind::Sqlite => {
-            for stmt in sqlite_append(&entry, "1", Vec::new()) {
+            for stmt in sqlite_append(entry, "1", Vec::new()) {
                 txn.hold(stmt).await?;
             }
         }
@@ -276,7 +276,7 @@ pub(crate) fn pg_with_entry(
 ) -> sea_orm::Statement {
     let entry = new_entry(actor, now, change);
     let mut values = write.values.map(|v| v.0).unwrap_or_default();
-    let (ctes, more) = pg_append_ctes(&entry, "SELECT 1 FROM written", values.len() + 1);
+    let (ctes, more) = pg_append_ctes(entry, "SELECT 1 FROM written", values.len() + 1);
     values.extend(more);
     let sql = format!(
         "WITH written AS ({}), {ctes} SELECT * FROM written",

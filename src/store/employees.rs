@@ -448,7 +448,7 @@ impl Store {
             DbKind::Sqlite => {
                 let txn = self.begin_write().await?;
                 let entry = super::audit::sqlite_append(
-                    &super::audit::new_entry(actor, Utc::now(), change),
+                    super::audit::new_entry(actor, Utc::now(), change),
                     "EXISTS (SELECT 1 FROM employees WHERE id = ? AND version = ?)",
                     vec![id.into(), version.into()],
                 );
